@@ -1,0 +1,1 @@
+//! The in-node agent `babel` and its job runner `babel-job-runner`.

@@ -1,0 +1,1 @@
+//! Host daemon `blockvisord` and its CLI `bv`.
