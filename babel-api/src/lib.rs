@@ -6,9 +6,11 @@
 //! * [`engine`]: the seam through which plugins cause node-side effects.
 //! * [`rpc`]: conversions between the models and their protobuf messages.
 
+pub mod babel_yaml;
 pub mod engine;
 pub mod job;
 pub mod node_env;
+pub mod protocols_yaml;
 pub mod rpc;
 
 /// Generated protobuf and gRPC code, nested by protobuf package (`pb::babel::v1`, ...).
