@@ -1,1 +1,2 @@
 //! Host daemon `blockvisord` and its CLI `bv`.
+pub mod image;

@@ -1,0 +1,54 @@
+//! Errors of the image store. Every message names the URI, layer or path involved.
+
+use std::path::PathBuf;
+
+/// Anything that can go wrong while resolving, fetching, unpacking or mounting an image.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    #[error("invalid image URI `{uri}`: {reason}")]
+    InvalidUri { uri: String, reason: String },
+    #[error("image `{uri}` not found: {reason}")]
+    NotFound { uri: String, reason: String },
+    #[error("docker daemon error for `{uri}`: {message}")]
+    Docker { uri: String, message: String },
+    #[error("registry error for `{uri}`: {message}")]
+    Registry { uri: String, message: String },
+    #[error("bad image `{uri}`: {reason}")]
+    BadImage { uri: String, reason: String },
+    #[error("failed to unpack layer {layer} at `{}`: {source}", path.display())]
+    Unpack {
+        layer: String,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("layer {layer} digest mismatch: expected {expected}, got {actual}")]
+    DigestMismatch {
+        layer: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("I/O error at `{}`: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("mount error at `{}`: {message}", path.display())]
+    Mount { path: PathBuf, message: String },
+    #[error("image {digest} is in use by the mount at `{}`", mount.display())]
+    InUse { digest: String, mount: PathBuf },
+    #[error("image {digest} is not in the store")]
+    UnknownDigest { digest: String },
+    #[error("image task failed: {0}")]
+    Task(String),
+}
+
+impl ImageError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        ImageError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
