@@ -1,0 +1,127 @@
+//! The agent process: the `Babel` service for the host and the `JobsMonitor` service for job
+//! runners, each on its own Unix socket, plus node setup and graceful shutdown.
+
+pub mod monitor;
+pub mod runner_bin;
+pub mod service;
+pub mod setup;
+
+use std::future::Future;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use babel_api::node_env::BabelConfig;
+use babel_api::pb::babel::v1::babel_server::BabelServer;
+use babel_api::pb::babel::v1::jobs_monitor_server::JobsMonitorServer;
+use eyre::WrapErr;
+use tokio::net::UnixListener;
+use tokio_stream::wrappers::UnixListenerStream;
+use tracing::{info, warn};
+
+use crate::jobs::JobsManager;
+use crate::jobs::process::OsRunners;
+use crate::paths::RunnerPaths;
+
+/// Where the agent's files and sockets are (from flags).
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    pub socket: PathBuf,
+    pub runner: RunnerPaths,
+    pub job_runner: PathBuf,
+    /// passwd file for `run_as` (normally `/etc/passwd`).
+    pub passwd: PathBuf,
+}
+
+/// Shared state of the services.
+#[derive(Debug)]
+pub struct Agent {
+    pub config: AgentConfig,
+    pub manager: JobsManager,
+    pub runner_bin: runner_bin::JobRunnerBinary,
+}
+
+fn bind(path: &Path) -> eyre::Result<UnixListener> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).wrap_err_with(|| format!("can't create {}", dir.display()))?;
+    }
+    crate::fsutil::remove_if_exists(path)
+        .wrap_err_with(|| format!("can't remove stale socket {}", path.display()))?;
+    let listener =
+        UnixListener::bind(path).wrap_err_with(|| format!("can't bind {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
+        .wrap_err_with(|| format!("can't chmod {}", path.display()))?;
+    Ok(listener)
+}
+
+/// Serves until `shutdown` resolves. Job runners are left running: a restarted agent
+/// re-attaches to them.
+pub async fn serve(config: AgentConfig, shutdown: impl Future<Output = ()>) -> eyre::Result<()> {
+    let babel_listener = bind(&config.socket)?;
+    let monitor_listener = bind(&config.runner.monitor_socket)?;
+    let runners = Arc::new(OsRunners {
+        job_runner: config.job_runner.clone(),
+        paths: config.runner.clone(),
+    });
+    let manager = JobsManager::new(
+        config.runner.jobs_dir.clone(),
+        config.passwd.clone(),
+        runners,
+    );
+    let runner_bin = runner_bin::JobRunnerBinary::load(config.job_runner.clone()).await;
+    let agent = Arc::new(Agent {
+        config: config.clone(),
+        manager,
+        runner_bin,
+    });
+    resume(&agent);
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let monitor = tonic::transport::Server::builder()
+        .add_service(JobsMonitorServer::new(monitor::Monitor(
+            agent.manager.clone(),
+        )))
+        .serve_with_incoming_shutdown(
+            UnixListenerStream::new(monitor_listener),
+            stopped(stop_rx.clone()),
+        );
+    let babel = tonic::transport::Server::builder()
+        .add_service(BabelServer::new(service::BabelService(agent.clone())))
+        .serve_with_incoming_shutdown(UnixListenerStream::new(babel_listener), stopped(stop_rx));
+    info!(socket = %config.socket.display(), "babel {} serving", babel_api::VERSION);
+    let servers = async { tokio::try_join!(monitor, babel) };
+    tokio::pin!(servers);
+    let result = tokio::select! {
+        r = &mut servers => r.map(|_| ()),
+        () = shutdown => {
+            info!("shutting down (jobs keep running)");
+            let _ = stop_tx.send(true);
+            servers.await.map(|_| ())
+        }
+    };
+    for s in [&config.socket, &config.runner.monitor_socket] {
+        let _ = std::fs::remove_file(s);
+    }
+    result.wrap_err("gRPC server failed")
+}
+
+/// After an agent restart: when the node was set up before and its RAM disks are still
+/// mounted, start the jobs manager right away (re-attaching to running jobs).
+fn resume(agent: &Agent) {
+    let path = &agent.config.runner.config;
+    if !path.exists() {
+        return;
+    }
+    match crate::fsutil::read_json::<BabelConfig>(path) {
+        Ok(cfg) if setup::ramdisks_mounted(&cfg.ramdisks) => {
+            if let Err(e) = agent.manager.startup(cfg.node_env) {
+                warn!("can't resume jobs: {e}");
+            }
+        }
+        Ok(_) => info!("RAM disks not mounted; waiting for setup_babel"),
+        Err(e) => warn!("{e}; waiting for setup_babel"),
+    }
+}

@@ -1,0 +1,11 @@
+//! The jobs manager inside the agent: job registry, dependency resolution, the status store
+//! on disk, and the runner processes (one per job).
+
+pub mod deps;
+pub mod events;
+pub mod manager;
+pub mod process;
+pub mod store;
+pub mod validate;
+
+pub use manager::{JobsManager, ManagerError};

@@ -1,0 +1,87 @@
+//! The files of one job directory: `config.json`, `status.json`, `progress.json`.
+//! Every write is atomic (temporary file, fsync, rename).
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use babel_api::job::{JobConfig, JobProgress, JobStatus};
+
+use crate::fsutil::{self, ReadJsonError};
+use crate::paths::{CONFIG_FILE, PROGRESS_FILE, STATUS_FILE};
+
+/// One job's directory.
+#[derive(Debug, Clone)]
+pub struct JobDir(pub PathBuf);
+
+impl JobDir {
+    pub fn new(jobs_dir: &Path, name: &str) -> Self {
+        Self(jobs_dir.join(name))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.0.join(CONFIG_FILE)
+    }
+
+    pub fn status_path(&self) -> PathBuf {
+        self.0.join(STATUS_FILE)
+    }
+
+    pub fn create(&self) -> std::io::Result<()> {
+        std::fs::create_dir_all(&self.0)
+    }
+
+    pub fn save_config(&self, config: &JobConfig) -> std::io::Result<()> {
+        fsutil::write_json(&self.config_path(), config)
+    }
+
+    pub fn load_config(&self) -> Result<JobConfig, ReadJsonError> {
+        fsutil::read_json(&self.config_path())
+    }
+
+    pub fn save_status(&self, status: &JobStatus) -> std::io::Result<()> {
+        fsutil::write_json(&self.status_path(), status)
+    }
+
+    /// The saved status and the file's mtime (the time of that state change).
+    pub fn load_status(&self) -> Result<(JobStatus, SystemTime), ReadJsonError> {
+        let status = fsutil::read_json(&self.status_path())?;
+        let mtime = std::fs::metadata(self.status_path())
+            .and_then(|m| m.modified())
+            .unwrap_or_else(|_| SystemTime::now());
+        Ok((status, mtime))
+    }
+
+    pub fn clear_status(&self) -> std::io::Result<()> {
+        fsutil::remove_if_exists(&self.status_path())
+    }
+
+    pub fn load_progress(&self) -> Option<JobProgress> {
+        fsutil::read_json(&self.0.join(PROGRESS_FILE)).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use babel_api::job::{JobType, RestartPolicy};
+
+    #[test]
+    fn config_and_status_round_trip() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = JobDir::new(root.path(), "j");
+        dir.create().unwrap();
+        let cfg = JobConfig::new(JobType::RunSh("true".into()), RestartPolicy::Never);
+        dir.save_config(&cfg).unwrap();
+        assert_eq!(dir.load_config().unwrap(), cfg);
+        assert!(dir.load_status().unwrap_err().is_not_found());
+        dir.save_status(&JobStatus::Stopped).unwrap();
+        assert_eq!(dir.load_status().unwrap().0, JobStatus::Stopped);
+        dir.clear_status().unwrap();
+        dir.clear_status().unwrap();
+        assert!(dir.load_progress().is_none());
+    }
+}

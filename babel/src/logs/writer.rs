@@ -1,0 +1,146 @@
+//! Appends job output lines to `<job_dir>/logs`, rotating at a size limit.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+use super::{MAX_LINE, ROTATED_FILES};
+
+/// The log file of one job.
+#[derive(Debug)]
+pub struct LogWriter {
+    path: PathBuf,
+    max_bytes: u64,
+    timestamps: bool,
+    file: File,
+    size: u64,
+}
+
+fn rotated(path: &Path, n: usize) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(format!(".{n}"));
+    PathBuf::from(s)
+}
+
+impl LogWriter {
+    pub fn open(path: &Path, max_bytes: u64, timestamps: bool) -> std::io::Result<Self> {
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let size = file.metadata()?.len();
+        Ok(Self {
+            path: path.to_path_buf(),
+            max_bytes: max_bytes.max(1),
+            timestamps,
+            file,
+            size,
+        })
+    }
+
+    /// Writes one line (with its newline, if it had one) in a single write.
+    pub fn write_line(&mut self, line: &[u8]) -> std::io::Result<()> {
+        let mut buf = Vec::with_capacity(line.len() + 40);
+        if self.timestamps {
+            buf.extend_from_slice(chrono::Local::now().to_rfc3339().as_bytes());
+            buf.push(b'|');
+        }
+        buf.extend_from_slice(line);
+        if self.size > 0 && self.size + buf.len() as u64 > self.max_bytes {
+            self.rotate()?;
+        }
+        self.file.write_all(&buf)?;
+        self.size += buf.len() as u64;
+        Ok(())
+    }
+
+    fn rotate(&mut self) -> std::io::Result<()> {
+        for n in (1..ROTATED_FILES).rev() {
+            let from = rotated(&self.path, n);
+            if from.exists() {
+                std::fs::rename(&from, rotated(&self.path, n + 1))?;
+            }
+        }
+        std::fs::rename(&self.path, rotated(&self.path, 1))?;
+        self.file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)?;
+        self.size = 0;
+        Ok(())
+    }
+}
+
+/// Copies `reader` into `writer` line by line, with at most [`MAX_LINE`] bytes buffered.
+pub async fn pump<R: AsyncRead + Unpin>(
+    mut reader: R,
+    writer: std::sync::Arc<std::sync::Mutex<LogWriter>>,
+) {
+    let mut chunk = vec![0u8; 8192];
+    let mut line: Vec<u8> = Vec::new();
+    let emit = |line: &[u8]| {
+        let mut w = writer.lock().unwrap_or_else(|e| e.into_inner());
+        if let Err(e) = w.write_line(line) {
+            eprintln!("can't write job log: {e}");
+        }
+    };
+    loop {
+        let n = match reader.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let mut rest = &chunk[..n];
+        while let Some(pos) = rest.iter().position(|b| *b == b'\n') {
+            line.extend_from_slice(&rest[..=pos]);
+            emit(&line);
+            line.clear();
+            rest = &rest[pos + 1..];
+        }
+        line.extend_from_slice(rest);
+        while line.len() >= MAX_LINE {
+            let tail = line.split_off(MAX_LINE);
+            line.push(b'\n');
+            emit(&line);
+            line = tail;
+        }
+    }
+    if !line.is_empty() {
+        line.push(b'\n');
+        emit(&line);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotates_and_keeps_two_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("logs");
+        let mut w = LogWriter::open(&p, 10, false).unwrap();
+        for i in 0..5 {
+            w.write_line(format!("line{i}\n").as_bytes()).unwrap();
+        }
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "line4\n");
+        assert_eq!(std::fs::read_to_string(rotated(&p, 1)).unwrap(), "line3\n");
+        assert_eq!(std::fs::read_to_string(rotated(&p, 2)).unwrap(), "line2\n");
+        assert!(!rotated(&p, 3).exists());
+    }
+
+    #[tokio::test]
+    async fn pump_splits_lines_and_bounds_long_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("logs");
+        let w = std::sync::Arc::new(std::sync::Mutex::new(
+            LogWriter::open(&p, 1 << 30, true).unwrap(),
+        ));
+        let mut input = b"a\nb\n".to_vec();
+        input.extend(std::iter::repeat_n(b'x', MAX_LINE + 10));
+        pump(&input[..], w).await;
+        let content = std::fs::read_to_string(&p).unwrap();
+        let lines: Vec<&str> = content.lines().collect();
+        assert_eq!(lines.len(), 4);
+        assert!(lines[0].ends_with("|a"), "{}", lines[0]);
+        assert!(lines[3].ends_with("|xxxxxxxxxx"));
+    }
+}
