@@ -10,6 +10,7 @@ pub mod babel_yaml;
 pub mod engine;
 pub mod job;
 pub mod node_env;
+pub mod plugin;
 pub mod protocols_yaml;
 pub mod rpc;
 

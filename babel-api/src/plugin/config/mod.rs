@@ -1,0 +1,13 @@
+//! `plugin_config`: typed model, strict parsing and validation, conversion to job configs.
+
+mod jobs;
+mod model;
+mod parse;
+
+pub use jobs::{
+    DEFAULT_ARCHIVE_RESTART, DEFAULT_SERVICE_RESTART, DEFAULT_ZSTD_LEVEL,
+    alternative_download_config, aux_service_config, cold_init_config, download_config, job_config,
+    service_config, upload_config,
+};
+pub use model::*;
+pub use parse::{parse_plugin_config, validate};
