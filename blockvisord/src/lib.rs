@@ -1,2 +1,20 @@
 //! Host daemon `blockvisord` and its CLI `bv`.
+//!
+//! * [`config`]: embedded defaults, TOML file, flags.
+//! * [`daemon`]: the local API server, re-attach, recovery loop.
+//! * [`nodes`] / [`node`]: the registry and one node's state and operations.
+//! * [`container`]: the runtime trait, runc, the OCI spec builder.
+//! * [`rootfs`], [`net`]: images as node root filesystems, node networking.
+//! * [`cli`]: the `bv` command line.
+
+pub mod cli;
+pub mod config;
+pub mod container;
+pub mod daemon;
+pub mod fsutil;
 pub mod image;
+pub mod net;
+pub mod node;
+pub mod nodes;
+pub mod rootfs;
+pub mod uds;

@@ -1,0 +1,64 @@
+//! Host metrics from procfs.
+
+use babel_api::pb::blockvisor::v1 as pb;
+
+use crate::nodes::Registry;
+
+fn meminfo(key: &str, text: &str) -> u64 {
+    text.lines()
+        .find(|l| l.starts_with(key))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0)
+        * 1024
+}
+
+pub fn metrics(registry: &Registry) -> pb::HostMetrics {
+    let mem = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let total = meminfo("MemTotal:", &mem);
+    let available = meminfo("MemAvailable:", &mem);
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let loads: Vec<f64> = load
+        .split_whitespace()
+        .take(3)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    let uptime = std::fs::read_to_string("/proc/uptime")
+        .ok()
+        .and_then(|u| {
+            u.split_whitespace()
+                .next()
+                .and_then(|v| v.parse::<f64>().ok())
+        })
+        .unwrap_or(0.0);
+    let root = &registry.services().config.root;
+    let (disk_total, disk_used) = nix::sys::statvfs::statvfs(root)
+        .map(|s| {
+            let frag = s.fragment_size();
+            let total = s.blocks() * frag;
+            (total, total.saturating_sub(s.blocks_free() * frag))
+        })
+        .unwrap_or((0, 0));
+    let used_ips = registry
+        .list()
+        .iter()
+        .filter(|e| !e.cached().host_network)
+        .count();
+    pb::HostMetrics {
+        used_cpu_percent: loads.first().copied().unwrap_or(0.0) * 100.0
+            / std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1) as f64,
+        used_memory_bytes: total.saturating_sub(available),
+        total_memory_bytes: total,
+        used_disk_bytes: disk_used,
+        total_disk_bytes: disk_total,
+        used_ips: u32::try_from(used_ips).unwrap_or(u32::MAX),
+        load_one: loads.first().copied().unwrap_or(0.0),
+        load_five: loads.get(1).copied().unwrap_or(0.0),
+        load_fifteen: loads.get(2).copied().unwrap_or(0.0),
+        network_received_bytes: 0,
+        network_sent_bytes: 0,
+        uptime_secs: uptime as u64,
+    }
+}

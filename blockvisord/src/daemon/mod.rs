@@ -1,0 +1,148 @@
+//! The daemon: wires the services, re-attaches to running nodes, serves the local API on a
+//! Unix socket and runs the recovery loop until SIGTERM/SIGINT. Node containers keep
+//! running while the daemon is down.
+
+pub mod convert;
+pub mod host;
+pub mod jobs;
+pub mod logs;
+pub mod service;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use babel_api::pb::blockvisor::v1::blockvisor_server::BlockvisorServer;
+use eyre::WrapErr;
+use tokio_stream::wrappers::UnixListenerStream;
+use tracing::{info, warn};
+
+use crate::config::Config;
+use crate::container::runc::Runc;
+use crate::node::Services;
+use crate::node::agent::BabelConnector;
+use crate::nodes::Registry;
+
+/// The static PID 1 of node containers, built from `init/bv-init.c`.
+pub const INIT_BINARY: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/bv-init"));
+
+/// Writes bv-init under the root (only when it changed, so running nodes keep their inode).
+pub fn install_init(bin_dir: &Path) -> std::io::Result<std::path::PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(bin_dir)?;
+    let path = bin_dir.join("bv-init");
+    if std::fs::read(&path).ok().as_deref() != Some(INIT_BINARY) {
+        crate::fsutil::write_atomic(&path, INIT_BINARY)?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+    }
+    Ok(path)
+}
+
+pub fn services(config: Config) -> eyre::Result<Services> {
+    config.validate()?;
+    std::fs::create_dir_all(config.nodes_dir())
+        .wrap_err_with(|| format!("creating {}", config.nodes_dir().display()))?;
+    let init_binary = install_init(&config.bin_dir()).wrap_err("installing bv-init")?;
+    let babel_dir = config.resolve_babel_dir()?;
+    let runtime = Arc::new(Runc::new(config.runc.clone(), config.runc_root()));
+    let rootfs = crate::rootfs::default_provider(&config);
+    let network = crate::net::default_network(&config);
+    Ok(Services {
+        runtime,
+        rootfs,
+        agents: Arc::new(BabelConnector),
+        network,
+        babel_dir,
+        init_binary,
+        config,
+    })
+}
+
+/// Reconnects to the agents of running nodes after a daemon (re)start.
+pub async fn attach(registry: &Registry) {
+    for entry in registry.list() {
+        let mut node = entry.lock().await;
+        if !node.container_state().await.is_running() {
+            continue;
+        }
+        match node
+            .svc
+            .agents
+            .connect(&node.paths.babel_socket(), Duration::from_secs(5))
+            .await
+        {
+            Ok(agent) => {
+                node.agent = Some(agent);
+                if let Err(e) = node.reattach().await {
+                    warn!(node = %node.state.id, "reattach: {e}");
+                }
+                info!(node = %node.state.id, name = %node.state.name, "re-attached");
+            }
+            Err(e) => warn!(node = %node.state.id, "babel not reachable on attach: {e}"),
+        }
+    }
+}
+
+async fn recovery_loop(registry: Arc<Registry>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        for entry in registry.list() {
+            // Busy nodes are skipped: their operation decides their fate.
+            if let Some(mut node) = entry.try_lock() {
+                node.recover().await;
+            }
+        }
+    }
+}
+
+/// Refuses to start when another daemon already answers on the socket.
+async fn check_not_running(socket: &Path) -> eyre::Result<()> {
+    if socket.exists()
+        && crate::uds::connect(socket, Some(Duration::from_secs(1)))
+            .await
+            .is_ok()
+    {
+        eyre::bail!(
+            "another blockvisord is already listening on {}",
+            socket.display()
+        );
+    }
+    Ok(())
+}
+
+pub async fn run(config: Config) -> eyre::Result<()> {
+    let socket = config.socket.clone();
+    check_not_running(&socket).await?;
+    let recovery_every = Duration::from_secs(config.recovery_interval_secs.max(1));
+    let svc = Arc::new(services(config)?);
+    let registry = Arc::new(Registry::load(svc.clone()).wrap_err("loading nodes")?);
+    attach(&registry).await;
+
+    let listener = crate::uds::bind(&socket, 0o660)
+        .wrap_err_with(|| format!("binding {}", socket.display()))?;
+    info!(socket = %socket.display(), root = %svc.config.root.display(), "blockvisord listening");
+    let recovery = tokio::spawn(recovery_loop(registry.clone(), recovery_every));
+
+    let service = service::Service {
+        registry: registry.clone(),
+    };
+    let shutdown = async {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+        }
+        info!("shutting down (node containers keep running)");
+    };
+    let served = tonic::transport::Server::builder()
+        .add_service(BlockvisorServer::new(service))
+        .serve_with_incoming_shutdown(UnixListenerStream::new(listener), shutdown)
+        .await;
+    recovery.abort();
+    crate::node::plugin::shutdown_all(&registry).await;
+    let _ = std::fs::remove_file(&socket);
+    served.wrap_err("serving the local API")
+}

@@ -1,0 +1,397 @@
+//! The local API (`blockvisor.v1.Blockvisor`) served to `bv` and `nib`.
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use babel_api::pb::blockvisor::v1 as pb;
+use babel_api::pb::blockvisor::v1::blockvisor_server::Blockvisor;
+use futures::Stream;
+use tonic::{Request, Response, Status};
+
+use super::convert;
+use crate::node::state::Status as NodeStatus;
+use crate::node::upgrade::UpgradeTarget;
+use crate::node::{Node, NodeError};
+use crate::nodes::{NodeEntry, Registry};
+
+pub type LogStream = Pin<Box<dyn Stream<Item = Result<pb::LogLine, Status>> + Send>>;
+
+pub struct Service {
+    pub registry: Arc<Registry>,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service").finish_non_exhaustive()
+    }
+}
+
+pub fn to_status(e: NodeError) -> Status {
+    match e {
+        NodeError::InvalidArgument(m) => Status::invalid_argument(m),
+        NodeError::FailedPrecondition(m) => Status::failed_precondition(m),
+        NodeError::NotFound(m) => Status::not_found(m),
+        NodeError::Unimplemented(m) => Status::unimplemented(m),
+        other => Status::internal(other.to_string()),
+    }
+}
+
+impl Service {
+    pub fn entry(&self, id_or_name: &str) -> Result<Arc<NodeEntry>, Status> {
+        self.registry.get(id_or_name).map_err(to_status)
+    }
+
+    pub async fn describe(&self, node: &Node) -> pb::Node {
+        let status = node.status().await;
+        let reason = if status == NodeStatus::Failed {
+            failure_reason(node).await
+        } else {
+            String::new()
+        };
+        convert::node_to_pb(
+            &node.state,
+            status,
+            &node.paths,
+            &node.svc.runtime.state_root(),
+            reason,
+        )
+    }
+
+    /// Describes a node without waiting: a node whose lock is held is `Busy`.
+    async fn describe_entry(&self, entry: &NodeEntry) -> pb::Node {
+        match entry.try_lock() {
+            Some(node) => self.describe(&node).await,
+            None => {
+                let state = entry.cached();
+                let svc = self.registry.services();
+                let paths = crate::node::NodePaths::new(&svc.config.nodes_dir(), state.id);
+                convert::node_to_pb(
+                    &state,
+                    NodeStatus::Busy,
+                    &paths,
+                    &svc.runtime.state_root(),
+                    String::new(),
+                )
+            }
+        }
+    }
+}
+
+async fn failure_reason(node: &Node) -> String {
+    if node.state.expected_status == NodeStatus::Failed {
+        return "recovery gave up (see the daemon log)".into();
+    }
+    let cs = node.container_state().await;
+    match (node.state.expected_status, cs.is_running()) {
+        (NodeStatus::Running, false) => "container is not running".into(),
+        (NodeStatus::Stopped, true) => "container runs but the node should be stopped".into(),
+        (NodeStatus::Running, true) if node.agent.is_none() => "babel is not connected".into(),
+        (NodeStatus::Running, true) => "plugin init has not completed".into(),
+        _ => String::new(),
+    }
+}
+
+#[tonic::async_trait]
+impl Blockvisor for Service {
+    async fn info(
+        &self,
+        _req: Request<pb::InfoRequest>,
+    ) -> Result<Response<pb::InfoResponse>, Status> {
+        let cfg = &self.registry.services().config;
+        Ok(Response::new(pb::InfoResponse {
+            version: babel_api::VERSION.into(),
+            root: cfg.root.display().to_string(),
+            socket: cfg.socket.display().to_string(),
+            dev_mode: cfg.dev_mode,
+            node_count: u32::try_from(self.registry.list().len()).unwrap_or(u32::MAX),
+            pid: std::process::id(),
+        }))
+    }
+
+    async fn get_host_metrics(
+        &self,
+        _req: Request<pb::GetHostMetricsRequest>,
+    ) -> Result<Response<pb::HostMetrics>, Status> {
+        Ok(Response::new(super::host::metrics(&self.registry)))
+    }
+
+    async fn list_nodes(
+        &self,
+        _req: Request<pb::ListNodesRequest>,
+    ) -> Result<Response<pb::ListNodesResponse>, Status> {
+        let mut nodes = vec![];
+        for entry in self.registry.list() {
+            nodes.push(self.describe_entry(&entry).await);
+        }
+        Ok(Response::new(pb::ListNodesResponse { nodes }))
+    }
+
+    async fn get_node(&self, req: Request<pb::NodeRef>) -> Result<Response<pb::Node>, Status> {
+        let entry = self.entry(&req.into_inner().id_or_name)?;
+        Ok(Response::new(self.describe_entry(&entry).await))
+    }
+
+    async fn create_node(
+        &self,
+        req: Request<pb::CreateNodeRequest>,
+    ) -> Result<Response<pb::Node>, Status> {
+        let req = req.into_inner();
+        let spec = match req.source {
+            Some(pb::create_node_request::Source::Spec(spec)) => spec,
+            Some(pb::create_node_request::Source::Catalog(c)) => {
+                return Err(Status::unimplemented(format!(
+                    "creating {}/{} from the control-plane catalog needs the API, which this \
+                     host is not connected to yet; create a dev node from an image \
+                     (`bv node create --image URI` or `nib image play`)",
+                    c.protocol_key, c.variant_key
+                )));
+            }
+            None => {
+                return Err(Status::invalid_argument(
+                    "CreateNodeRequest.source is empty",
+                ));
+            }
+        };
+        let cfg = &self.registry.services().config;
+        let host_default = cfg.network.host_network || spec.dev_mode;
+        let state = convert::state_from_spec(spec, req.properties, req.tags, host_default)
+            .map_err(to_status)?;
+        let entry = self.registry.create(state).await.map_err(to_status)?;
+        let node = entry.lock().await;
+        Ok(Response::new(self.describe(&node).await))
+    }
+
+    async fn start_node(&self, req: Request<pb::NodeRef>) -> Result<Response<pb::Node>, Status> {
+        let entry = self.entry(&req.into_inner().id_or_name)?;
+        let mut node = entry.lock().await;
+        if node.state.dev_mode {
+            node.reload_plugin().await.map_err(to_status)?;
+        }
+        node.start().await.map_err(to_status)?;
+        Ok(Response::new(self.describe(&node).await))
+    }
+
+    async fn stop_node(
+        &self,
+        req: Request<pb::StopNodeRequest>,
+    ) -> Result<Response<pb::Node>, Status> {
+        let req = req.into_inner();
+        let entry = self.entry(&req.id_or_name)?;
+        let mut node = entry.lock().await;
+        node.stop(req.force).await.map_err(to_status)?;
+        Ok(Response::new(self.describe(&node).await))
+    }
+
+    async fn restart_node(
+        &self,
+        req: Request<pb::StopNodeRequest>,
+    ) -> Result<Response<pb::Node>, Status> {
+        let req = req.into_inner();
+        let entry = self.entry(&req.id_or_name)?;
+        let mut node = entry.lock().await;
+        node.restart(req.force).await.map_err(to_status)?;
+        Ok(Response::new(self.describe(&node).await))
+    }
+
+    async fn delete_node(
+        &self,
+        req: Request<pb::NodeRef>,
+    ) -> Result<Response<pb::DeleteNodeResponse>, Status> {
+        let entry = self.entry(&req.into_inner().id_or_name)?;
+        self.registry.delete(&entry).await.map_err(to_status)?;
+        Ok(Response::new(pb::DeleteNodeResponse {
+            id: entry.id.to_string(),
+        }))
+    }
+
+    async fn upgrade_node(
+        &self,
+        req: Request<pb::UpgradeNodeRequest>,
+    ) -> Result<Response<pb::Node>, Status> {
+        let req = req.into_inner();
+        let entry = self.entry(&req.id_or_name)?;
+        let spec = match req.target {
+            Some(pb::upgrade_node_request::Target::Spec(spec)) => spec,
+            Some(pb::upgrade_node_request::Target::Catalog(_)) => {
+                return Err(Status::unimplemented(
+                    "upgrading from the control-plane catalog needs the API, which this host is \
+                     not connected to yet; upgrade with a spec (`bv node upgrade --image URI` \
+                     or `nib image upgrade`)",
+                ));
+            }
+            None => {
+                return Err(Status::invalid_argument(
+                    "UpgradeNodeRequest.target is empty",
+                ));
+            }
+        };
+        let mut node = entry.lock().await;
+        let mut target = UpgradeTarget {
+            image: convert::image_from_pb(spec.image),
+            image_key: convert::image_key_from_pb(spec.image_key),
+            vm_config: convert::vm_from_pb(spec.vm_config),
+        };
+        if target.image_key.protocol_key.is_empty() {
+            target.image_key = node.state.image_key.clone();
+        }
+        node.upgrade(target).await.map_err(to_status)?;
+        Ok(Response::new(self.describe(&node).await))
+    }
+
+    async fn update_node(
+        &self,
+        req: Request<pb::UpdateNodeRequest>,
+    ) -> Result<Response<pb::Node>, Status> {
+        let req = req.into_inner();
+        let entry = self.entry(&req.id_or_name)?;
+        let mut node = entry.lock().await;
+        if let Some(fw) = req.firewall {
+            node.state.firewall = convert::firewall_from_pb(Some(fw)).map_err(to_status)?;
+        }
+        if let Some(name) = req.display_name {
+            node.state.display_name = name;
+        }
+        if !req.properties.is_empty() {
+            node.state.properties.extend(req.properties);
+            node.state.initialized = false;
+        }
+        node.save().map_err(to_status)?;
+        if node.state.expected_status == NodeStatus::Running && !node.state.initialized {
+            node.start().await.map_err(to_status)?;
+        }
+        Ok(Response::new(self.describe(&node).await))
+    }
+
+    async fn reload_plugin(&self, req: Request<pb::NodeRef>) -> Result<Response<pb::Node>, Status> {
+        let entry = self.entry(&req.into_inner().id_or_name)?;
+        let mut node = entry.lock().await;
+        node.reload_plugin().await.map_err(to_status)?;
+        Ok(Response::new(self.describe(&node).await))
+    }
+
+    async fn list_capabilities(
+        &self,
+        req: Request<pb::NodeRef>,
+    ) -> Result<Response<pb::ListCapabilitiesResponse>, Status> {
+        let entry = self.entry(&req.into_inner().id_or_name)?;
+        let mut node = entry.lock().await;
+        let capabilities = node.capabilities().await.map_err(to_status)?;
+        Ok(Response::new(pb::ListCapabilitiesResponse { capabilities }))
+    }
+
+    async fn run_method(
+        &self,
+        req: Request<pb::RunMethodRequest>,
+    ) -> Result<Response<pb::RunMethodResponse>, Status> {
+        let req = req.into_inner();
+        let entry = self.entry(&req.id_or_name)?;
+        let mut node = entry.lock().await;
+        if node.state.dev_mode {
+            node.reload_plugin().await.map_err(to_status)?;
+        }
+        let result = node
+            .run_method(&req.method, &req.param)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::RunMethodResponse { result }))
+    }
+
+    async fn get_node_metrics(
+        &self,
+        req: Request<pb::NodeRef>,
+    ) -> Result<Response<pb::NodeMetrics>, Status> {
+        let entry = self.entry(&req.into_inner().id_or_name)?;
+        let mut node = entry.lock().await;
+        Ok(Response::new(node.metrics().await.map_err(to_status)?))
+    }
+
+    async fn list_jobs(
+        &self,
+        req: Request<pb::NodeRef>,
+    ) -> Result<Response<pb::ListJobsResponse>, Status> {
+        let entry = self.entry(&req.into_inner().id_or_name)?;
+        super::jobs::list(&entry).await.map(Response::new)
+    }
+
+    async fn job_info(
+        &self,
+        req: Request<pb::NodeJobRequest>,
+    ) -> Result<Response<babel_api::pb::babel::v1::JobInfo>, Status> {
+        let req = req.into_inner();
+        let entry = self.entry(&req.id_or_name)?;
+        super::jobs::info(&entry, req.job).await.map(Response::new)
+    }
+
+    async fn start_job(
+        &self,
+        req: Request<pb::NodeJobRequest>,
+    ) -> Result<Response<pb::JobActionResponse>, Status> {
+        self.job_action(req, super::jobs::Action::Start).await
+    }
+
+    async fn stop_job(
+        &self,
+        req: Request<pb::NodeJobRequest>,
+    ) -> Result<Response<pb::JobActionResponse>, Status> {
+        self.job_action(req, super::jobs::Action::Stop).await
+    }
+
+    async fn skip_job(
+        &self,
+        req: Request<pb::NodeJobRequest>,
+    ) -> Result<Response<pb::JobActionResponse>, Status> {
+        self.job_action(req, super::jobs::Action::Skip).await
+    }
+
+    async fn cleanup_job(
+        &self,
+        req: Request<pb::NodeJobRequest>,
+    ) -> Result<Response<pb::JobActionResponse>, Status> {
+        self.job_action(req, super::jobs::Action::Cleanup).await
+    }
+
+    async fn restart_job(
+        &self,
+        req: Request<pb::NodeJobRequest>,
+    ) -> Result<Response<pb::JobActionResponse>, Status> {
+        self.job_action(req, super::jobs::Action::Restart).await
+    }
+
+    type JobLogsStream = LogStream;
+
+    async fn job_logs(
+        &self,
+        req: Request<pb::JobLogsRequest>,
+    ) -> Result<Response<Self::JobLogsStream>, Status> {
+        let req = req.into_inner();
+        let entry = self.entry(&req.id_or_name)?;
+        super::jobs::logs(&entry, req).await.map(Response::new)
+    }
+
+    type NodeLogsStream = LogStream;
+
+    async fn node_logs(
+        &self,
+        req: Request<pb::NodeLogsRequest>,
+    ) -> Result<Response<Self::NodeLogsStream>, Status> {
+        let req = req.into_inner();
+        let entry = self.entry(&req.id_or_name)?;
+        let path = entry.lock().await.paths.console_log();
+        super::logs::tail(path, "console", req.lines, req.follow)
+            .await
+            .map(Response::new)
+    }
+}
+
+impl Service {
+    async fn job_action(
+        &self,
+        req: Request<pb::NodeJobRequest>,
+        action: super::jobs::Action,
+    ) -> Result<Response<pb::JobActionResponse>, Status> {
+        let req = req.into_inner();
+        let entry = self.entry(&req.id_or_name)?;
+        super::jobs::act(&entry, &req.job, action).await?;
+        Ok(Response::new(pb::JobActionResponse {}))
+    }
+}

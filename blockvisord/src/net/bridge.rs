@@ -1,0 +1,1 @@
+//! Bridge networking (filled in with the netns + veth implementation).

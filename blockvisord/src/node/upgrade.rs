@@ -1,0 +1,110 @@
+//! Upgrade to a new image: the data dir is kept, the rootfs is rebuilt from the new image,
+//! `init` runs again; if the new image fails to start, the old one is restored.
+
+use tracing::{info, warn};
+
+use super::state::{ImageKey, NodeImage, Status, UpgradeState, VmConfig};
+use super::{Node, NodeError, NodeResult, create::check_min_babel_version};
+
+/// What an upgrade changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpgradeTarget {
+    pub image: NodeImage,
+    pub image_key: ImageKey,
+    pub vm_config: VmConfig,
+}
+
+impl Node {
+    pub async fn upgrade(&mut self, target: UpgradeTarget) -> NodeResult<()> {
+        if self.state.expected_status == Status::Failed {
+            return Err(NodeError::FailedPrecondition(
+                "can't upgrade a Failed node; start or stop it first".into(),
+            ));
+        }
+        if target.image == self.state.image && target.vm_config == self.state.vm_config {
+            return Ok(());
+        }
+        check_min_babel_version(&target.image.min_babel_version)?;
+        // Fetch first: a missing image must not stop the node.
+        self.svc.rootfs.ensure(&target.image.uri, None).await?;
+
+        let was_running = self.state.expected_status == Status::Running;
+        self.state.upgrade = Some(UpgradeState {
+            previous_image: self.state.image.clone(),
+            previous_image_key: self.state.image_key.clone(),
+            previous_vm_config: self.state.vm_config.clone(),
+            previous_initialized: self.state.initialized,
+            was_running,
+        });
+        self.save()?;
+        if was_running {
+            self.state.restarting = true;
+            self.stop(false).await?;
+        }
+        self.svc.rootfs.unmount(&self.paths.dir).await?;
+        self.state.image = target.image;
+        self.state.image_key = target.image_key;
+        self.state.vm_config = target.vm_config;
+        self.state.initialized = false;
+        self.save()?;
+
+        match self.bring_up(was_running).await {
+            Ok(()) => {
+                self.state.upgrade = None;
+                self.save()?;
+                info!(node = %self.state.id, image = %self.state.image.uri, "upgraded");
+                Ok(())
+            }
+            Err(error) => {
+                warn!(node = %self.state.id, "upgrade failed, rolling back: {error}");
+                match self.rollback().await {
+                    Ok(()) => Err(NodeError::UpgradeRolledBack(error.to_string())),
+                    Err(rollback) => {
+                        self.state.expected_status = Status::Failed;
+                        let _ = self.save();
+                        Err(NodeError::UpgradeFailed {
+                            error: error.to_string(),
+                            rollback: rollback.to_string(),
+                        })
+                    }
+                }
+            }
+        }
+    }
+
+    async fn bring_up(&mut self, start: bool) -> NodeResult<()> {
+        self.svc
+            .rootfs
+            .mount(&self.state.image.uri, &self.paths.dir)
+            .await?;
+        if start {
+            self.start().await?;
+        }
+        Ok(())
+    }
+
+    /// Restores the pre-upgrade image and state (also used to finish an interrupted upgrade).
+    pub async fn rollback(&mut self) -> NodeResult<()> {
+        let Some(prev) = self.state.upgrade.clone() else {
+            return Ok(());
+        };
+        self.agent = None;
+        self.kill_container(libc::SIGKILL).await?;
+        self.svc.rootfs.unmount(&self.paths.dir).await?;
+        self.state.image = prev.previous_image;
+        self.state.image_key = prev.previous_image_key;
+        self.state.vm_config = prev.previous_vm_config;
+        self.state.initialized = prev.previous_initialized;
+        self.state.expected_status = if prev.was_running {
+            Status::Running
+        } else {
+            Status::Stopped
+        };
+        self.save()?;
+        self.bring_up(prev.was_running).await?;
+        self.state.upgrade = None;
+        self.save()?;
+        info!(node = %self.state.id, image = %self.state.image.uri, "rolled back");
+        Ok(())
+    }
+}
