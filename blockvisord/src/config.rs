@@ -76,7 +76,7 @@ pub struct NetworkConfig {
     /// First and last address handed to nodes.
     pub first_ip: Ipv4Addr,
     pub last_ip: Ipv4Addr,
-    /// Prefix of host-side veth names (`<prefix><n>`, at most 15 chars in total).
+    /// Prefix of host-side veth names (`<prefix><8 hex of the node id>`), 1..=6 chars.
     pub veth_prefix: String,
 }
 
@@ -140,9 +140,9 @@ impl Config {
                 self.network.bridge
             )));
         }
-        if self.network.veth_prefix.len() > 8 {
+        if self.network.veth_prefix.is_empty() || self.network.veth_prefix.len() > 6 {
             return Err(ConfigError::Invalid(
-                "network.veth_prefix must be at most 8 characters".into(),
+                "network.veth_prefix must be 1..=6 characters".into(),
             ));
         }
         if self.socket.as_os_str().len() > 100 {

@@ -4,6 +4,7 @@
 pub mod job;
 pub mod node;
 pub mod output;
+pub mod progress;
 pub mod service;
 
 use std::path::PathBuf;

@@ -118,8 +118,14 @@ pub struct CreateArgs {
     pub build: Option<u64>,
     /// Dev node straight from an image: docker-daemon://name:tag, docker://ref, oci:dir:tag,
     /// dir:/path/to/rootfs.
-    #[arg(long, conflicts_with_all = ["protocol"])]
+    #[arg(long, conflicts_with_all = ["protocol", "babel_yaml"])]
     pub image: Option<String>,
+    /// Dev node from a node image definition (`babel.yaml`), like `nib image play`.
+    #[arg(long, conflicts_with_all = ["protocol"])]
+    pub babel_yaml: Option<PathBuf>,
+    /// Variant of the `babel.yaml` (default: the only one).
+    #[arg(long = "variant", requires = "babel_yaml")]
+    pub yaml_variant: Option<String>,
     #[arg(long)]
     pub name: Option<String>,
     /// Properties as a JSON object of strings.
@@ -191,7 +197,9 @@ fn parse_ramdisks(list: &[String]) -> eyre::Result<Vec<pb::RamDiskConfig>> {
 
 fn create_request(args: CreateArgs) -> eyre::Result<pb::CreateNodeRequest> {
     let properties = parse_props(args.props.as_deref())?;
-    let source = if let Some(uri) = args.image {
+    let source = if let Some(path) = &args.babel_yaml {
+        pb::create_node_request::Source::Spec(spec_from_babel_yaml(path, &args)?)
+    } else if let Some(uri) = args.image {
         pb::create_node_request::Source::Spec(pb::NodeSpec {
             name: args.name.unwrap_or_default(),
             image_key: Some(pb::ImageKey {
@@ -230,6 +238,33 @@ fn create_request(args: CreateArgs) -> eyre::Result<pb::CreateNodeRequest> {
         properties,
         tags: args.tag,
     })
+}
+
+fn spec_from_babel_yaml(path: &Path, args: &CreateArgs) -> eyre::Result<pb::NodeSpec> {
+    use babel_api::babel_yaml::{DevNodeOptions, Image};
+    let (image, warnings) = Image::load_validated(path).map_err(|e| eyre::eyre!("{e}"))?;
+    for w in warnings {
+        eprintln!("warning: {}: {w:?}", path.display());
+    }
+    let variant = image
+        .pick_variant(args.yaml_variant.as_deref())
+        .map_err(|e| eyre::eyre!("{}: {e}", path.display()))?;
+    let props: std::collections::BTreeMap<String, String> =
+        parse_props(args.props.as_deref())?.into_iter().collect();
+    let properties = variant
+        .node_properties(&props)
+        .map_err(|e| eyre::eyre!("{}: {e}", path.display()))?;
+    let mut spec = variant.dev_node_spec(
+        properties,
+        &DevNodeOptions {
+            ip: args.ip.clone(),
+            gateway: args.gateway.clone(),
+            tags: args.tag.clone(),
+            min_babel_version: String::new(),
+        },
+    );
+    spec.name = args.name.clone().unwrap_or_default();
+    Ok(spec)
 }
 
 async fn all_nodes(client: &mut BlockvisorClient<Channel>) -> eyre::Result<Vec<pb::Node>> {
@@ -292,11 +327,16 @@ pub async fn run(socket: &Path, cmd: NodeCommand, format: Format) -> eyre::Resul
             }
         }
         NodeCommand::Create(args) => {
-            let node = client
-                .create_node(create_request(*args)?)
-                .await
-                .map_err(rpc_err)?
-                .into_inner();
+            let req = create_request(*args)?;
+            if let Some(pb::create_node_request::Source::Spec(spec)) = &req.source {
+                let uri = spec
+                    .image
+                    .as_ref()
+                    .map(|i| i.uri.clone())
+                    .unwrap_or_default();
+                super::progress::pull(&mut client, &uri, format).await?;
+            }
+            let node = client.create_node(req).await.map_err(rpc_err)?.into_inner();
             match format {
                 Format::Json => print_json(&node_json(&node)),
                 Format::Text => {
@@ -507,6 +547,9 @@ async fn upgrade(
         bail!("give node ids/names or --all");
     }
     let ids = targets(client, args.id_or_names).await?;
+    if let Some(uri) = &args.image {
+        super::progress::pull(client, uri, format).await?;
+    }
     let target = match args.image {
         Some(uri) => pb::upgrade_node_request::Target::Spec(pb::NodeSpec {
             image: Some(pb::NodeImage {

@@ -17,7 +17,7 @@ pub struct StartArgs {
     #[arg(long)]
     pub daemon: Option<PathBuf>,
     /// Daemon log file.
-    #[arg(long, default_value = "/var/log/blockvisord.log")]
+    #[arg(long, env = "BV_LOG", default_value = "/var/log/blockvisord.log")]
     pub log: PathBuf,
     /// Seconds to wait for the daemon to answer.
     #[arg(long, default_value_t = 30)]

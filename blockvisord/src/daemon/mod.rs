@@ -38,7 +38,10 @@ pub fn install_init(bin_dir: &Path) -> std::io::Result<std::path::PathBuf> {
     Ok(path)
 }
 
-pub fn services(config: Config) -> eyre::Result<Services> {
+pub fn services(
+    config: Config,
+    scheduler: Arc<crate::scheduler::Scheduler>,
+) -> eyre::Result<Services> {
     config.validate()?;
     std::fs::create_dir_all(config.nodes_dir())
         .wrap_err_with(|| format!("creating {}", config.nodes_dir().display()))?;
@@ -54,6 +57,7 @@ pub fn services(config: Config) -> eyre::Result<Services> {
         network,
         babel_dir,
         init_binary,
+        scheduler,
         config,
     })
 }
@@ -97,6 +101,28 @@ async fn recovery_loop(registry: Arc<Registry>, every: Duration) {
     }
 }
 
+/// Runs due scheduled tasks: the plugin method, under the node's lock, only while it runs.
+async fn task_loop(
+    registry: Arc<Registry>,
+    mut fired: tokio::sync::mpsc::UnboundedReceiver<crate::scheduler::Fire>,
+) {
+    while let Some(fire) = fired.recv().await {
+        let Ok(entry) = registry.get(&fire.node_id.to_string()) else {
+            continue;
+        };
+        tokio::spawn(async move {
+            let mut node = entry.lock().await;
+            if node.status().await != crate::node::state::Status::Running {
+                return;
+            }
+            match node.run_method(&fire.function, &fire.param).await {
+                Ok(_) => tracing::debug!(node = %fire.node_id, task = %fire.name, "task ran"),
+                Err(e) => warn!(node = %fire.node_id, task = %fire.name, "task failed: {e}"),
+            }
+        });
+    }
+}
+
 /// Refuses to start when another daemon already answers on the socket.
 async fn check_not_running(socket: &Path) -> eyre::Result<()> {
     if socket.exists()
@@ -116,7 +142,8 @@ pub async fn run(config: Config) -> eyre::Result<()> {
     let socket = config.socket.clone();
     check_not_running(&socket).await?;
     let recovery_every = Duration::from_secs(config.recovery_interval_secs.max(1));
-    let svc = Arc::new(services(config)?);
+    let (scheduler, fired) = crate::scheduler::Scheduler::new();
+    let svc = Arc::new(services(config, Arc::new(scheduler))?);
     let registry = Arc::new(Registry::load(svc.clone()).wrap_err("loading nodes")?);
     attach(&registry).await;
 
@@ -124,6 +151,7 @@ pub async fn run(config: Config) -> eyre::Result<()> {
         .wrap_err_with(|| format!("binding {}", socket.display()))?;
     info!(socket = %socket.display(), root = %svc.config.root.display(), "blockvisord listening");
     let recovery = tokio::spawn(recovery_loop(registry.clone(), recovery_every));
+    let tasks = tokio::spawn(task_loop(registry.clone(), fired));
 
     let service = service::Service {
         registry: registry.clone(),
@@ -142,6 +170,7 @@ pub async fn run(config: Config) -> eyre::Result<()> {
         .serve_with_incoming_shutdown(UnixListenerStream::new(listener), shutdown)
         .await;
     recovery.abort();
+    tasks.abort();
     crate::node::plugin::shutdown_all(&registry).await;
     let _ = std::fs::remove_file(&socket);
     served.wrap_err("serving the local API")

@@ -368,6 +368,40 @@ impl Blockvisor for Service {
         super::jobs::logs(&entry, req).await.map(Response::new)
     }
 
+    type PullImageStream = Pin<Box<dyn Stream<Item = Result<pb::PullProgress, Status>> + Send>>;
+
+    async fn pull_image(
+        &self,
+        req: Request<pb::PullImageRequest>,
+    ) -> Result<Response<Self::PullImageStream>, Status> {
+        let uri = req.into_inner().uri;
+        let rootfs = self.registry.services().rootfs.clone();
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let progress_tx = tx.clone();
+            let progress: crate::rootfs::ProgressFn = Box::new(move |p| {
+                let _ = progress_tx.send(Ok(pb::PullProgress {
+                    phase: p.phase,
+                    total_bytes: p.total,
+                    advance_bytes: p.advance,
+                    phase_done: p.done,
+                    digest: String::new(),
+                }));
+            });
+            let last = match rootfs.ensure(&uri, Some(progress)).await {
+                Ok(info) => Ok(pb::PullProgress {
+                    digest: info.digest,
+                    ..Default::default()
+                }),
+                Err(e) => Err(Status::failed_precondition(format!("image `{uri}`: {e}"))),
+            };
+            let _ = tx.send(last);
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::UnboundedReceiverStream::new(rx),
+        )))
+    }
+
     type NodeLogsStream = LogStream;
 
     async fn node_logs(

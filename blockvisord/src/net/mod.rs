@@ -56,9 +56,9 @@ pub fn allocate_ip(first: Ipv4Addr, last: Ipv4Addr, used: &[Ipv4Addr]) -> Option
         .find(|ip| !used.contains(ip))
 }
 
-/// Host networking until bridge mode is configured.
-pub fn default_network(_config: &crate::config::Config) -> std::sync::Arc<dyn NodeNetwork> {
-    std::sync::Arc::new(HostOnly)
+/// Bridge networking for nodes that do not share the host network.
+pub fn default_network(config: &crate::config::Config) -> std::sync::Arc<dyn NodeNetwork> {
+    std::sync::Arc::new(bridge::Bridge::new(config.network.clone()))
 }
 
 #[cfg(test)]

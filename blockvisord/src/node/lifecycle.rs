@@ -101,7 +101,8 @@ impl Node {
         Ok(())
     }
 
-    async fn launch_container(&mut self) -> NodeResult<()> {
+    /// Mounts the rootfs, writes config.json and runs the container (babel starts inside).
+    pub async fn launch_container(&mut self) -> NodeResult<()> {
         let paths = self.paths.clone();
         let run = paths.run();
         std::fs::create_dir_all(&run).map_err(io_err(format!("creating {}", run.display())))?;
@@ -211,6 +212,8 @@ impl Node {
     pub async fn delete(&mut self) -> NodeResult<()> {
         self.state.expected_status = Status::Stopped;
         self.agent = None;
+        self.plugin = None;
+        self.svc.scheduler.remove_node(self.state.id);
         self.kill_container(libc::SIGKILL).await?;
         if !self.state.host_network {
             self.svc.network.teardown(&self.container_id()).await?;

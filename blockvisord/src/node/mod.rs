@@ -37,6 +37,7 @@ pub struct Services {
     pub babel_dir: PathBuf,
     /// The `bv-init` binary bind-mounted as every container's PID 1.
     pub init_binary: PathBuf,
+    pub scheduler: Arc<crate::scheduler::Scheduler>,
 }
 
 impl std::fmt::Debug for Services {
@@ -139,6 +140,7 @@ pub struct Node {
     pub paths: NodePaths,
     pub svc: Arc<Services>,
     pub agent: Option<Arc<dyn Agent>>,
+    pub plugin: Option<plugin::SharedPlugin>,
     pub recovery: Recovery,
 }
 
@@ -159,6 +161,7 @@ impl Node {
             paths,
             svc,
             agent: None,
+            plugin: None,
             recovery: Recovery::default(),
         }
     }

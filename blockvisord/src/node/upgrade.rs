@@ -41,7 +41,8 @@ impl Node {
             self.state.restarting = true;
             self.stop(false).await?;
         }
-        self.svc.rootfs.unmount(&self.paths.dir).await?;
+        self.svc.rootfs.set_aside(&self.paths.dir).await?;
+        self.plugin = None;
         self.state.image = target.image;
         self.state.image_key = target.image_key;
         self.state.vm_config = target.vm_config;
@@ -52,6 +53,7 @@ impl Node {
             Ok(()) => {
                 self.state.upgrade = None;
                 self.save()?;
+                self.svc.rootfs.discard(&self.paths.dir).await?;
                 info!(node = %self.state.id, image = %self.state.image.uri, "upgraded");
                 Ok(())
             }
@@ -89,8 +91,9 @@ impl Node {
             return Ok(());
         };
         self.agent = None;
+        self.plugin = None;
         self.kill_container(libc::SIGKILL).await?;
-        self.svc.rootfs.unmount(&self.paths.dir).await?;
+        self.svc.rootfs.restore(&self.paths.dir).await?;
         self.state.image = prev.previous_image;
         self.state.image_key = prev.previous_image_key;
         self.state.vm_config = prev.previous_vm_config;

@@ -1,5 +1,8 @@
 //! The seam between node lifecycle and the image store: fetch an image once, give each node
-//! a writable rootfs on top of it.
+//! a writable rootfs on top of it (`<node_dir>/rootfs`, changes in `<node_dir>/overlay`).
+
+pub mod overlay;
+pub mod store;
 
 use std::path::{Path, PathBuf};
 
@@ -12,11 +15,11 @@ pub struct RootfsError(pub String);
 /// Progress of an image pull/unpack, for the CLI's progress bars.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Progress {
-    /// `pull` or `unpack`.
+    /// `pull` or `unpack`; empty with `done` set at the end of a phase.
     pub phase: String,
-    pub current: u64,
-    pub total: u64,
-    pub message: String,
+    pub total: Option<u64>,
+    pub advance: u64,
+    pub done: bool,
 }
 
 pub type ProgressFn = Box<dyn Fn(Progress) + Send + Sync>;
@@ -27,6 +30,15 @@ pub struct ImageInfo {
     pub digest: String,
     /// `KEY=value` pairs from the image config.
     pub env: Vec<String>,
+}
+
+/// Where a node's writable layer lives, and its backup during an upgrade.
+pub const LAYER_DIR: &str = "overlay";
+pub const LAYER_BACKUP_DIR: &str = "overlay.pre-upgrade";
+
+fn io(context: &str, path: &Path) -> impl FnOnce(std::io::Error) -> RootfsError {
+    let msg = format!("{context} {}", path.display());
+    move |e| RootfsError(format!("{msg}: {e}"))
 }
 
 #[async_trait]
@@ -40,20 +52,57 @@ pub trait RootfsProvider: Send + Sync + 'static {
     /// Mounts `<node_dir>/rootfs` as a writable layer over the image; returns its path.
     /// Idempotent: an already mounted rootfs is left as is.
     async fn mount(&self, uri: &str, node_dir: &Path) -> Result<PathBuf, RootfsError>;
-    /// Unmounts the node's rootfs and drops its writable layer.
+    /// Unmounts the node's rootfs (the writable layer stays).
     async fn unmount(&self, node_dir: &Path) -> Result<(), RootfsError>;
-}
 
-pub mod overlay;
+    /// Upgrade: unmount and keep the writable layer aside, so the next mount starts fresh.
+    async fn set_aside(&self, node_dir: &Path) -> Result<(), RootfsError> {
+        self.unmount(node_dir).await?;
+        let (layer, backup) = (node_dir.join(LAYER_DIR), node_dir.join(LAYER_BACKUP_DIR));
+        if backup.exists() {
+            std::fs::remove_dir_all(&backup).map_err(io("removing", &backup))?;
+        }
+        if layer.exists() {
+            std::fs::rename(&layer, &backup).map_err(io("moving aside", &layer))?;
+        }
+        Ok(())
+    }
+
+    /// Rollback: unmount and bring the set-aside layer back.
+    async fn restore(&self, node_dir: &Path) -> Result<(), RootfsError> {
+        self.unmount(node_dir).await?;
+        let (layer, backup) = (node_dir.join(LAYER_DIR), node_dir.join(LAYER_BACKUP_DIR));
+        if backup.exists() {
+            if layer.exists() {
+                std::fs::remove_dir_all(&layer).map_err(io("removing", &layer))?;
+            }
+            std::fs::rename(&backup, &layer).map_err(io("restoring", &backup))?;
+        }
+        Ok(())
+    }
+
+    /// Upgrade done: drop the set-aside layer.
+    async fn discard(&self, node_dir: &Path) -> Result<(), RootfsError> {
+        let backup = node_dir.join(LAYER_BACKUP_DIR);
+        if backup.exists() {
+            std::fs::remove_dir_all(&backup).map_err(io("removing", &backup))?;
+        }
+        Ok(())
+    }
+}
 
 /// Routes `dir:` images to [`overlay::DirOverlay`] and everything else to the image store.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Router {
     dir: overlay::DirOverlay,
+    store: store::StoreRootfs,
 }
 
-pub fn default_provider(_config: &crate::config::Config) -> std::sync::Arc<dyn RootfsProvider> {
-    std::sync::Arc::new(Router::default())
+pub fn default_provider(config: &crate::config::Config) -> std::sync::Arc<dyn RootfsProvider> {
+    std::sync::Arc::new(Router {
+        dir: overlay::DirOverlay,
+        store: store::StoreRootfs::new(config),
+    })
 }
 
 #[async_trait]
@@ -66,21 +115,18 @@ impl RootfsProvider for Router {
         if uri.starts_with(overlay::DIR_SCHEME) {
             return self.dir.ensure(uri, progress).await;
         }
-        Err(RootfsError(format!(
-            "image `{uri}`: no image store for this scheme yet"
-        )))
+        self.store.ensure(uri, progress).await
     }
 
     async fn mount(&self, uri: &str, node_dir: &Path) -> Result<PathBuf, RootfsError> {
         if uri.starts_with(overlay::DIR_SCHEME) {
             return self.dir.mount(uri, node_dir).await;
         }
-        Err(RootfsError(format!(
-            "image `{uri}`: no image store for this scheme yet"
-        )))
+        self.store.mount(uri, node_dir).await
     }
 
     async fn unmount(&self, node_dir: &Path) -> Result<(), RootfsError> {
+        self.store.unmount(node_dir).await?;
         self.dir.unmount(node_dir).await
     }
 }

@@ -59,8 +59,8 @@ impl RootfsProvider for DirOverlay {
         if is_mounted(&target) {
             return Ok(target);
         }
-        let upper = node_dir.join("upper");
-        let work = node_dir.join("work");
+        let upper = node_dir.join(super::LAYER_DIR).join("upper");
+        let work = node_dir.join(super::LAYER_DIR).join("work");
         for d in [&target, &upper, &work] {
             std::fs::create_dir_all(d)
                 .map_err(|e| RootfsError(format!("creating {}: {e}", d.display())))?;
@@ -87,13 +87,6 @@ impl RootfsProvider for DirOverlay {
         if is_mounted(&target) {
             nix::mount::umount2(&target, MntFlags::empty())
                 .map_err(|e| RootfsError(format!("unmounting {}: {e}", target.display())))?;
-        }
-        for d in ["upper", "work"] {
-            let p = node_dir.join(d);
-            if p.exists() {
-                std::fs::remove_dir_all(&p)
-                    .map_err(|e| RootfsError(format!("removing {}: {e}", p.display())))?;
-            }
         }
         Ok(())
     }

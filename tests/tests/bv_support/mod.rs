@@ -1,0 +1,233 @@
+//! Shared helpers of the blockvisord end-to-end tests: a daemon in a temp root, the `bv` CLI
+//! against it, test images built into the local docker daemon.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub fn bin(name: &str) -> PathBuf {
+    e2e::bin_dir().join(name)
+}
+
+pub fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{prefix}{}x{nanos:x}", std::process::id())
+}
+
+/// Builds a `FROM scratch` image with static busybox and `main_rhai` as its plugin.
+pub fn build_image(tag: &str, main_rhai: &str) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let busybox = which("busybox");
+    std::fs::copy(&busybox, dir.path().join("busybox")).expect("copy busybox");
+    std::fs::write(dir.path().join("main.rhai"), main_rhai).expect("write main.rhai");
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\n\
+         RUN mkdir -p /tmp /root /etc && echo 'root:x:0:0:root:/root:/bin/sh' > /etc/passwd\n\
+         COPY main.rhai /var/lib/babel/plugin/main.rhai\n",
+    )
+    .expect("write Dockerfile");
+    let out = Command::new("docker")
+        .args(["build", "-q", "-t", tag])
+        .arg(dir.path())
+        .env("DOCKER_BUILDKIT", "0")
+        .output()
+        .expect("docker build");
+    assert!(
+        out.status.success(),
+        "docker build {tag}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+pub fn remove_image(tag: &str) {
+    let _ = Command::new("docker")
+        .args(["rmi", "-f", tag])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+fn which(cmd: &str) -> PathBuf {
+    std::env::var_os("PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|p| p.join(cmd))
+                .find(|p| p.is_file())
+        })
+        .unwrap_or_else(|| panic!("{cmd} not found in PATH"))
+}
+
+/// A blockvisord running in a temp root.
+pub struct Daemon {
+    pub dir: tempfile::TempDir,
+    pub root: PathBuf,
+    pub socket: PathBuf,
+    pub config: PathBuf,
+    child: Option<Child>,
+}
+
+impl Daemon {
+    pub fn start() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("bv")
+            .tempdir_in("/tmp")
+            .expect("tempdir");
+        let root = dir.path().join("r");
+        let socket = dir.path().join("bv.sock");
+        let config = dir.path().join("bv.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "cgroup_parent = \"{}\"\nrecovery_interval_secs = 1\nrecovery_backoff_ms = 200\nstop_grace_secs = 2\n\
+                 [network]\nbridge = \"{}\"\n",
+                unique("bvt"),
+                unique("b").chars().take(15).collect::<String>()
+            ),
+        )
+        .expect("config");
+        let mut d = Self {
+            dir,
+            root,
+            socket,
+            config,
+            child: None,
+        };
+        d.spawn();
+        d
+    }
+
+    pub fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("daemon.log"))
+            .expect("log");
+        let child = Command::new(bin("blockvisord"))
+            .arg("--root")
+            .arg(&self.root)
+            .arg("--socket")
+            .arg(&self.socket)
+            .arg("--config")
+            .arg(&self.config)
+            .env("RUST_LOG", "info")
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn blockvisord");
+        self.child = Some(child);
+        wait_for(Duration::from_secs(20), "daemon answers", || {
+            self.bv(&["status"])
+                .stdout_str()
+                .starts_with("Service running")
+        });
+    }
+
+    /// SIGTERM and wait: node containers keep running.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("daemon.log")).unwrap_or_default()
+    }
+
+    pub fn bv(&self, args: &[&str]) -> Output {
+        Command::new(bin("bv"))
+            .arg("--socket")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("run bv")
+    }
+
+    /// Runs bv, asserts success and returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.bv(args);
+        assert!(
+            out.status.success(),
+            "bv {args:?} failed: {}\n--- daemon log ---\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            self.log()
+        );
+        out.stdout_str()
+    }
+
+    pub fn json(&self, args: &[&str]) -> Value {
+        let mut all = vec!["--format", "json"];
+        all.extend_from_slice(args);
+        let text = self.ok(&all);
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("bv {args:?}: bad json {e}: {text}"))
+    }
+
+    pub fn node(&self, name: &str) -> Value {
+        let list = self.json(&["node", "list"]);
+        list.as_array()
+            .and_then(|a| a.iter().find(|n| n["name"] == name).cloned())
+            .unwrap_or(Value::Null)
+    }
+
+    pub fn runc_list(&self) -> String {
+        let out = Command::new("runc")
+            .arg("--root")
+            .arg(self.root.join("runc"))
+            .args(["list", "-q"])
+            .output()
+            .expect("runc list");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Deletes every node and stops the daemon; used on teardown.
+    pub fn cleanup(&mut self) {
+        if self.child.is_some() {
+            let _ = self.bv(&["node", "delete", "--all", "--yes"]);
+        }
+        self.stop();
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.cleanup();
+    }
+}
+
+pub trait OutputExt {
+    fn stdout_str(&self) -> String;
+}
+
+impl OutputExt for Output {
+    fn stdout_str(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+}
+
+pub fn wait_for(timeout: Duration, what: &str, mut check: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !check() {
+        assert!(start.elapsed() < timeout, "timed out waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+pub fn mounts_under(path: &Path) -> Vec<String> {
+    let prefix = path.to_string_lossy().into_owned();
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(4).map(String::from))
+        .filter(|m| m.starts_with(&prefix))
+        .collect()
+}
