@@ -19,7 +19,7 @@ fn plugin_config() {
 }
 fn greet(param) { `hello ${param} from v1` }
 fn write_data(param) { run_sh(`echo ${param} > /blockjoy/data.txt`).unwrap(); "written" }
-fn read_data() { run_sh(`cat /blockjoy/data.txt`).unwrap().trim() }
+fn read_data() { let s = run_sh(`cat /blockjoy/data.txt`).unwrap(); s.trim(); s }
 fn height() { 42 }
 fn protocol_status() { #{state: "broadcasting", health: "healthy"} }
 "#;
@@ -180,6 +180,19 @@ fn node_lifecycle_with_runc() {
     let _ = d.bv(&["stop"]).stdout_str();
 }
 
+fn init_pid(d: &Daemon, id: &str) -> Option<u64> {
+    let out = std::process::Command::new("runc")
+        .arg("--root")
+        .arg(d.root.join("runc"))
+        .args(["state", id])
+        .output()
+        .ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    (v["status"] == "running")
+        .then(|| v["pid"].as_u64())
+        .flatten()
+}
+
 #[test]
 fn recovery_restarts_a_crashed_node() {
     let tag = format!("{}:1", unique("bv-e2e-rec-"));
@@ -196,9 +209,9 @@ fn recovery_restarts_a_crashed_node() {
         &name,
     ]);
     d.ok(&["node", "start", &name]);
-    let first = d.node(&name)["started_at"].clone();
-    // Kill the container behind the daemon's back.
     let id = d.node(&name)["id"].as_str().unwrap().to_string();
+    let first = init_pid(&d, &id).expect("container running");
+    // Kill the container behind the daemon's back.
     let status = std::process::Command::new("runc")
         .arg("--root")
         .arg(d.root.join("runc"))
@@ -206,8 +219,18 @@ fn recovery_restarts_a_crashed_node() {
         .status()
         .unwrap();
     assert!(status.success());
-    wait_for(Duration::from_secs(30), "node recovered", || {
-        let n = d.node(&name);
-        n["status"] == "Running" && n["started_at"] != first
-    });
+    let start = std::time::Instant::now();
+    loop {
+        let pid = init_pid(&d, &id);
+        if pid.is_some() && pid != Some(first) && d.node(&name)["status"] == "Running" {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "node not recovered: {}\n{}",
+            d.node(&name),
+            d.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
