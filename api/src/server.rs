@@ -1,0 +1,207 @@
+//! Wires everything together: database, keys, storage, the gRPC services behind the auth
+//! middleware and the chunk routes, all on one listening socket.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use babel_api::pb::api::v1 as pb;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::service::{Routes, RoutesBuilder};
+
+use crate::config::Config;
+use crate::crypto::{Keys, hash_password, new_token, write_private};
+use crate::db::{self, Db};
+use crate::services::{self, AppState, Hub};
+use crate::storage::fs::FsStorage;
+use crate::storage::s3::S3Storage;
+use crate::storage::{Storage, StorageError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Db(#[from] db::DbError),
+    #[error(transparent)]
+    Crypto(#[from] crate::crypto::CryptoError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("gRPC server: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    #[error("bootstrap: {0}")]
+    Bootstrap(String),
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServerError {
+    let what = what.into();
+    move |source| ServerError::Io { what, source }
+}
+
+/// A started server.
+#[derive(Debug)]
+pub struct Running {
+    pub addr: SocketAddr,
+    /// The admin token, when this start created it (first start).
+    pub new_admin_token: Option<String>,
+    pub admin_token_file: std::path::PathBuf,
+    shutdown: Option<oneshot::Sender<()>>,
+    handle: JoinHandle<Result<(), ServerError>>,
+}
+
+impl Running {
+    /// Base URL for gRPC clients.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Waits until the server stops (on error or after [`Running::shutdown`]).
+    pub async fn wait(self) -> Result<(), ServerError> {
+        match self.handle.await {
+            Ok(result) => result,
+            Err(e) => Err(ServerError::Bootstrap(format!("server task failed: {e}"))),
+        }
+    }
+
+    pub async fn shutdown(mut self) -> Result<(), ServerError> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.wait().await
+    }
+}
+
+/// Creates the first admin (user, password file, token file) on an empty database.
+async fn bootstrap(state: &AppState, config: &Config) -> Result<Option<String>, ServerError> {
+    if db::users::count(&state.db).await? > 0 {
+        return Ok(None);
+    }
+    let password = new_token("");
+    let hash = hash_password(&password).map_err(ServerError::Bootstrap)?;
+    let user = db::users::insert(&state.db, &config.admin_email, &hash, true).await?;
+    let token = new_token("bva_");
+    db::tokens::insert(
+        &state.db,
+        &crate::crypto::token_hash(&token),
+        db::tokens::NewToken {
+            kind: db::tokens::TokenKind::Session,
+            user_id: Some(&user.user_id),
+            host_id: None,
+            org_id: None,
+            label: "admin bootstrap token",
+            scopes: &[],
+            expires_at: None,
+        },
+    )
+    .await?;
+    let dir = &config.data_dir;
+    write_private(&dir.join("admin.token"), format!("{token}\n").as_bytes())
+        .map_err(io("writing admin.token"))?;
+    write_private(
+        &dir.join("admin.password"),
+        format!("{password}\n").as_bytes(),
+    )
+    .map_err(io("writing admin.password"))?;
+    Ok(Some(token))
+}
+
+fn grpc_routes(state: &Arc<AppState>) -> Routes {
+    let auth = services::auth::Auth(state.clone());
+    let mut b = RoutesBuilder::default();
+    b.add_service(pb::auth_service_server::AuthServiceServer::new(
+        auth.clone(),
+    ))
+    .add_service(pb::user_service_server::UserServiceServer::new(
+        auth.clone(),
+    ))
+    .add_service(pb::api_key_service_server::ApiKeyServiceServer::new(auth))
+    .add_service(pb::protocol_service_server::ProtocolServiceServer::new(
+        services::protocol::Protocols(state.clone()),
+    ))
+    .add_service(pb::image_service_server::ImageServiceServer::new(
+        services::image::Images(state.clone()),
+    ))
+    .add_service(pb::archive_service_server::ArchiveServiceServer::new(
+        services::archive::Archives(state.clone()),
+    ))
+    .add_service(pb::host_service_server::HostServiceServer::new(
+        services::host::Hosts(state.clone()),
+    ))
+    .add_service(pb::node_service_server::NodeServiceServer::new(
+        services::node::Nodes(state.clone()),
+    ))
+    .add_service(pb::command_service_server::CommandServiceServer::new(
+        services::command::Commands(state.clone()),
+    ))
+    .add_service(pb::secret_service_server::SecretServiceServer::new(
+        services::secret::Secrets(state.clone()),
+    ));
+    b.routes()
+}
+
+/// Starts the server; returns once it is listening.
+pub async fn start(config: Config) -> Result<Running, ServerError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(io(format!(
+        "creating data dir {}",
+        config.data_dir.display()
+    )))?;
+    let keys = Keys::load_or_create(&config.master_key_path())?;
+    let db = Db::connect(&config.database_url()).await?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(io(format!("binding {}", config.listen)))?;
+    let addr = listener.local_addr().map_err(io("reading bound address"))?;
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
+    let fs = FsStorage::new(config.data_dir.join("chunks"), &public_url, keys.clone())?;
+    let storage = match config.s3() {
+        Some(s3) => Storage::S3(S3Storage::new(&s3)?),
+        None => Storage::Fs(fs.clone()),
+    };
+    let state = Arc::new(AppState {
+        db: db.clone(),
+        keys,
+        storage,
+        hub: Hub::default(),
+    });
+    let new_admin_token = bootstrap(&state, &config).await?;
+    std::fs::write(config.data_dir.join("address"), format!("{addr}\n"))
+        .map_err(io("writing address file"))?;
+
+    let router = grpc_routes(&state)
+        .into_axum_router()
+        .layer(axum::middleware::from_fn_with_state(
+            db,
+            crate::auth::middleware,
+        ))
+        .merge(crate::http::chunk_router(fs));
+    let (tx, rx) = oneshot::channel::<()>();
+    let server = tonic::transport::Server::builder()
+        .accept_http1(true)
+        .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
+        .add_routes(Routes::from(router));
+    let handle = tokio::spawn(async move {
+        server
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+                let _ = rx.await;
+            })
+            .await
+            .map_err(ServerError::from)
+    });
+    tracing::info!(%addr, "bv-api listening");
+    Ok(Running {
+        addr,
+        new_admin_token,
+        admin_token_file: config.data_dir.join("admin.token"),
+        shutdown: Some(tx),
+        handle,
+    })
+}

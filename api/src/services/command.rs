@@ -1,0 +1,202 @@
+//! CommandService: the stream hosts hold open to receive their commands, plus ack/result
+//! reporting. Commands are persisted, so a host that reconnects gets every command that has
+//! no result yet (at-least-once). Streams wake on local notifications and also poll the
+//! database, so commands recorded by another API replica arrive within the poll interval.
+
+use std::collections::HashSet;
+use std::pin::Pin;
+use std::time::Duration;
+
+use babel_api::pb::api::v1 as pb;
+use futures::Stream;
+use pb::command_service_server::CommandService;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+use super::{State, not_found};
+use crate::auth::{Principal, Scope, principal};
+use crate::db::commands::CommandRow;
+use crate::db::{self, Db};
+
+const POLL: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Clone)]
+pub struct Commands(pub State);
+
+/// The host whose commands the caller may see: its own (hosts) or any (host:read).
+fn host_of(p: &Principal, asked: Option<&str>) -> Result<String, Status> {
+    match (p.host_id(), asked) {
+        (Some(own), Some(asked)) if own != asked => Err(Status::permission_denied(
+            "a host may only see its own commands",
+        )),
+        (Some(own), _) => Ok(own.to_string()),
+        (None, Some(asked)) => {
+            p.require(Scope::HostRead)?;
+            Ok(asked.to_string())
+        }
+        (None, None) => Err(Status::invalid_argument("host_id is required")),
+    }
+}
+
+async fn load_for(db: &Db, p: &Principal, command_id: &str) -> Result<CommandRow, Status> {
+    let row = db::commands::by_id(db, command_id)
+        .await?
+        .ok_or_else(|| not_found("command", command_id))?;
+    match p.host_id() {
+        Some(own) if own != row.host_id => Err(not_found("command", command_id)),
+        Some(_) => Ok(row),
+        None => {
+            p.require(Scope::HostWrite)?;
+            Ok(row)
+        }
+    }
+}
+
+async fn pump(state: State, host_id: String, tx: mpsc::Sender<Result<pb::Command, Status>>) {
+    let _ = db::hosts::set_online(&state.db, &host_id, true).await;
+    let notify = state.hub.notifier(&host_id);
+    let mut sent: HashSet<String> = HashSet::new();
+    'outer: loop {
+        // Register interest before reading, so a command recorded meanwhile is not missed.
+        let notified = notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        match db::commands::pending(&state.db, &host_id).await {
+            Ok(rows) => {
+                sent.retain(|id| rows.iter().any(|r| &r.command_id == id));
+                for row in rows {
+                    if sent.contains(&row.command_id) {
+                        continue;
+                    }
+                    let item = row.to_proto().map_err(Status::from);
+                    if tx.send(item).await.is_err() {
+                        break 'outer;
+                    }
+                    sent.insert(row.command_id);
+                }
+            }
+            Err(e) => {
+                let _ = tx.send(Err(e.into())).await;
+                break;
+            }
+        }
+        tokio::select! {
+            _ = &mut notified => {}
+            _ = tokio::time::sleep(POLL) => {}
+            _ = tx.closed() => break,
+        }
+    }
+    let _ = db::hosts::set_online(&state.db, &host_id, false).await;
+    tracing::info!(%host_id, "command stream closed");
+}
+
+type CommandStream = Pin<Box<dyn Stream<Item = Result<pb::Command, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl CommandService for Commands {
+    type StreamStream = CommandStream;
+
+    async fn stream(
+        &self,
+        req: Request<pb::StreamCommandsRequest>,
+    ) -> Result<Response<CommandStream>, Status> {
+        let p = principal(&req)?;
+        let host_id = host_of(&p, req.get_ref().host_id.as_deref())?;
+        db::hosts::by_id(&self.0.db, &host_id)
+            .await?
+            .ok_or_else(|| not_found("host", &host_id))?;
+        tracing::info!(%host_id, "command stream opened");
+        let (tx, rx) = mpsc::channel(64);
+        tokio::spawn(pump(self.0.clone(), host_id, tx));
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    async fn pending(
+        &self,
+        req: Request<pb::PendingCommandsRequest>,
+    ) -> Result<Response<pb::PendingCommandsResponse>, Status> {
+        let p = principal(&req)?;
+        let host_id = host_of(&p, req.get_ref().host_id.as_deref())?;
+        let rows = db::commands::pending(&self.0.db, &host_id).await?;
+        let commands = rows
+            .iter()
+            .map(|r| r.to_proto())
+            .collect::<Result<_, _>>()?;
+        Ok(Response::new(pb::PendingCommandsResponse { commands }))
+    }
+
+    async fn ack(
+        &self,
+        req: Request<pb::AckCommandRequest>,
+    ) -> Result<Response<pb::AckCommandResponse>, Status> {
+        let p = principal(&req)?;
+        let row = load_for(&self.0.db, &p, &req.get_ref().command_id).await?;
+        db::commands::ack(&self.0.db, &row.command_id).await?;
+        Ok(Response::new(pb::AckCommandResponse {}))
+    }
+
+    async fn update(
+        &self,
+        req: Request<pb::UpdateCommandRequest>,
+    ) -> Result<Response<pb::Command>, Status> {
+        let p = principal(&req)?;
+        let req = req.into_inner();
+        let row = load_for(&self.0.db, &p, &req.command_id).await?;
+        if pb::CommandExitCode::try_from(req.exit_code)
+            .map(|c| c == pb::CommandExitCode::Unspecified)
+            .unwrap_or(true)
+        {
+            return Err(Status::invalid_argument(format!(
+                "invalid exit_code {}",
+                req.exit_code
+            )));
+        }
+        db::commands::complete(&self.0.db, &req).await?;
+        let row = db::commands::by_id(&self.0.db, &row.command_id)
+            .await?
+            .ok_or_else(|| not_found("command", &req.command_id))?;
+        let command = row.to_proto()?;
+        // A confirmed delete settles the node's state.
+        if req.exit_code == pb::CommandExitCode::Ok as i32
+            && let Some(pb::command::Command::Node(nc)) = &command.command
+            && matches!(nc.command, Some(pb::node_command::Command::Delete(_)))
+            && let Some(node_row) = db::nodes::by_id(&self.0.db, &nc.node_id).await?
+        {
+            let mut node = node_row.to_proto()?;
+            node.status = Some(pb::NodeStatus {
+                state: pb::NodeState::Deleted as i32,
+                ..Default::default()
+            });
+            db::nodes::save(&self.0.db, &node, true).await?;
+        }
+        Ok(Response::new(command))
+    }
+
+    async fn list(
+        &self,
+        req: Request<pb::ListCommandsRequest>,
+    ) -> Result<Response<pb::ListCommandsResponse>, Status> {
+        let p = principal(&req)?;
+        let req = req.into_inner();
+        let host_id = match p.host_id() {
+            Some(_) => Some(host_of(&p, req.host_id.as_deref())?),
+            None => {
+                p.require(Scope::HostRead)?;
+                req.host_id
+            }
+        };
+        let rows = db::commands::list(
+            &self.0.db,
+            host_id.as_deref(),
+            req.node_id.as_deref(),
+            req.pending_only,
+        )
+        .await?;
+        let commands = rows
+            .iter()
+            .map(|r| r.to_proto())
+            .collect::<Result<_, _>>()?;
+        Ok(Response::new(pb::ListCommandsResponse { commands }))
+    }
+}

@@ -1,0 +1,123 @@
+//! gRPC service implementations, one module per service. They share [`AppState`].
+
+pub mod archive;
+pub mod auth;
+pub mod command;
+pub mod host;
+pub mod image;
+pub mod node;
+pub mod node_config;
+pub mod protocol;
+pub mod secret;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::Notify;
+use tonic::Status;
+
+use crate::crypto::Keys;
+use crate::db::{Db, DbError};
+use crate::storage::{Storage, StorageError};
+
+/// Everything handlers need.
+#[derive(Debug)]
+pub struct AppState {
+    pub db: Db,
+    pub keys: Keys,
+    pub storage: Storage,
+    pub hub: Hub,
+}
+
+pub type State = Arc<AppState>;
+
+/// Wakes the command streams of a host when a command for it is recorded on this replica.
+/// Streams also poll the database, so commands recorded by other replicas arrive too.
+#[derive(Debug, Default)]
+pub struct Hub {
+    hosts: Mutex<HashMap<String, Arc<Notify>>>,
+}
+
+impl Hub {
+    pub fn notifier(&self, host_id: &str) -> Arc<Notify> {
+        let mut hosts = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
+        hosts.entry(host_id.to_string()).or_default().clone()
+    }
+
+    pub fn wake(&self, host_id: &str) {
+        self.notifier(host_id).notify_waiters();
+    }
+}
+
+impl From<DbError> for Status {
+    fn from(e: DbError) -> Self {
+        if let DbError::Sqlx(sqlx::Error::Database(db)) = &e
+            && db.is_unique_violation()
+        {
+            return Status::already_exists(format!("already exists: {}", db.message()));
+        }
+        tracing::error!("{e}");
+        Status::internal(e.to_string())
+    }
+}
+
+impl From<StorageError> for Status {
+    fn from(e: StorageError) -> Self {
+        match e {
+            StorageError::BadKey(_) => Status::invalid_argument(e.to_string()),
+            other => {
+                tracing::error!("{other}");
+                Status::internal(other.to_string())
+            }
+        }
+    }
+}
+
+/// (offset, limit) from a page; limit defaults to 100 and is capped at 1000.
+pub fn page(p: Option<&babel_api::pb::api::v1::Page>) -> (i64, i64) {
+    let offset = p.map(|p| p.offset).unwrap_or(0).min(i64::MAX as u64) as i64;
+    let limit = match p.map(|p| p.limit).unwrap_or(0) {
+        0 => 100,
+        n => n.min(1000) as i64,
+    };
+    (offset, limit)
+}
+
+/// lower-kebab-case: non-empty, `a-z0-9-`, no leading/trailing or double `-`.
+pub fn check_kebab(field: &str, value: &str) -> Result<(), Status> {
+    let ok = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !value.starts_with('-')
+        && !value.ends_with('-')
+        && !value.contains("--");
+    if ok {
+        Ok(())
+    } else {
+        Err(Status::invalid_argument(format!(
+            "{field} `{value}` must be lower-kebab-case (a-z, 0-9, single dashes)"
+        )))
+    }
+}
+
+pub fn required<'a, T>(field: &str, value: Option<&'a T>) -> Result<&'a T, Status> {
+    value.ok_or_else(|| Status::invalid_argument(format!("{field} is required")))
+}
+
+pub fn not_found(what: &str, id: &str) -> Status {
+    Status::not_found(format!("{what} `{id}` not found"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_kebab;
+
+    #[test]
+    fn kebab() {
+        assert!(check_kebab("k", "eth-reth-2").is_ok());
+        for bad in ["", "Eth", "a--b", "-a", "a-", "a_b", "a b"] {
+            assert!(check_kebab("k", bad).is_err(), "{bad}");
+        }
+    }
+}
