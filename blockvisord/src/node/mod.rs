@@ -12,6 +12,9 @@ pub mod recovery;
 pub mod state;
 pub mod upgrade;
 
+#[cfg(test)]
+mod tests;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

@@ -1,6 +1,8 @@
 //! The seam between node lifecycle and the image store: fetch an image once, give each node
 //! a writable rootfs on top of it (`<node_dir>/rootfs`, changes in `<node_dir>/overlay`).
 
+#[cfg(test)]
+pub mod fake;
 pub mod overlay;
 pub mod store;
 

@@ -13,6 +13,11 @@ pub fn bin(name: &str) -> PathBuf {
     e2e::bin_dir().join(name)
 }
 
+/// A bridge name unique to this test process (at most 15 characters).
+pub fn bridge_name() -> String {
+    format!("bvt{:x}", std::process::id() & 0xffff_ffff)
+}
+
 pub fn unique(prefix: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -76,6 +81,11 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn start() -> Self {
+        Self::start_with_network("")
+    }
+
+    /// A daemon whose `[network]` section gets `extra` (TOML lines) besides a unique bridge.
+    pub fn start_with_network(extra: &str) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("bv")
             .tempdir_in("/tmp")
@@ -87,9 +97,9 @@ impl Daemon {
             &config,
             format!(
                 "cgroup_parent = \"{}\"\nrecovery_interval_secs = 1\nrecovery_backoff_ms = 200\nstop_grace_secs = 2\n\
-                 [network]\nbridge = \"{}\"\n",
+                 [network]\nbridge = \"{}\"\n{extra}\n",
                 unique("bvt"),
-                unique("b").chars().take(15).collect::<String>()
+                bridge_name()
             ),
         )
         .expect("config");
