@@ -15,7 +15,7 @@ pub fn bin(name: &str) -> PathBuf {
 
 /// A bridge name unique to this test process (at most 15 characters).
 pub fn bridge_name() -> String {
-    format!("bvt{:x}", std::process::id() & 0xffff_ffff)
+    format!("bvt{:x}", std::process::id())
 }
 
 pub fn unique(prefix: &str) -> String {
