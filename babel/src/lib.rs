@@ -6,9 +6,11 @@
 //!   store, runner processes.
 //! * [`runner`]: the `babel-job-runner` process: one per job, restart/backoff, job kinds.
 //! * [`logs`]: job log files (rotation on the runner side, tail/follow on the agent side).
+//! * [`archive`]: protocol data archives: chunked, compressed, resumable upload/download.
 //! * [`ops`]: node-side engine operations (`run_sh`, HTTP, templates, files, users).
 
 pub mod agent;
+pub mod archive;
 pub mod client;
 pub mod fsutil;
 pub mod jobs;

@@ -1,0 +1,219 @@
+//! Reading a chunk's file ranges and encoding them for upload.
+//!
+//! A chunk's content is cut into blocks of [`FRAME_BYTES`]; each block is read and compressed
+//! as an independent zstd frame on a blocking thread, several at a time, and the frames are
+//! concatenated in order. Concatenated frames are one valid zstd stream, so any zstd
+//! decoder (ours, `zstd -d`, upstream babel) reads the chunk, while compression uses every
+//! core even when only one chunk is in flight.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use babel_api::job::Compression;
+use futures::{StreamExt, TryStreamExt};
+use tokio::sync::Semaphore;
+
+use super::ArchiveError;
+use super::model::{Checksum, FileLocation};
+
+/// Uncompressed bytes per independently compressed frame.
+pub const FRAME_BYTES: u64 = 16 * 1024 * 1024;
+
+/// A chunk ready to be sent.
+#[derive(Debug)]
+pub struct Packed {
+    pub data: Vec<u8>,
+    /// Blake3 over `data` (the stored bytes).
+    pub checksum: Checksum,
+    /// Uncompressed size.
+    pub data_size: u64,
+}
+
+#[derive(Debug, Clone)]
+struct Segment {
+    path: String,
+    pos: u64,
+    len: u64,
+}
+
+/// Cuts the destination ranges into blocks of at most `FRAME_BYTES`.
+fn blocks(destinations: &[FileLocation]) -> Vec<Vec<Segment>> {
+    let mut out = Vec::new();
+    let mut cur: Vec<Segment> = Vec::new();
+    let mut used = 0;
+    for d in destinations.iter().filter(|d| d.size > 0) {
+        let mut pos = d.pos;
+        let end = d.pos + d.size;
+        while pos < end {
+            let len = (end - pos).min(FRAME_BYTES - used);
+            cur.push(Segment {
+                path: d.path.clone(),
+                pos,
+                len,
+            });
+            used += len;
+            pos += len;
+            if used == FRAME_BYTES {
+                out.push(std::mem::take(&mut cur));
+                used = 0;
+            }
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Reads one block's segments from `source` and encodes them.
+fn encode_block(
+    source: &Path,
+    segments: &[Segment],
+    compression: Option<Compression>,
+) -> Result<Vec<u8>, ArchiveError> {
+    let size: u64 = segments.iter().map(|s| s.len).sum();
+    let mut buf = vec![0u8; usize::try_from(size).unwrap_or(usize::MAX)];
+    let mut at = 0usize;
+    let mut open: Option<(String, File)> = None;
+    for s in segments {
+        let path = source.join(&s.path);
+        if open.as_ref().map(|(p, _)| p != &s.path).unwrap_or(true) {
+            let f = File::open(&path)
+                .map_err(|e| ArchiveError::io(format!("can't open {}", path.display()), e))?;
+            open = Some((s.path.clone(), f));
+        }
+        let Some((_, f)) = &open else { continue };
+        let len = usize::try_from(s.len).unwrap_or(usize::MAX);
+        f.read_exact_at(&mut buf[at..at + len], s.pos)
+            .map_err(|e| {
+                ArchiveError::io(
+                    format!(
+                        "can't read {} bytes at {} of {} (file changed during upload?)",
+                        s.len,
+                        s.pos,
+                        path.display()
+                    ),
+                    e,
+                )
+            })?;
+        at += len;
+    }
+    match compression {
+        None => Ok(buf),
+        Some(Compression::Zstd(level)) => zstd::bulk::compress(&buf, level)
+            .map_err(|e| ArchiveError::io("zstd compression failed", e)),
+    }
+}
+
+/// Reads and encodes a chunk: frames in parallel (bounded by `cpu`), then one digest.
+pub async fn pack_chunk(
+    source: &Path,
+    destinations: &[FileLocation],
+    compression: Option<Compression>,
+    cpu: &Arc<Semaphore>,
+    cpu_threads: usize,
+) -> Result<Packed, ArchiveError> {
+    let data_size = destinations.iter().map(|d| d.size).sum();
+    let source: PathBuf = source.to_path_buf();
+    let frames: Vec<Vec<u8>> = futures::stream::iter(blocks(destinations))
+        .map(|segments| {
+            let source = source.clone();
+            let cpu = cpu.clone();
+            async move {
+                let _permit = cpu
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| ArchiveError::Interrupted("upload"))?;
+                tokio::task::spawn_blocking(move || encode_block(&source, &segments, compression))
+                    .await
+                    .map_err(|e| ArchiveError::Config(format!("compression task failed: {e}")))?
+            }
+        })
+        .buffered(cpu_threads.max(1))
+        .try_collect()
+        .await?;
+    tokio::task::spawn_blocking(move || {
+        let len = frames.iter().map(Vec::len).sum();
+        let mut data = Vec::with_capacity(len);
+        let mut hasher = blake3::Hasher::new();
+        for f in &frames {
+            hasher.update(f);
+            data.extend_from_slice(f);
+        }
+        Packed {
+            data,
+            checksum: Checksum::Blake3(hasher.finalize().as_bytes().to_vec()),
+            data_size,
+        }
+    })
+    .await
+    .map_err(|e| ArchiveError::Config(format!("digest task failed: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn loc(path: &str, pos: u64, size: u64) -> FileLocation {
+        FileLocation {
+            path: path.into(),
+            pos,
+            size,
+            mode: None,
+        }
+    }
+
+    #[test]
+    fn blocks_are_bounded_and_cover_ranges_in_order() {
+        let dests = [
+            loc("a", 0, FRAME_BYTES - 3),
+            loc("b", 0, 0),
+            loc("c", 10, FRAME_BYTES + 5),
+        ];
+        let b = blocks(&dests);
+        assert_eq!(b.len(), 3);
+        for block in &b {
+            assert!(block.iter().map(|s| s.len).sum::<u64>() <= FRAME_BYTES);
+        }
+        assert_eq!(b[0][1].path, "c");
+        assert_eq!((b[0][1].pos, b[0][1].len), (10, 3));
+        assert_eq!((b[1][0].pos, b[1][0].len), (13, FRAME_BYTES));
+        assert_eq!((b[2][0].pos, b[2][0].len), (13 + FRAME_BYTES, 2));
+    }
+
+    #[tokio::test]
+    async fn packed_frames_decode_as_one_stream() {
+        let tmp = tempfile::tempdir().unwrap();
+        let a: Vec<u8> = (0..FRAME_BYTES + 1000).map(|i| (i % 251) as u8).collect();
+        std::fs::write(tmp.path().join("a"), &a).unwrap();
+        std::fs::write(tmp.path().join("b"), b"hello").unwrap();
+        let dests = [loc("b", 1, 3), loc("a", 0, a.len() as u64)];
+        let cpu = Arc::new(Semaphore::new(2));
+        let packed = pack_chunk(tmp.path(), &dests, Some(Compression::Zstd(3)), &cpu, 2)
+            .await
+            .unwrap();
+        assert_eq!(packed.checksum, Checksum::blake3_of(&packed.data));
+        let plain = zstd::stream::decode_all(&packed.data[..]).unwrap();
+        assert_eq!(&plain[..3], b"ell");
+        assert_eq!(&plain[3..], &a[..]);
+        assert_eq!(packed.data_size, plain.len() as u64);
+        let raw = pack_chunk(tmp.path(), &dests[..1], None, &cpu, 2)
+            .await
+            .unwrap();
+        assert_eq!(raw.data, b"ell");
+    }
+
+    #[tokio::test]
+    async fn file_shorter_than_planned_is_an_error() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("a"), b"abc").unwrap();
+        let cpu = Arc::new(Semaphore::new(1));
+        let err = pack_chunk(tmp.path(), &[loc("a", 0, 10)], None, &cpu, 1)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("file changed during upload"), "{err}");
+    }
+}

@@ -1,0 +1,534 @@
+//! Verifying, decoding and writing one downloaded chunk, and the final pass over the tree.
+//!
+//! A chunk is unpacked by two blocking threads: the decoder hashes the stored bytes as they
+//! arrive, decompresses them and cuts the output along the chunk's destinations; the writer
+//! creates directories and files and writes each range at its offset (pwrite), keeping one
+//! file open at a time. The chunk counts as done only after the digest matched and every
+//! write returned; until then the downloader does not record it, and a resumed download
+//! writes the whole chunk again.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read};
+use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Component, Path, PathBuf};
+use std::sync::mpsc as std_mpsc;
+
+use babel_api::job::Compression;
+use bytes::Bytes;
+use sha2::Digest;
+use tokio::sync::mpsc;
+
+use super::ArchiveError;
+use super::model::{Checksum, Chunk, FileLocation};
+
+/// Decoded bytes handed to the writer at once.
+const WRITE_BUFFER: usize = 1024 * 1024;
+/// Buffers queued between decoder and writer.
+const WRITE_QUEUE: usize = 8;
+
+/// `root/rel` if `rel` is a plain relative path (no `..`, not absolute).
+pub fn safe_join(root: &Path, rel: &str) -> Option<PathBuf> {
+    let rel = rel.trim_end_matches('/');
+    let p = Path::new(rel);
+    if rel.is_empty() || !p.components().all(|c| matches!(c, Component::Normal(_))) {
+        return None;
+    }
+    Some(root.join(p))
+}
+
+/// Reads the stored bytes from the channel, hashing and counting them.
+struct HashingReader {
+    rx: mpsc::Receiver<Bytes>,
+    cur: Bytes,
+    hasher: Hasher,
+    count: u64,
+}
+
+enum Hasher {
+    Blake3(Box<blake3::Hasher>),
+    Sha256(sha2::Sha256),
+}
+
+impl Read for HashingReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.cur.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(b) => {
+                    match &mut self.hasher {
+                        Hasher::Blake3(h) => {
+                            h.update(&b);
+                        }
+                        Hasher::Sha256(h) => h.update(&b),
+                    }
+                    self.count += b.len() as u64;
+                    self.cur = b;
+                }
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.cur.len());
+        buf[..n].copy_from_slice(&self.cur[..n]);
+        let _ = self.cur.split_to(n);
+        Ok(n)
+    }
+}
+
+/// One range of decoded bytes for the writer.
+struct Seg {
+    dest: usize,
+    file_pos: u64,
+    start: usize,
+    len: usize,
+}
+
+struct WriteOp {
+    data: Bytes,
+    segs: Vec<Seg>,
+}
+
+/// Unpacks `chunk` from `rx` under `root`. Runs on a blocking thread.
+pub fn unpack_chunk(
+    root: &Path,
+    chunk: &Chunk,
+    compression: Option<Compression>,
+    rx: mpsc::Receiver<Bytes>,
+) -> Result<(), ArchiveError> {
+    let hasher = match &chunk.checksum {
+        Checksum::Blake3(_) => Hasher::Blake3(Box::default()),
+        Checksum::Sha256(_) => Hasher::Sha256(sha2::Sha256::new()),
+        Checksum::Sha1(_) => {
+            return Err(ArchiveError::Manifest(
+                "sha1 chunk checksums are not supported".into(),
+            ));
+        }
+    };
+    let mut targets = Vec::with_capacity(chunk.destinations.len());
+    for d in &chunk.destinations {
+        let path = safe_join(root, &d.path)
+            .ok_or_else(|| ArchiveError::Manifest(format!("invalid destination '{}'", d.path)))?;
+        targets.push((path, d.clone()));
+    }
+    let reader = HashingReader {
+        rx,
+        cur: Bytes::new(),
+        hasher,
+        count: 0,
+    };
+    let (wtx, wrx) = std_mpsc::sync_channel::<WriteOp>(WRITE_QUEUE);
+    std::thread::scope(|s| {
+        let writer = s.spawn(|| write_all(&targets, wrx));
+        let decoded = decode(reader, chunk, compression, &wtx);
+        drop(wtx);
+        let written = writer
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("writer thread panicked")));
+        // A writer failure explains a decoder that stopped early; report it first.
+        written.map_err(|e| ArchiveError::io("Writer error", e))?;
+        let reader = decoded?;
+        verify(reader, chunk)
+    })
+}
+
+/// Decodes everything and hands the bytes to the writer; returns the drained reader.
+fn decode(
+    reader: HashingReader,
+    chunk: &Chunk,
+    compression: Option<Compression>,
+    wtx: &std_mpsc::SyncSender<WriteOp>,
+) -> Result<HashingReader, ArchiveError> {
+    let corrupt = |e: io::Error| ArchiveError::Corrupt(format!("chunk decoding failed: {e}"));
+    let mut splitter = Splitter::new(&chunk.destinations);
+    let mut reader = match compression {
+        Some(Compression::Zstd(_)) if chunk.size > 0 => {
+            let mut dec = zstd::stream::read::Decoder::new(reader).map_err(corrupt)?;
+            pump(&mut dec, &mut splitter, wtx)?;
+            dec.finish().into_inner()
+        }
+        _ => {
+            let mut r = reader;
+            pump(&mut r, &mut splitter, wtx)?;
+            r
+        }
+    };
+    // Whatever the decoder did not need still counts for the digest.
+    io::copy(&mut reader, &mut io::sink()).map_err(corrupt)?;
+    Ok(reader)
+}
+
+/// Reads decoded bytes, cut along the destinations, into the writer until EOF.
+fn pump(
+    src: &mut dyn Read,
+    splitter: &mut Splitter,
+    wtx: &std_mpsc::SyncSender<WriteOp>,
+) -> Result<(), ArchiveError> {
+    let mismatch =
+        || ArchiveError::Corrupt("(decompressed) chunk size doesn't match expected one".into());
+    let gone = || ArchiveError::io("Writer error", io::Error::other("writer stopped"));
+    loop {
+        let mut buf = vec![0u8; WRITE_BUFFER];
+        let mut filled = 0;
+        while filled < buf.len() {
+            let n = src
+                .read(&mut buf[filled..])
+                .map_err(|e| ArchiveError::Corrupt(format!("chunk decoding failed: {e}")))?;
+            if n == 0 {
+                break;
+            }
+            filled += n;
+        }
+        buf.truncate(filled);
+        let eof = filled < WRITE_BUFFER;
+        let data = Bytes::from(buf);
+        let segs = splitter.split(data.len(), eof).ok_or_else(mismatch)?;
+        if !segs.is_empty() {
+            wtx.send(WriteOp { data, segs }).map_err(|_| gone())?;
+        }
+        if eof {
+            return Ok(());
+        }
+    }
+}
+
+/// Cuts the decoded stream along the destination ranges.
+struct Splitter {
+    sizes: Vec<(u64, u64)>,
+    dest: usize,
+    written: u64,
+}
+
+impl Splitter {
+    fn new(destinations: &[FileLocation]) -> Self {
+        Self {
+            sizes: destinations.iter().map(|d| (d.pos, d.size)).collect(),
+            dest: 0,
+            written: 0,
+        }
+    }
+
+    /// Segments for the next `len` bytes; at `eof` also the trailing empty destinations.
+    /// `None` when the data overflows the destinations or (at EOF) doesn't fill them.
+    fn split(&mut self, len: usize, eof: bool) -> Option<Vec<Seg>> {
+        let mut segs = Vec::new();
+        let mut start = 0usize;
+        loop {
+            // Destinations already full (or empty) are emitted once, then passed.
+            while let Some(&(pos, size)) = self.sizes.get(self.dest) {
+                if self.written < size {
+                    break;
+                }
+                if size == 0 {
+                    segs.push(Seg {
+                        dest: self.dest,
+                        file_pos: pos,
+                        start,
+                        len: 0,
+                    });
+                }
+                self.dest += 1;
+                self.written = 0;
+            }
+            if start == len {
+                break;
+            }
+            let &(pos, size) = self.sizes.get(self.dest)?;
+            let take = usize::try_from(size - self.written)
+                .unwrap_or(usize::MAX)
+                .min(len - start);
+            segs.push(Seg {
+                dest: self.dest,
+                file_pos: pos + self.written,
+                start,
+                len: take,
+            });
+            self.written += take as u64;
+            start += take;
+        }
+        if eof && self.dest < self.sizes.len() {
+            return None;
+        }
+        Some(segs)
+    }
+}
+
+/// The writer thread: creates and writes the destinations, one open file at a time.
+fn write_all(
+    targets: &[(PathBuf, FileLocation)],
+    rx: std_mpsc::Receiver<WriteOp>,
+) -> io::Result<()> {
+    let mut dirs: HashSet<PathBuf> = HashSet::new();
+    let mut open: Option<(usize, File)> = None;
+    for op in rx {
+        for seg in &op.segs {
+            let (path, loc) = &targets[seg.dest];
+            if loc.is_dir() {
+                ensure_dir(path, &mut dirs)?;
+                continue;
+            }
+            if open.as_ref().map(|(d, _)| *d != seg.dest).unwrap_or(true) {
+                drop(open.take());
+                if let Some(parent) = path.parent() {
+                    ensure_dir(parent, &mut dirs)?;
+                }
+                let f = OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .mode(loc.mode.unwrap_or(0o644) | 0o600)
+                    .open(path)
+                    .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+                open = Some((seg.dest, f));
+            }
+            if seg.len > 0
+                && let Some((_, f)) = &open
+            {
+                f.write_all_at(&op.data[seg.start..seg.start + seg.len], seg.file_pos)
+                    .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn ensure_dir(dir: &Path, known: &mut HashSet<PathBuf>) -> io::Result<()> {
+    if known.contains(dir) {
+        return Ok(());
+    }
+    fs::create_dir_all(dir)
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", dir.display())))?;
+    known.insert(dir.to_path_buf());
+    Ok(())
+}
+
+/// Compares size and digest of what was received with the manifest entry.
+fn verify(reader: HashingReader, chunk: &Chunk) -> Result<(), ArchiveError> {
+    if reader.count != chunk.size {
+        return Err(ArchiveError::Corrupt(format!(
+            "received {} bytes, expected {}",
+            reader.count, chunk.size
+        )));
+    }
+    let actual = match reader.hasher {
+        Hasher::Blake3(h) => Checksum::Blake3(h.finalize().as_bytes().to_vec()),
+        Hasher::Sha256(h) => Checksum::Sha256(h.finalize().to_vec()),
+    };
+    if actual != chunk.checksum {
+        return Err(ArchiveError::Corrupt(format!(
+            "chunk checksum mismatch - expected {}, actual {actual}",
+            chunk.checksum
+        )));
+    }
+    Ok(())
+}
+
+/// After the last chunk: every file gets its final size (a longer leftover is cut), its mode
+/// and one common modification time; directories are created and get their modes last.
+pub fn finalize(root: &Path, chunks: &[Chunk]) -> Result<(), ArchiveError> {
+    let mut files: BTreeMap<&str, (u64, Option<u32>)> = BTreeMap::new();
+    let mut dirs: Vec<(&str, Option<u32>)> = Vec::new();
+    for d in chunks.iter().flat_map(|c| &c.destinations) {
+        if d.is_dir() {
+            dirs.push((&d.path, d.mode));
+        } else {
+            let e = files.entry(&d.path).or_insert((0, d.mode));
+            e.0 = e.0.max(d.pos + d.size);
+        }
+    }
+    let now = nix::sys::time::TimeSpec::from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default(),
+    );
+    let ctx = |p: &Path| format!("can't finalize {}", p.display());
+    for (rel, (size, mode)) in files {
+        let Some(path) = safe_join(root, rel) else {
+            continue;
+        };
+        let meta = fs::metadata(&path).map_err(|e| ArchiveError::io(ctx(&path), e))?;
+        if meta.len() != size {
+            OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .and_then(|f| f.set_len(size))
+                .map_err(|e| ArchiveError::io(ctx(&path), e))?;
+        }
+        if let Some(mode) = mode
+            && meta.permissions().mode() & 0o7777 != mode
+        {
+            fs::set_permissions(&path, fs::Permissions::from_mode(mode))
+                .map_err(|e| ArchiveError::io(ctx(&path), e))?;
+        }
+        nix::sys::stat::utimensat(
+            nix::fcntl::AT_FDCWD,
+            &path,
+            &now,
+            &now,
+            nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+        )
+        .map_err(|e| ArchiveError::io(ctx(&path), e.into()))?;
+    }
+    // Deepest first, so a read-only parent is set after its children.
+    dirs.sort_by(|a, b| b.0.cmp(a.0));
+    for (rel, mode) in dirs {
+        let Some(path) = safe_join(root, rel) else {
+            continue;
+        };
+        fs::create_dir_all(&path).map_err(|e| ArchiveError::io(ctx(&path), e))?;
+        if let Some(mode) = mode {
+            fs::set_permissions(&path, fs::Permissions::from_mode(mode))
+                .map_err(|e| ArchiveError::io(ctx(&path), e))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn loc(path: &str, pos: u64, size: u64) -> FileLocation {
+        FileLocation {
+            path: path.into(),
+            pos,
+            size,
+            mode: Some(0o640),
+        }
+    }
+
+    fn chunk_for(data: &[u8], stored: &[u8], dests: Vec<FileLocation>) -> Chunk {
+        assert_eq!(dests.iter().map(|d| d.size).sum::<u64>(), data.len() as u64);
+        Chunk {
+            index: 0,
+            key: "k".into(),
+            url: None,
+            checksum: Checksum::blake3_of(stored),
+            size: stored.len() as u64,
+            destinations: dests,
+        }
+    }
+
+    fn feed(stored: &[u8], piece: usize) -> mpsc::Receiver<Bytes> {
+        let (tx, rx) = mpsc::channel(stored.len() / piece.max(1) + 2);
+        for p in stored.chunks(piece.max(1)) {
+            tx.try_send(Bytes::copy_from_slice(p)).unwrap();
+        }
+        rx
+    }
+
+    #[test]
+    fn safe_join_rejects_escapes() {
+        let r = Path::new("/r");
+        assert_eq!(safe_join(r, "a/b"), Some(PathBuf::from("/r/a/b")));
+        assert_eq!(safe_join(r, "a/"), Some(PathBuf::from("/r/a")));
+        for bad in ["", "/etc/passwd", "../x", "a/../../x", "./"] {
+            assert_eq!(safe_join(r, bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn zstd_chunk_spanning_files_with_empty_ones() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data: Vec<u8> = (0..3 * WRITE_BUFFER + 17).map(|i| (i % 13) as u8).collect();
+        let stored = zstd::bulk::compress(&data, 3).unwrap();
+        let n = data.len() as u64;
+        let dests = vec![
+            loc("d/", 0, 0),
+            loc("e", 0, 0),
+            loc("a", 100, 10),
+            loc("d/big", 0, n - 10),
+            loc("z/empty", 0, 0),
+        ];
+        let chunk = chunk_for(&data, &stored, dests);
+        unpack_chunk(
+            tmp.path(),
+            &chunk,
+            Some(Compression::Zstd(3)),
+            feed(&stored, 777),
+        )
+        .unwrap();
+        let a = fs::read(tmp.path().join("a")).unwrap();
+        assert_eq!(a.len(), 110);
+        assert_eq!(&a[100..], &data[..10]);
+        assert_eq!(fs::read(tmp.path().join("d/big")).unwrap(), &data[10..]);
+        assert_eq!(fs::read(tmp.path().join("e")).unwrap().len(), 0);
+        assert!(tmp.path().join("z/empty").is_file());
+        assert!(tmp.path().join("d").is_dir());
+    }
+
+    #[test]
+    fn corrupt_digest_short_and_long_data_are_detected() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = b"hello world".to_vec();
+        let mut chunk = chunk_for(&data, &data, vec![loc("f", 0, 11)]);
+        let mut bad = data.clone();
+        bad[3] ^= 1;
+        let err = unpack_chunk(tmp.path(), &chunk, None, feed(&bad, 4)).unwrap_err();
+        assert!(err.to_string().contains("checksum mismatch"), "{err}");
+        assert!(err.is_transient());
+        chunk.destinations = vec![loc("f", 0, 12)];
+        let err = unpack_chunk(tmp.path(), &chunk, None, feed(&data, 4)).unwrap_err();
+        assert!(err.to_string().contains("doesn't match expected"), "{err}");
+        chunk.destinations = vec![loc("f", 0, 5)];
+        let err = unpack_chunk(tmp.path(), &chunk, None, feed(&data, 4)).unwrap_err();
+        assert!(err.to_string().contains("doesn't match expected"), "{err}");
+        let garbage = b"not zstd at all".to_vec();
+        let chunk = chunk_for(&data, &garbage, vec![loc("f", 0, 11)]);
+        let err = unpack_chunk(
+            tmp.path(),
+            &chunk,
+            Some(Compression::Zstd(3)),
+            feed(&garbage, 4),
+        )
+        .unwrap_err();
+        assert!(matches!(err, ArchiveError::Corrupt(_)), "{err}");
+    }
+
+    #[test]
+    fn sha256_is_accepted_and_escaping_paths_rejected() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = b"abc".to_vec();
+        let mut chunk = chunk_for(&data, &data, vec![loc("f", 0, 3)]);
+        chunk.checksum = Checksum::Sha256(sha2::Sha256::digest(&data).to_vec());
+        unpack_chunk(tmp.path(), &chunk, None, feed(&data, 2)).unwrap();
+        chunk.destinations = vec![loc("../f", 0, 3)];
+        let err = unpack_chunk(tmp.path(), &chunk, None, feed(&data, 2)).unwrap_err();
+        assert!(matches!(err, ArchiveError::Manifest(_)), "{err}");
+    }
+
+    #[test]
+    fn writer_errors_are_reported_as_such() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::write(tmp.path().join("blocker"), b"").unwrap();
+        let data = b"abc".to_vec();
+        let chunk = chunk_for(&data, &data, vec![loc("blocker/f", 0, 3)]);
+        let err = unpack_chunk(tmp.path(), &chunk, None, feed(&data, 2)).unwrap_err();
+        assert!(err.to_string().starts_with("Writer error"), "{err}");
+        assert!(!err.is_transient());
+    }
+
+    #[test]
+    fn finalize_sets_sizes_modes_and_one_mtime() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        fs::write(root.join("f"), b"0123456789").unwrap();
+        fs::create_dir_all(root.join("sub")).unwrap();
+        fs::write(root.join("sub/g"), b"x").unwrap();
+        let c = chunk_for(
+            b"0123x",
+            b"",
+            vec![
+                loc("f", 0, 4),
+                loc("sub/g", 0, 1),
+                loc("sub/", 0, 0),
+                loc("empty/", 0, 0),
+            ],
+        );
+        finalize(root, &[c]).unwrap();
+        assert_eq!(fs::read(root.join("f")).unwrap(), b"0123");
+        let m = |p: &str| fs::metadata(root.join(p)).unwrap();
+        assert_eq!(m("f").permissions().mode() & 0o7777, 0o640);
+        assert_eq!(m("sub").permissions().mode() & 0o7777, 0o640);
+        assert!(m("empty").is_dir());
+        assert_eq!(m("f").modified().unwrap(), m("sub/g").modified().unwrap());
+    }
+}
