@@ -2,6 +2,8 @@
 //! ends with the exact tree. The download runs in a child process (this test binary,
 //! re-executed with the ignored `child_download` test) so it can be really killed.
 
+#![allow(clippy::unwrap_used)]
+
 mod archive_support;
 
 use std::path::{Path, PathBuf};

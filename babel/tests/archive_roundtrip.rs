@@ -2,6 +2,8 @@
 //! trees (contents, modes, empty files and directories), corrupt chunks re-fetched, failed
 //! uploads resumed, progress reported.
 
+#![allow(clippy::unwrap_used)]
+
 mod archive_support;
 
 use std::path::Path;

@@ -8,6 +8,7 @@
 //! * [`upload`] / [`download`]: the two transfers.
 //! * [`fetch`]: ranged HTTP GETs with retries; [`unpack`]: verify, decompress and write.
 //! * [`engine`]: the [`ArchiveBackend`] of a real node (the host's `BabelEngine` service).
+//! * [`job`]: the `download` / `upload` job kinds of the job runner.
 //!
 //! Where URLs come from is behind [`ArchiveBackend`], so the transfers are tested against an
 //! in-process object server and an S3-compatible store.
@@ -15,6 +16,7 @@
 pub mod download;
 pub mod engine;
 pub mod fetch;
+pub mod job;
 pub mod model;
 pub mod pack;
 pub mod plan;

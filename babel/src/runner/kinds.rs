@@ -20,6 +20,8 @@ pub struct JobContext {
     pub monitor: Monitor,
     /// Where `run_as` users are looked up.
     pub passwd: PathBuf,
+    /// The host's BabelEngine socket (archive jobs ask it for chunk URLs).
+    pub engine_socket: PathBuf,
 }
 
 /// Becomes `true` when the runner is asked to stop.
@@ -65,7 +67,9 @@ impl JobKind for Unsupported {
 pub fn kind_for(job_type: &JobType) -> Box<dyn JobKind> {
     match job_type {
         JobType::RunSh(body) => Box::new(RunShJob::new(body)),
-        JobType::Download { .. } => Box::new(Unsupported("download")),
-        JobType::Upload { .. } => Box::new(Unsupported("upload")),
+        JobType::Download { .. } | JobType::Upload { .. } => {
+            crate::archive::job::kind_for(job_type)
+                .unwrap_or_else(|| Box::new(Unsupported("archive")))
+        }
     }
 }

@@ -100,6 +100,7 @@ fn load_context(
         node_env: babel.node_env,
         monitor,
         passwd,
+        engine_socket: paths.engine_socket.clone(),
     })
 }
 

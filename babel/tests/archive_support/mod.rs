@@ -2,7 +2,7 @@
 //! fault injection, request counters), an `ArchiveBackend` that hands out its URLs (or S3
 //! presigned URLs), and tree generation / comparison helpers. Shared by the archive tests
 //! and the archive bench.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::os::unix::fs::PermissionsExt;
@@ -408,7 +408,7 @@ pub fn json_lines(seed: u64, len: usize) -> Vec<u8> {
             (i >> 20) % 500,
             (i >> 8) % 256,
             (i >> 3) % 256,
-            i % 3 == 0
+            i.is_multiple_of(3)
         );
         out.extend_from_slice(line.as_bytes());
     }
@@ -463,4 +463,94 @@ pub fn assert_same_tree(expected: &Path, actual: &Path) {
     for (k, v) in &a {
         assert_eq!(Some(v), b.get(k), "entry {k} differs");
     }
+}
+
+// --- fake host engine ---------------------------------------------------------------------
+
+/// The host's `BabelEngine` service backed by a [`TestBackend`]; errors reported through
+/// `bv_error` are collected.
+pub struct FakeEngine {
+    pub backend: Arc<TestBackend>,
+    pub bv_errors: Arc<Mutex<Vec<String>>>,
+}
+
+fn to_status(e: ArchiveError) -> tonic::Status {
+    match e {
+        ArchiveError::NotFound(m) => tonic::Status::not_found(m),
+        other => tonic::Status::internal(other.to_string()),
+    }
+}
+
+#[tonic::async_trait]
+impl pb::babel_engine_server::BabelEngine for FakeEngine {
+    async fn put_download_manifest(
+        &self,
+        req: tonic::Request<pb::PutDownloadManifestRequest>,
+    ) -> Result<tonic::Response<pb::PutDownloadManifestResponse>, tonic::Status> {
+        let r = req.into_inner();
+        self.backend
+            .put_download_manifest(r.manifest.unwrap_or_default(), r.data_version)
+            .await
+            .map_err(to_status)?;
+        Ok(tonic::Response::new(pb::PutDownloadManifestResponse {}))
+    }
+
+    async fn get_download_metadata(
+        &self,
+        _req: tonic::Request<pb::GetDownloadMetadataRequest>,
+    ) -> Result<tonic::Response<pb::DownloadMetadata>, tonic::Status> {
+        let m = self.backend.download_metadata().await.map_err(to_status)?;
+        Ok(tonic::Response::new(m))
+    }
+
+    async fn get_download_chunks(
+        &self,
+        req: tonic::Request<pb::GetDownloadChunksRequest>,
+    ) -> Result<tonic::Response<pb::GetDownloadChunksResponse>, tonic::Status> {
+        let r = req.into_inner();
+        let chunks = self
+            .backend
+            .download_chunks(r.data_version, &r.indexes)
+            .await
+            .map_err(to_status)?;
+        Ok(tonic::Response::new(pb::GetDownloadChunksResponse {
+            chunks,
+        }))
+    }
+
+    async fn get_upload_slots(
+        &self,
+        req: tonic::Request<pb::GetUploadSlotsRequest>,
+    ) -> Result<tonic::Response<pb::UploadSlots>, tonic::Status> {
+        let r = req.into_inner();
+        let slots = self
+            .backend
+            .upload_slots(r.data_version, &r.indexes, r.url_expires_secs)
+            .await
+            .map_err(to_status)?;
+        Ok(tonic::Response::new(slots))
+    }
+
+    async fn bv_error(
+        &self,
+        req: tonic::Request<pb::BvErrorRequest>,
+    ) -> Result<tonic::Response<pb::BvErrorResponse>, tonic::Status> {
+        self.bv_errors
+            .lock()
+            .unwrap()
+            .push(req.into_inner().message);
+        Ok(tonic::Response::new(pb::BvErrorResponse {}))
+    }
+}
+
+/// Serves a [`FakeEngine`] on `socket` until the returned task is aborted.
+pub fn serve_engine(socket: &Path, engine: FakeEngine) -> tokio::task::JoinHandle<()> {
+    let _ = std::fs::remove_file(socket);
+    let listener = tokio::net::UnixListener::bind(socket).unwrap();
+    tokio::spawn(async move {
+        let _ = tonic::transport::Server::builder()
+            .add_service(pb::babel_engine_server::BabelEngineServer::new(engine))
+            .serve_with_incoming(tokio_stream::wrappers::UnixListenerStream::new(listener))
+            .await;
+    })
 }
