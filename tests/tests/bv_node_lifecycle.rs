@@ -15,8 +15,12 @@ fn plugin_config() {
         services: [
             #{ name: "ticker", run_sh: `while true; do date +%s > /blockjoy/tick; echo tick; sleep 1; done` },
         ],
+        scheduled: [
+            #{ name: "stamp", schedule: "* * * * * * *", function: "stamp", param: "s" },
+        ],
     }
 }
+fn stamp(param) { run_sh(`echo ${param} >> /blockjoy/stamp.txt`).unwrap(); "" }
 fn greet(param) { `hello ${param} from v1` }
 fn write_data(param) { run_sh(`echo ${param} > /blockjoy/data.txt`).unwrap(); "written" }
 fn read_data() { let s = run_sh(`cat /blockjoy/data.txt`).unwrap(); s.trim(); s }
@@ -76,6 +80,9 @@ fn node_lifecycle_with_runc() {
     let node = d.node(&name);
     assert_eq!(node["status"], "Running", "{node}");
     let data_dir = std::path::PathBuf::from(node["data_dir"].as_str().unwrap());
+    let node_dir = std::path::PathBuf::from(node["node_dir"].as_str().unwrap());
+    assert!(node_dir.join("run/babel.socket").exists());
+    assert!(node_dir.join("run/engine.socket").exists());
     assert_eq!(
         std::fs::read_to_string(data_dir.join("init.log")).unwrap(),
         "init-v1\n"
@@ -88,6 +95,14 @@ fn node_lifecycle_with_runc() {
         "ticker writes to /blockjoy",
         || data_dir.join("tick").exists(),
     );
+    let stamps = || {
+        std::fs::read_to_string(data_dir.join("stamp.txt"))
+            .map(|s| s.len())
+            .unwrap_or(0)
+    };
+    wait_for(Duration::from_secs(20), "scheduled task runs", || {
+        stamps() > 0
+    });
 
     // Plugin methods, capabilities, metrics, RAM disk as tmpfs.
     assert_eq!(
@@ -118,6 +133,10 @@ fn node_lifecycle_with_runc() {
     d.spawn();
     assert_eq!(d.node(&name)["status"], "Running", "{}", d.log());
     assert_eq!(d.ok(&["node", "run", "read_data", &name]).trim(), "keep-me");
+    let before = stamps();
+    wait_for(Duration::from_secs(20), "scheduled task restored", || {
+        stamps() > before
+    });
 
     // Upgrade: new image, data kept, init ran again.
     let uri2 = format!("docker-daemon://{v2}");
@@ -131,7 +150,7 @@ fn node_lifecycle_with_runc() {
         "2.0.0",
     ]);
     let node = d.node(&name);
-    assert_eq!(node["status"], "Running", "{node}");
+    assert_eq!(node["status"], "Running", "{node}\n{}", d.log());
     assert_eq!(node["image"]["version"], "2.0.0");
     assert_eq!(
         d.ok(&["node", "run", "greet", &name, "--param", "x"])

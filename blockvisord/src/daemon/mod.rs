@@ -111,11 +111,25 @@ async fn task_loop(
             continue;
         };
         tokio::spawn(async move {
-            let mut node = entry.lock().await;
-            if node.status().await != crate::node::state::Status::Running {
-                return;
-            }
-            match node.run_method(&fire.function, &fire.param).await {
+            // The node lock is held only to check the node runs; the call itself is
+            // serialised by the plugin's own lock, so tasks never block node operations.
+            let plugin = {
+                let Some(mut node) = entry.try_lock() else {
+                    tracing::debug!(node = %fire.node_id, task = %fire.name, "node busy; task skipped");
+                    return;
+                };
+                if node.status().await != crate::node::state::Status::Running {
+                    return;
+                }
+                match node.plugin().await {
+                    Ok(p) => p,
+                    Err(e) => {
+                        warn!(node = %fire.node_id, task = %fire.name, "task: {e}");
+                        return;
+                    }
+                }
+            };
+            match crate::node::plugin::call(&plugin, &fire.function, &fire.param).await {
                 Ok(_) => tracing::debug!(node = %fire.node_id, task = %fire.name, "task ran"),
                 Err(e) => warn!(node = %fire.node_id, task = %fire.name, "task failed: {e}"),
             }

@@ -57,11 +57,12 @@ impl Service {
         )
     }
 
-    /// Describes a node without waiting: a node whose lock is held is `Busy`.
+    /// Describes a node, waiting a moment for short operations (scheduled tasks, metrics);
+    /// a node still locked after that is `Busy` (start, stop, upgrade in progress).
     async fn describe_entry(&self, entry: &NodeEntry) -> pb::Node {
-        match entry.try_lock() {
-            Some(node) => self.describe(&node).await,
-            None => {
+        match tokio::time::timeout(std::time::Duration::from_millis(1500), entry.lock()).await {
+            Ok(node) => self.describe(&node).await,
+            Err(_) => {
                 let state = entry.cached();
                 let svc = self.registry.services();
                 let paths = crate::node::NodePaths::new(&svc.config.nodes_dir(), state.id);
@@ -229,7 +230,10 @@ impl Blockvisor for Service {
         let mut target = UpgradeTarget {
             image: convert::image_from_pb(spec.image),
             image_key: convert::image_key_from_pb(spec.image_key),
-            vm_config: convert::vm_from_pb(spec.vm_config),
+            vm_config: match spec.vm_config {
+                Some(vm) => convert::vm_from_pb(Some(vm)),
+                None => node.state.vm_config.clone(),
+            },
         };
         if target.image_key.protocol_key.is_empty() {
             target.image_key = node.state.image_key.clone();

@@ -20,6 +20,8 @@ use uuid::Uuid;
 
 use crate::scheduler::{Scheduler, Task};
 
+pub mod server;
+
 const CHUNK: usize = 16 * 1024;
 const CRC: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_BZIP2);
 

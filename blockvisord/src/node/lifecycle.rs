@@ -62,6 +62,9 @@ impl Node {
             self.save()?;
         }
         let id = self.container_id();
+        std::fs::create_dir_all(self.paths.run())
+            .map_err(io_err(format!("creating {}", self.paths.run().display())))?;
+        self.serve_engine()?;
         match self.container_state().await {
             ContainerState::Running { .. } => {}
             other => {
@@ -106,9 +109,7 @@ impl Node {
         let paths = self.paths.clone();
         let run = paths.run();
         std::fs::create_dir_all(&run).map_err(io_err(format!("creating {}", run.display())))?;
-        for sock in [paths.babel_socket(), paths.engine_socket()] {
-            let _ = std::fs::remove_file(sock);
-        }
+        let _ = std::fs::remove_file(paths.babel_socket());
         let data = paths.data();
         std::fs::create_dir_all(&data).map_err(io_err(format!("creating {}", data.display())))?;
         let rootfs = self
@@ -155,6 +156,7 @@ impl Node {
             self.save()?;
         }
         self.stop_container(force).await?;
+        self.stop_engine();
         self.state.started_at = None;
         self.save()?;
         info!(node = %self.state.id, name = %self.state.name, "stopped");
@@ -213,6 +215,7 @@ impl Node {
         self.state.expected_status = Status::Stopped;
         self.agent = None;
         self.plugin = None;
+        self.stop_engine();
         self.svc.scheduler.remove_node(self.state.id);
         self.kill_container(libc::SIGKILL).await?;
         if !self.state.host_network {

@@ -144,6 +144,8 @@ pub struct Node {
     pub svc: Arc<Services>,
     pub agent: Option<Arc<dyn Agent>>,
     pub plugin: Option<plugin::SharedPlugin>,
+    /// The node's `BabelEngine` server (while the node should run).
+    pub engine_server: Option<tokio::task::JoinHandle<()>>,
     pub recovery: Recovery,
 }
 
@@ -165,6 +167,7 @@ impl Node {
             svc,
             agent: None,
             plugin: None,
+            engine_server: None,
             recovery: Recovery::default(),
         }
     }
@@ -172,6 +175,28 @@ impl Node {
     /// The runc container id of this node.
     pub fn container_id(&self) -> String {
         self.state.id.to_string()
+    }
+
+    /// Serves the node's engine socket (idempotent).
+    pub fn serve_engine(&mut self) -> NodeResult<()> {
+        if self
+            .engine_server
+            .as_ref()
+            .is_some_and(|h| !h.is_finished())
+        {
+            return Ok(());
+        }
+        let socket = self.paths.engine_socket();
+        let handle = crate::engine::server::serve(self.state.id, &socket)
+            .map_err(io_err(format!("serving {}", socket.display())))?;
+        self.engine_server = Some(handle);
+        Ok(())
+    }
+
+    pub fn stop_engine(&mut self) {
+        if let Some(h) = self.engine_server.take() {
+            h.abort();
+        }
     }
 
     pub fn save(&self) -> NodeResult<()> {

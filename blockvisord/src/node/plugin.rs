@@ -73,7 +73,8 @@ impl Node {
         Ok(shared)
     }
 
-    async fn plugin(&mut self) -> NodeResult<SharedPlugin> {
+    /// The loaded plugin (loading it on first use).
+    pub async fn plugin(&mut self) -> NodeResult<SharedPlugin> {
         match &self.plugin {
             Some(p) => Ok(p.clone()),
             None => self.load_plugin().await,
@@ -176,9 +177,16 @@ impl Node {
     /// After a daemon restart: reload the plugin and re-register scheduled tasks.
     pub async fn reattach(&mut self) -> NodeResult<()> {
         self.svc.scheduler.load_node(self.state.id, &self.paths.dir);
+        self.serve_engine()?;
         self.load_plugin().await?;
         Ok(())
     }
+}
+
+/// Calls a plugin method without holding the node's lock (scheduled tasks).
+pub async fn call(plugin: &SharedPlugin, method: &str, param: &str) -> NodeResult<String> {
+    let (method, param) = (method.to_string(), param.to_string());
+    with_plugin(plugin, move |p| p.call_method(&method, &param)).await
 }
 
 /// Daemon shutdown: nothing to stop plugin-side (containers keep running; scheduled tasks
