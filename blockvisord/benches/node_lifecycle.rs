@@ -108,6 +108,13 @@ async fn bench(root: &Path, uri: &str, tag: &str) -> Result<(), String> {
         socket: root.join("bv.sock"),
         cgroup_parent: format!("bvbench{}", std::process::id()),
         stop_grace_secs: 1,
+        babel_dir: Some(
+            std::env::var_os("BV_BABEL_DIR")
+                .map(Into::into)
+                .unwrap_or_else(|| {
+                    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/babel-static")
+                }),
+        ),
         ..Default::default()
     };
     let (scheduler, _fired) = blockvisord::scheduler::Scheduler::new();
