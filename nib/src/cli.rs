@@ -1,0 +1,183 @@
+//! Command line of `nib`. Subcommand names are the kebab-case of the variant names.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Default control-plane API address used by `nib login`.
+pub const DEFAULT_API: &str = "http://127.0.0.1:8080";
+
+/// Node image builder: scaffold, lint, check, play and publish node images.
+#[derive(Parser, Debug)]
+#[command(name = "nib", version = babel_api::VERSION)]
+pub struct Cli {
+    /// More log output (repeat for more).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Log in to the control-plane API and store an API key in ~/.nib.json (mode 0600).
+    Login(LoginArgs),
+    /// Manage protocols in the API.
+    #[command(alias = "p", subcommand)]
+    Protocol(ProtocolCommand),
+    /// Build, check, run and publish node images.
+    #[command(alias = "i", subcommand)]
+    Image(ImageCommand),
+}
+
+#[derive(Args, Debug)]
+pub struct LoginArgs {
+    /// Email of the user (prompted when missing).
+    #[arg(long, env = "NIB_EMAIL")]
+    pub email: Option<String>,
+    /// Password (prompted without echo when missing; prefer the prompt or NIB_PASSWORD).
+    #[arg(long, env = "NIB_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+    /// Control-plane API URL (http://host:port or unix:///path/to/socket).
+    #[arg(long, env = "NIB_API_URL", default_value = DEFAULT_API)]
+    pub api: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ProtocolCommand {
+    /// Add or update every protocol of a protocols.yaml file.
+    Push {
+        #[arg(short = 'u', long, default_value = "protocols.yaml")]
+        path: PathBuf,
+    },
+    /// List protocols and their versions.
+    #[command(alias = "ls")]
+    List {
+        /// Only protocols whose name contains this text.
+        #[arg(long)]
+        name: Option<String>,
+        /// How many protocols to show.
+        #[arg(short = 'n', long, default_value_t = 50)]
+        number: u64,
+    },
+}
+
+/// Where `babel.yaml` is.
+#[derive(Args, Debug, Clone)]
+pub struct PathArg {
+    #[arg(short = 'u', long, default_value = "babel.yaml")]
+    pub path: PathBuf,
+}
+
+/// How to reach the local blockvisord.
+#[derive(Args, Debug, Clone)]
+pub struct DaemonArgs {
+    /// The daemon's Unix socket.
+    #[arg(long, env = "BV_SOCKET", default_value = crate::daemon_client::DEFAULT_SOCKET)]
+    pub socket: PathBuf,
+}
+
+/// A dev node made from babel.yaml.
+#[derive(Args, Debug, Clone)]
+pub struct DevNodeArgs {
+    #[command(flatten)]
+    pub path: PathArg,
+    /// Variant key (required when babel.yaml has more than one variant).
+    #[arg(long)]
+    pub variant: Option<String>,
+    /// Property values as a JSON or YAML mapping, e.g. '{"network": "test"}'.
+    #[arg(long)]
+    pub props: Option<String>,
+    /// Node IP (default: assigned by the daemon).
+    #[arg(long)]
+    pub ip: Option<String>,
+    /// Node gateway (default: assigned by the daemon).
+    #[arg(long)]
+    pub gateway: Option<String>,
+    /// Node tag (repeatable).
+    #[arg(long = "tag")]
+    pub tags: Vec<String>,
+    #[command(flatten)]
+    pub daemon: DaemonArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ImageCommand {
+    /// Scaffold ./<PROTOCOL>_<VARIANT>/ with babel.yaml, main.rhai, Dockerfile and VS Code
+    /// settings; the result passes `nib image check plugin` as is.
+    Create {
+        protocol: String,
+        variant: String,
+        /// Parent directory of the new image directory.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Print the container_uri of babel.yaml.
+    ContainerUri {
+        #[command(flatten)]
+        path: PathArg,
+    },
+    /// Create (not start) a dev node on the local daemon from babel.yaml.
+    Play {
+        #[command(flatten)]
+        node: DevNodeArgs,
+    },
+    /// Upgrade a dev node to the image described by babel.yaml (bump `version`).
+    Upgrade {
+        id_or_name: String,
+        #[command(flatten)]
+        path: PathArg,
+        #[command(flatten)]
+        daemon: DaemonArgs,
+    },
+    /// Validate babel.yaml, lint the plugin and optionally smoke-test a throw-away dev node.
+    Check(CheckArgs),
+    /// Register protocol versions and images of every variant in the API.
+    Push {
+        /// Lowest babel version the image works with (default: this nib's version).
+        #[arg(long)]
+        min_babel_version: Option<String>,
+        #[command(flatten)]
+        path: PathArg,
+    },
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CheckArgs {
+    /// Checks to run (default: plugin jobs-status).
+    #[arg(value_enum)]
+    pub checks: Vec<Check>,
+    #[command(flatten)]
+    pub node: DevNodeArgs,
+    /// Seconds to wait for the node to reach Running.
+    #[arg(long, default_value_t = 30)]
+    pub start_timeout: u64,
+    /// Seconds to let jobs run before inspecting them.
+    #[arg(long, default_value_t = 5)]
+    pub jobs_wait: u64,
+    /// Delete the node when every check passed.
+    #[arg(long)]
+    pub cleanup: bool,
+    /// Always delete the node.
+    #[arg(long)]
+    pub force_cleanup: bool,
+    /// Lint this plugin directory instead of the one next to babel.yaml / in the image.
+    #[arg(long)]
+    pub plugin_dir: Option<PathBuf>,
+    /// Always lint the plugin from the image, even if main.rhai is next to babel.yaml.
+    #[arg(long)]
+    pub from_image: bool,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// Validate babel.yaml and lint the Rhai plugin (no node needed).
+    Plugin,
+    /// Fail if a job finished with a non-zero exit code.
+    JobsStatus,
+    /// Fail if a job was restarted.
+    JobsRestarts,
+    /// Fail if the plugin reports no protocol status or an unhealthy one.
+    ProtocolStatus,
+}
