@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Default control-plane API address used by `nib login`.
-pub const DEFAULT_API: &str = "http://127.0.0.1:8080";
+pub const DEFAULT_API: &str = "http://127.0.0.1:8770";
 
 /// Node image builder: scaffold, lint, check, play and publish node images.
 #[derive(Parser, Debug)]

@@ -10,7 +10,7 @@ use eyre::{Context, Result};
 use tonic::transport::{Channel, Endpoint};
 
 /// blockvisord's default socket (overridden by `--socket` / `BV_SOCKET`).
-pub const DEFAULT_SOCKET: &str = "/var/lib/blockvisor/blockvisor.sock";
+pub const DEFAULT_SOCKET: &str = "/run/blockvisor.sock";
 
 /// What nib needs from the daemon.
 pub trait DevNodes {
