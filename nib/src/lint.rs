@@ -37,9 +37,17 @@ pub fn lint_plugin(
     if !dir.join("main.rhai").is_file() {
         bail!("{}: no main.rhai found", dir.display());
     }
-    // TEMP-LINT-BEGIN
-    let _ = (fake_node_env(variant), properties);
-    // TEMP-LINT-END
+    let report = babel_api::plugin::lint(dir, fake_node_env(variant), properties.clone());
+    for finding in &report.findings {
+        eprintln!("{finding}");
+    }
+    if !report.is_ok() {
+        bail!(
+            "plugin lint failed: {} error(s), {} warning(s)",
+            report.errors().count(),
+            report.warnings().count()
+        );
+    }
     println!("Plugin is valid");
     Ok(())
 }
