@@ -128,16 +128,22 @@ async fn bench(root: &Path, uri: &str, tag: &str) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
 
     let (mut create, mut delete) = (vec![], vec![]);
+    let (mut c_node, mut c_runc, mut c_babel) = (vec![], vec![], vec![]);
     for i in 0..ROUNDS {
         let t = Instant::now();
         let mut node = Node::create(svc.clone(), state(uri, i))
             .await
             .map_err(|e| e.to_string())?;
+        let t1 = Instant::now();
         node.launch_container().await.map_err(|e| e.to_string())?;
+        let t2 = Instant::now();
         wait_for_babel(&node.paths.babel_socket(), Duration::from_secs(10))
             .await
             .map_err(|e| e.to_string())?;
         create.push(t.elapsed());
+        c_node.push(t1 - t);
+        c_runc.push(t2 - t1);
+        c_babel.push(t2.elapsed());
 
         let t = Instant::now();
         node.delete().await.map_err(|e| e.to_string())?;
@@ -159,6 +165,9 @@ async fn bench(root: &Path, uri: &str, tag: &str) -> Result<(), String> {
 
     println!("node lifecycle (image cached, host network, {ROUNDS} rounds)");
     report("T1  create -> babel answering (bv)", &mut create);
+    report("      node dir + image check + overlay", &mut c_node);
+    report("      config.json + runc run -d", &mut c_runc);
+    report("      babel first answer", &mut c_babel);
     report("    docker run -d (same image)", &mut drun);
     report(
         "T1b delete: kill + wait + runc delete + rm (bv)",

@@ -95,7 +95,7 @@ impl Agent for BabelAgent {
 #[derive(Debug, Default)]
 pub struct BabelConnector;
 
-/// Polls `socket` until babel answers `GetVersion`, every 2 ms at first, backing off to 50 ms.
+/// Polls `socket` until babel answers `GetVersion`, every 2 ms at first, backing off to 10 ms.
 pub async fn wait_for_babel(socket: &Path, timeout: Duration) -> Result<BabelAgent, AgentError> {
     let started = Instant::now();
     let mut delay = Duration::from_millis(2);
@@ -123,7 +123,7 @@ pub async fn wait_for_babel(socket: &Path, timeout: Duration) -> Result<BabelAge
             });
         }
         tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_millis(50));
+        delay = (delay * 2).min(Duration::from_millis(10));
     }
 }
 
