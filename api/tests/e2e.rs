@@ -574,6 +574,7 @@ async fn archives(host: &mut Clients, node: &pb::Node) {
                 path: format!("data/file{}", slot.index),
                 pos: 0,
                 size: data.len() as u64,
+                mode: Some(0o640),
             }],
         });
     }
