@@ -117,7 +117,8 @@ impl Plugin {
     }
 
     /// Public script functions (each overload once per arity), plus `init` and `upload`
-    /// when a `plugin_config` is loaded.
+    /// when a `plugin_config` is loaded or the script defines `plugin_config()` (so a node
+    /// that never ran init can still be initialised by name).
     pub fn capabilities(&self) -> Vec<String> {
         let mut caps: Vec<String> = self
             .script
@@ -125,7 +126,7 @@ impl Plugin {
             .iter()
             .map(|(name, _)| name.clone())
             .collect();
-        if self.config.is_some() {
+        if self.has_defaults() {
             for name in ["init", "upload"] {
                 if !caps.iter().any(|c| c == name) {
                     caps.push(name.to_string());
@@ -137,7 +138,12 @@ impl Plugin {
 
     pub fn has_capability(&self, name: &str) -> bool {
         self.script.has_fn_named(name)
-            || (self.config.is_some() && (name == "init" || name == "upload"))
+            || (self.has_defaults() && (name == "init" || name == "upload"))
+    }
+
+    /// Whether default init/upload are available.
+    fn has_defaults(&self) -> bool {
+        self.config.is_some() || self.script.has_fn("plugin_config", 0)
     }
 
     /// The loaded `plugin_config`, if any.

@@ -87,7 +87,7 @@ impl fmt::Display for LintReport {
 /// Limits of the dry run: a looping plugin fails the check instead of hanging it.
 fn lint_limits() -> PluginLimits {
     PluginLimits {
-        call_timeout: Duration::from_secs(10),
+        call_timeout: Duration::from_secs(3),
         ..PluginLimits::default()
     }
 }
