@@ -23,9 +23,10 @@
 //! `<node_dir>/rootfs` is the mount point; `<node_dir>/overlay/{upper,work}` hold every change
 //! the node made to its root filesystem. The node's data dir is separate (bind-mounted by the
 //! runtime), so nothing here touches node data. For an image upgrade we recommend a **fresh
-//! upper**: unmount, rename `<node_dir>/overlay` to a backup (restore it if the upgrade fails,
-//! delete it on success), mount the new image. Keeping the old upper over a new lower would
-//! let stale copies of files shadow the new image's versions.
+//! upper**: `unmount_node_rootfs`, `backup_node_rootfs` (moves `overlay/` aside),
+//! `mount_node_rootfs(new_image)`; on failure `unmount_node_rootfs` + `restore_node_rootfs` +
+//! mount the old image; on success `discard_node_rootfs_backup`. Keeping the old upper over a
+//! new lower would let stale copies of files (and whiteouts) shadow the new image's versions.
 
 mod config;
 mod error;
@@ -45,7 +46,7 @@ pub use config::ImageConfig;
 pub use error::ImageError;
 pub use mount::{Mounter, SystemMounter};
 pub use progress::{NoProgress, Phase, ProgressSink};
-pub use store::{ImageStore, ImageStoreConfig};
+pub use store::{ImageStore, ImageStoreConfig, RegistryCredentials};
 pub use uri::ImageUri;
 
 /// An image unpacked in the store.

@@ -325,6 +325,79 @@ pub(crate) fn is_mounted(m: &dyn Mounter, node_dir: &Path) -> bool {
     ) && p.rootfs.is_dir()
 }
 
+fn remove_tree(p: &Path) -> Result<(), ImageError> {
+    match std::fs::remove_dir_all(p) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(ImageError::io(p, e)),
+    }
+}
+
+fn rename(from: &Path, to: &Path) -> Result<(), ImageError> {
+    std::fs::rename(from, to).map_err(|e| ImageError::io(from, e))
+}
+
+/// Move the node's writable state aside before an upgrade: `overlay/` → `overlay.backup/`
+/// and, for a copy-mode rootfs, `rootfs/` → `rootfs.backup/`. Replaces an older backup.
+pub(crate) fn backup_node(m: &dyn Mounter, node_dir: &Path) -> Result<(), ImageError> {
+    let p = node_paths(node_dir);
+    if m.is_mount_point(&p.rootfs) {
+        return Err(mount_err(
+            &p.rootfs,
+            "unmount the rootfs before backing it up",
+        ));
+    }
+    let state: Option<NodeState> = read_json(&p.state)?;
+    let (overlay, rootfs) = (node_dir.join("overlay"), node_dir.join("rootfs"));
+    let (overlay_bak, rootfs_bak) = backup_paths(node_dir);
+    remove_tree(&overlay_bak)?;
+    remove_tree(&rootfs_bak)?;
+    if overlay.exists() {
+        rename(&overlay, &overlay_bak)?;
+    }
+    if state.is_some_and(|s| s.mode == Mode::Copy) && rootfs.exists() {
+        rename(&rootfs, &rootfs_bak)?;
+    }
+    Ok(())
+}
+
+/// Undo [`backup_node`]: drop the current writable state and put the backup back.
+pub(crate) fn restore_node(m: &dyn Mounter, node_dir: &Path) -> Result<(), ImageError> {
+    let p = node_paths(node_dir);
+    if m.is_mount_point(&p.rootfs) {
+        return Err(mount_err(
+            &p.rootfs,
+            "unmount the rootfs before restoring it",
+        ));
+    }
+    let (overlay, rootfs) = (node_dir.join("overlay"), node_dir.join("rootfs"));
+    let (overlay_bak, rootfs_bak) = backup_paths(node_dir);
+    if !overlay_bak.exists() {
+        return Err(mount_err(&overlay_bak, "no backup to restore"));
+    }
+    remove_tree(&overlay)?;
+    rename(&overlay_bak, &overlay)?;
+    if rootfs_bak.exists() {
+        remove_tree(&rootfs)?;
+        rename(&rootfs_bak, &rootfs)?;
+    }
+    Ok(())
+}
+
+/// Delete a backup made by [`backup_node`] (after a successful upgrade). Idempotent.
+pub(crate) fn discard_backup(node_dir: &Path) -> Result<(), ImageError> {
+    let (overlay_bak, rootfs_bak) = backup_paths(node_dir);
+    remove_tree(&overlay_bak)?;
+    remove_tree(&rootfs_bak)
+}
+
+fn backup_paths(node_dir: &Path) -> (PathBuf, PathBuf) {
+    (
+        node_dir.join("overlay.backup"),
+        node_dir.join("rootfs.backup"),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -417,6 +490,47 @@ mod tests {
         assert_eq!(*m.copies.lock().unwrap(), 1);
         let err = mount_node(&m, &image("b"), dir.path(), true).unwrap_err();
         assert!(err.to_string().contains("is a copy of image a"), "{err}");
+    }
+
+    #[test]
+    fn backup_and_restore_around_an_upgrade() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = FakeMounter::default();
+        mount_node(&m, &image("a"), dir.path(), true).unwrap();
+        let upper = dir.path().join("overlay/upper");
+        std::fs::write(upper.join("changed"), b"old").unwrap();
+        assert!(
+            backup_node(&m, dir.path()).is_err(),
+            "refused while mounted"
+        );
+        unmount_node(&m, dir.path()).unwrap();
+        backup_node(&m, dir.path()).unwrap();
+        // Upgrade: new image, fresh upper.
+        mount_node(&m, &image("b"), dir.path(), true).unwrap();
+        assert!(!upper.join("changed").exists());
+        std::fs::write(upper.join("new"), b"new").unwrap();
+        unmount_node(&m, dir.path()).unwrap();
+        // The upgrade failed: roll back.
+        restore_node(&m, dir.path()).unwrap();
+        assert!(upper.join("changed").exists());
+        assert!(!upper.join("new").exists());
+        mount_node(&m, &image("a"), dir.path(), true).unwrap();
+        assert!(restore_node(&m, dir.path()).is_err());
+        discard_backup(dir.path()).unwrap();
+        // Copy mode moves the rootfs too.
+        let dir = tempfile::tempdir().unwrap();
+        let m = FakeMounter {
+            fail_overlay: true,
+            ..Default::default()
+        };
+        mount_node(&m, &image("a"), dir.path(), true).unwrap();
+        backup_node(&m, dir.path()).unwrap();
+        assert!(dir.path().join("rootfs.backup/copied").exists());
+        assert!(!is_mounted(&m, dir.path()));
+        mount_node(&m, &image("b"), dir.path(), true).unwrap();
+        restore_node(&m, dir.path()).unwrap();
+        assert!(mount_node(&m, &image("a"), dir.path(), true).is_ok());
+        discard_backup(dir.path()).unwrap();
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! [`ImageStore`]: resolve → fetch → unpack once per digest → record; node mounts.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,6 +13,22 @@ use super::unpack::{UnpackOptions, unpack_layers};
 use super::uri::{ImageUri, is_sha256_digest};
 use super::{Image, ImageError, NodeRootfs, ProgressSink, progress};
 
+/// Username and password (or token) for a registry.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RegistryCredentials {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for RegistryCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryCredentials")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
 /// Configuration of the store.
 #[derive(Debug, Clone)]
 pub struct ImageStoreConfig {
@@ -22,6 +38,8 @@ pub struct ImageStoreConfig {
     pub docker_host: Option<String>,
     /// Registry hosts (`host[:port]`) allowed over plain HTTP.
     pub registry_insecure: Vec<String>,
+    /// Basic-auth credentials per registry host (`host[:port]`); others pull anonymously.
+    pub registry_credentials: BTreeMap<String, RegistryCredentials>,
     /// Re-inspect `docker-daemon://` tags older than this (default 0 = always).
     pub docker_refresh: Duration,
     /// Re-resolve `docker://` tags older than this (default 5 min).
@@ -38,6 +56,7 @@ impl ImageStoreConfig {
             root: root.into(),
             docker_host: None,
             registry_insecure: Vec::new(),
+            registry_credentials: BTreeMap::new(),
             docker_refresh: Duration::ZERO,
             registry_refresh: Duration::from_secs(300),
             overlay: true,
@@ -170,6 +189,23 @@ impl ImageStore {
         mount::unmount_node(self.inner.mounter.as_ref(), node_dir)
     }
 
+    /// Before an upgrade (rootfs unmounted): move the node's writable state aside
+    /// (`overlay/` → `overlay.backup/`, and `rootfs/` → `rootfs.backup/` for a copy), so the
+    /// new image gets a fresh upper. Replaces an older backup. Node data is not involved.
+    pub fn backup_node_rootfs(&self, node_dir: &Path) -> Result<(), ImageError> {
+        mount::backup_node(self.inner.mounter.as_ref(), node_dir)
+    }
+
+    /// Roll back a failed upgrade: drop the current writable state and restore the backup.
+    pub fn restore_node_rootfs(&self, node_dir: &Path) -> Result<(), ImageError> {
+        mount::restore_node(self.inner.mounter.as_ref(), node_dir)
+    }
+
+    /// Delete the backup after a successful upgrade (idempotent).
+    pub fn discard_node_rootfs_backup(&self, node_dir: &Path) -> Result<(), ImageError> {
+        mount::discard_backup(node_dir)
+    }
+
     /// Whether the node's rootfs is ready to use (overlay mounted, or a copy present).
     pub fn is_mounted(&self, node_dir: &Path) -> bool {
         mount::is_mounted(self.inner.mounter.as_ref(), node_dir)
@@ -293,7 +329,15 @@ impl ImageStore {
                 docker_daemon::resolve(self.docker(uri).await?, reference, uri).await
             }
             ImageUri::Registry { reference } => {
-                registry::resolve(self.registry(), reference, uri).await
+                let host = reference.split('/').next().unwrap_or_default();
+                let auth = match self.inner.config.registry_credentials.get(host) {
+                    Some(c) => oci_client::secrets::RegistryAuth::Basic(
+                        c.username.clone(),
+                        c.password.clone(),
+                    ),
+                    None => oci_client::secrets::RegistryAuth::Anonymous,
+                };
+                registry::resolve(self.registry(), reference, &auth, uri).await
             }
             ImageUri::OciLayout { dir, tag } => {
                 let (d, t, u) = (dir.clone(), tag.clone(), uri.to_string());

@@ -1,5 +1,5 @@
-//! `docker://REF`: registry pulls with oci-client (anonymous; plain HTTP only for hosts listed
-//! in `registry_insecure`). Multi-platform indexes resolve to the current platform. Blobs are
+//! `docker://REF`: registry pulls with oci-client (anonymous or basic auth per host; plain HTTP
+//! only for hosts listed in `registry_insecure`). Multi-platform indexes resolve to the current platform. Blobs are
 //! digest-verified by oci-client while they are written to the spool directory.
 
 use std::path::Path;
@@ -34,6 +34,7 @@ fn reg_err(uri: &str, e: impl std::fmt::Display) -> ImageError {
 pub(crate) async fn resolve(
     client: &Client,
     reference: &str,
+    auth: &RegistryAuth,
     uri: &str,
 ) -> Result<Resolved, ImageError> {
     let reference = Reference::from_str(reference).map_err(|e| ImageError::InvalidUri {
@@ -41,7 +42,7 @@ pub(crate) async fn resolve(
         reason: e.to_string(),
     })?;
     let (manifest, _digest, config) = client
-        .pull_manifest_and_config(&reference, &RegistryAuth::Anonymous)
+        .pull_manifest_and_config(&reference, auth)
         .await
         .map_err(|e| {
             let text = e.to_string();

@@ -142,9 +142,10 @@ impl<'r> LayerApplier<'r> {
     fn mark_written(&mut self, rel: PathBuf) {
         let mut cur = rel.parent();
         while let Some(p) = cur {
-            if p.as_os_str().is_empty() || !self.written.insert(p.to_path_buf()) {
+            if p.as_os_str().is_empty() || self.written.contains(p) {
                 break;
             }
+            self.written.insert(p.to_path_buf());
             cur = p.parent();
         }
         self.written.insert(rel);
