@@ -18,11 +18,13 @@ impl Drop for Api {
     }
 }
 
+// The child is killed and waited for in `Api::drop` (or below on timeout).
+#[allow(clippy::zombie_processes)]
 fn start_api(data: &Path) -> Api {
-    let child = Command::new(e2e::bin_dir().join("bv-api"))
+    let mut child = Command::new(e2e::bin_dir().join("bv-api"))
         .args([
             "--data-dir",
-            data.to_str().unwrap(),
+            data.to_str().expect("utf-8 temp path"),
             "--listen",
             "127.0.0.1:0",
         ])
@@ -41,7 +43,11 @@ fn start_api(data: &Path) -> Api {
                 password: password.trim().to_string(),
             };
         }
-        assert!(Instant::now() < deadline, "bv-api did not start");
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("bv-api did not start");
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
 }
