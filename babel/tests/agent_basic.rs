@@ -1,4 +1,5 @@
 //! The agent's first duties: version, setup, run_sh, and a run_sh job's life cycle.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

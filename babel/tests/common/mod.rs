@@ -15,6 +15,7 @@ pub struct TestAgent {
     pub root: tempfile::TempDir,
     pub child: Option<Child>,
     pub client: BabelClient<Channel>,
+    pub job_runner: PathBuf,
 }
 
 pub fn babel_bin() -> PathBuf {
@@ -27,6 +28,11 @@ pub fn runner_bin() -> PathBuf {
 
 impl TestAgent {
     pub async fn start() -> Self {
+        Self::start_with_runner(None).await
+    }
+
+    /// An agent whose job runner is `job_runner` (relative to the root) instead of the built one.
+    pub async fn start_with_runner(job_runner: Option<&str>) -> Self {
         let root = tempfile::Builder::new()
             .prefix("bv")
             .tempdir_in("/tmp")
@@ -38,6 +44,9 @@ impl TestAgent {
                 &root.path().join("b.sock"),
                 None,
             )),
+            job_runner: job_runner
+                .map(|p| root.path().join(p))
+                .unwrap_or_else(runner_bin),
             root,
         };
         agent.spawn().await;
@@ -67,7 +76,7 @@ impl TestAgent {
             .arg("--engine-socket")
             .arg(r.join("e.sock"))
             .arg("--job-runner")
-            .arg(runner_bin())
+            .arg(&self.job_runner)
             .stdin(Stdio::null())
             .stderr(std::fs::File::create(r.join(format!("babel{}.log", rand_suffix()))).unwrap())
             .spawn()
