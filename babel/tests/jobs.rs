@@ -460,7 +460,7 @@ async fn job_logs_tail_and_follow() {
 }
 
 #[tokio::test]
-async fn bad_configs_are_rejected_and_archive_jobs_fail_cleanly() {
+async fn bad_configs_are_rejected_and_archive_jobs_accepted() {
     let mut a = TestAgent::start().await;
     a.setup().await;
     let mut bad = sh_job("true");
@@ -513,22 +513,25 @@ async fn bad_configs_are_rejected_and_archive_jobs_fail_cleanly() {
     );
     assert!(!a.path("jobs/bad").exists());
 
+    // Archive jobs are accepted and persisted; with protocol data present a download is
+    // done at once.
     let download = JobConfig::new(
         JobType::Download {
             max_connections: None,
             max_runners: None,
         },
-        RestartPolicy::OnFailure(RestartConfig {
-            backoff_timeout_ms: 600_000,
-            backoff_base_ms: 500,
-            max_retries: Some(10),
-        }),
+        RestartPolicy::Never,
     );
-    a.create("download", download).await.unwrap();
+    a.create("download", download.clone()).await.unwrap();
+    let saved: JobConfig =
+        serde_json::from_slice(&std::fs::read(a.path("jobs/download/config.json")).unwrap())
+            .unwrap();
+    assert_eq!(saved, download);
+    std::fs::write(a.data().join(".protocol_data.lock"), "").unwrap();
     a.start_job("download").await;
     assert_eq!(
         a.wait_finished("download", 10).await,
-        JobStatus::finished(None, "download jobs are not supported yet")
+        JobStatus::finished(Some(0), "job 'download' finished")
     );
     assert_eq!(a.info("download").await.restart_count, 0);
 

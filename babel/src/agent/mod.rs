@@ -99,7 +99,12 @@ pub async fn serve(config: AgentConfig, shutdown: impl Future<Output = ()>) -> e
         () = shutdown => {
             info!("shutting down (jobs keep running)");
             let _ = stop_tx.send(true);
-            servers.await.map(|_| ())
+            // Open client connections (and followed log streams) would hold a graceful
+            // stop forever: give them a moment, then go.
+            match tokio::time::timeout(std::time::Duration::from_secs(2), servers).await {
+                Ok(r) => r.map(|_| ()),
+                Err(_) => Ok(()),
+            }
         }
     };
     for s in [&config.socket, &config.runner.monitor_socket] {
