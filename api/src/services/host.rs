@@ -11,12 +11,42 @@ use crate::crypto::{new_token, token_hash};
 use crate::db::codec::to_timestamp;
 use crate::db::hosts::HostRow;
 use crate::db::tokens::{NewToken, TokenKind};
-use crate::db::{self, now_ms};
+use crate::db::{self, Db, DbError, now_ms};
 
 const DEFAULT_PROVISION_SECS: u64 = 24 * 3600;
 
 #[derive(Debug, Clone)]
 pub struct Hosts(pub State);
+
+/// Makes a single-use provision token (default lifetime 24 h, at most 30 days); returns it
+/// with its expiry (epoch ms). Also used by `bv-api provision-token`.
+pub async fn create_provision_token(
+    db: &Db,
+    user_id: Option<&str>,
+    org_id: Option<&str>,
+    expires_secs: Option<u64>,
+) -> Result<(String, i64), DbError> {
+    let secs = expires_secs
+        .unwrap_or(DEFAULT_PROVISION_SECS)
+        .clamp(1, 30 * 24 * 3600);
+    let expires_at = now_ms() + (secs as i64) * 1000;
+    let token = new_token("bvp_");
+    db::tokens::insert(
+        db,
+        &token_hash(&token),
+        NewToken {
+            kind: TokenKind::Provision,
+            user_id,
+            host_id: None,
+            org_id,
+            label: "provision",
+            scopes: &[],
+            expires_at: Some(expires_at),
+        },
+    )
+    .await?;
+    Ok((token, expires_at))
+}
 
 impl Hosts {
     async fn proto(&self, row: &HostRow) -> Result<pb::Host, Status> {
@@ -48,24 +78,11 @@ impl HostService for Hosts {
         }
         p.require(Scope::HostWrite)?;
         let req = req.into_inner();
-        let secs = req
-            .expires_secs
-            .unwrap_or(DEFAULT_PROVISION_SECS)
-            .clamp(1, 30 * 24 * 3600);
-        let expires_at = now_ms() + (secs as i64) * 1000;
-        let token = new_token("bvp_");
-        db::tokens::insert(
+        let (token, expires_at) = create_provision_token(
             &self.0.db,
-            &token_hash(&token),
-            NewToken {
-                kind: TokenKind::Provision,
-                user_id: p.user_id(),
-                host_id: None,
-                org_id: req.org_id.as_deref(),
-                label: "provision",
-                scopes: &[],
-                expires_at: Some(expires_at),
-            },
+            p.user_id(),
+            req.org_id.as_deref(),
+            req.expires_secs,
         )
         .await?;
         Ok(Response::new(pb::CreateProvisionTokenResponse {

@@ -67,3 +67,44 @@ impl S3Storage {
             .to_string())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn presigned_urls_name_the_object_and_method() {
+        let s3 = S3Storage::new(&S3Config {
+            bucket: "chunks".into(),
+            region: Some("us-east-1".into()),
+            endpoint: Some("http://127.0.0.1:9".into()),
+            access_key_id: Some("AKIDTEST".into()),
+            secret_access_key: Some("secret".into()),
+            allow_http: true,
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        let put = s3
+            .signed_url(
+                UrlOp::Put,
+                "eth-main/1/chunk-00000000",
+                Duration::from_secs(60),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            put.starts_with("http://127.0.0.1:9/chunks/eth-main/1/chunk-00000000?"),
+            "{put}"
+        );
+        assert!(put.contains("X-Amz-Signature="), "{put}");
+        assert!(put.contains("X-Amz-Expires=60"), "{put}");
+        let get = s3
+            .signed_url(
+                UrlOp::Get,
+                "eth-main/1/chunk-00000000",
+                Duration::from_secs(60),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_ne!(put, get, "method is part of the signature");
+    }
+}
