@@ -68,3 +68,26 @@ fn infinite_loop_times_out() {
     assert!(start.elapsed() < Duration::from_secs(5));
     assert!(err.to_string().contains("'height' timed out"), "{err}");
 }
+
+#[test]
+fn operations_limit_stops_a_busy_loop() {
+    let fake = FakeEngine::new();
+    let limits = PluginLimits {
+        max_operations: 10_000,
+        ..PluginLimits::default()
+    };
+    let p = Plugin::from_source(
+        "fn height() { let x = 0; loop { x += 1; } }",
+        fake,
+        limits,
+    )
+    .unwrap();
+    let err = p.height().unwrap_err();
+    assert!(matches!(err, PluginError::Timeout { .. }), "{err}");
+    assert!(err.to_string().contains("10000 operations"), "{err}");
+}
+
+#[test]
+fn default_limits_bound_operations() {
+    assert!(PluginLimits::default().max_operations > 0);
+}

@@ -12,7 +12,8 @@ pub struct PluginLimits {
     /// Wall-clock budget of one host→plugin call (script code only; blocking engine calls
     /// such as `run_sh` have their own timeouts).
     pub call_timeout: Duration,
-    /// Operations per call; 0 = unlimited (the wall-clock budget still applies).
+    /// Rhai operations per call (a second, CPU-independent bound next to the wall-clock
+    /// budget; 0 = unlimited).
     pub max_operations: u64,
     /// Nesting of function calls.
     pub max_call_levels: usize,
@@ -26,7 +27,7 @@ impl Default for PluginLimits {
     fn default() -> Self {
         Self {
             call_timeout: Duration::from_secs(30),
-            max_operations: 0,
+            max_operations: 100_000_000,
             max_call_levels: 64,
             max_expr_depth: 64,
             max_function_expr_depth: 32,

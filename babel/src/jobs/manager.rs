@@ -625,10 +625,10 @@ fn spawn(shared: &Shared, name: &str, job: &mut Job) {
     match shared.runners.spawn(name) {
         Ok(pid) => {
             info!("job '{name}' started (runner pid {pid})");
-            job.state = JobState::Active {
-                pid,
-                since: SystemTime::now(),
-            };
+            // The process table's start time, not `now`: a babel that re-attaches later
+            // reads the same clock, so the job's timestamp does not move.
+            let since = super::process::start_time(pid).unwrap_or_else(SystemTime::now);
+            job.state = JobState::Active { pid, since };
             watch(shared, name, pid);
         }
         Err(e) => {
