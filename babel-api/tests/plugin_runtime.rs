@@ -76,12 +76,8 @@ fn operations_limit_stops_a_busy_loop() {
         max_operations: 10_000,
         ..PluginLimits::default()
     };
-    let p = Plugin::from_source(
-        "fn height() { let x = 0; loop { x += 1; } }",
-        fake,
-        limits,
-    )
-    .unwrap();
+    let p =
+        Plugin::from_source("fn height() { let x = 0; loop { x += 1; } }", fake, limits).unwrap();
     let err = p.height().unwrap_err();
     assert!(matches!(err, PluginError::Timeout { .. }), "{err}");
     assert!(err.to_string().contains("10000 operations"), "{err}");
