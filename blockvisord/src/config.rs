@@ -61,6 +61,42 @@ pub struct Config {
     pub recovery_max_tries: u32,
     /// Seconds a node's processes get to exit after SIGTERM before SIGKILL.
     pub stop_grace_secs: u64,
+    /// Health checks and the Prometheus endpoint.
+    pub metrics: MetricsConfig,
+    /// Automatic upgrade policy (host default; nodes may override it).
+    pub upgrade: crate::autoupgrade::UpgradeConfig,
+}
+
+/// Health checks of nodes and the Prometheus endpoint (see docs/operations.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// `host:port` of the Prometheus endpoint (`GET /metrics`); unset: off. Port 0 picks a
+    /// free port (shown by `bv status`).
+    pub listen: Option<std::net::SocketAddr>,
+    /// Seconds between two health checks of every node.
+    pub interval_secs: u64,
+    /// Minimum seconds between two walks of a node's data dir (disk use).
+    pub disk_interval_secs: u64,
+}
+
+impl MetricsConfig {
+    pub fn cadence(&self) -> crate::metrics::collect::Cadence {
+        crate::metrics::collect::Cadence {
+            every: std::time::Duration::from_secs(self.interval_secs.max(1)),
+            disk_every: std::time::Duration::from_secs(self.disk_interval_secs),
+        }
+    }
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            listen: None,
+            interval_secs: 15,
+            disk_interval_secs: 300,
+        }
+    }
 }
 
 /// Node networking. Nodes with `host_network` (always in dev mode unless a node asks for
@@ -78,6 +114,12 @@ pub struct NetworkConfig {
     pub last_ip: Ipv4Addr,
     /// Prefix of host-side veth names (`<prefix><8 hex of the node id>`), 1..=6 chars.
     pub veth_prefix: String,
+    /// Masquerade traffic from the node subnet leaving through other interfaces (nftables
+    /// table `ip bv_nat_<bridge>`), so bridged nodes reach beyond the host.
+    pub masquerade: bool,
+    /// Accept forwarded traffic of the bridge in iptables' `FORWARD` chain (needed where
+    /// Docker set its policy to DROP); per-node firewalls do the filtering.
+    pub accept_forward: bool,
 }
 
 impl Default for NetworkConfig {
@@ -90,6 +132,8 @@ impl Default for NetworkConfig {
             first_ip: Ipv4Addr::new(10, 77, 0, 10),
             last_ip: Ipv4Addr::new(10, 77, 255, 254),
             veth_prefix: "bvv".into(),
+            masquerade: true,
+            accept_forward: true,
         }
     }
 }
@@ -113,6 +157,8 @@ impl Default for Config {
             recovery_backoff_ms: 1000,
             recovery_max_tries: 3,
             stop_grace_secs: 10,
+            metrics: MetricsConfig::default(),
+            upgrade: crate::autoupgrade::UpgradeConfig::default(),
         }
     }
 }

@@ -7,6 +7,7 @@
 //! * [`rootfs`], [`net`]: images as node root filesystems, node networking.
 //! * [`cli`]: the `bv` command line.
 
+pub mod autoupgrade;
 pub mod cli;
 pub mod config;
 pub mod container;
@@ -14,6 +15,7 @@ pub mod daemon;
 pub mod engine;
 pub mod fsutil;
 pub mod image;
+pub mod metrics;
 pub mod net;
 pub mod node;
 pub mod nodes;

@@ -16,9 +16,7 @@ struct Cleanup(String);
 impl Drop for Cleanup {
     fn drop(&mut self) {
         remove_image(&self.0);
-        let _ = Command::new("ip")
-            .args(["link", "del", &bridge_name()])
-            .status();
+        bv_support::remove_bridge(&bridge_name());
     }
 }
 

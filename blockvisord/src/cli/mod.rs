@@ -6,6 +6,7 @@ pub mod node;
 pub mod output;
 pub mod progress;
 pub mod service;
+pub mod update;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -63,7 +63,9 @@ pub enum NodeCommand {
     },
     /// Upgrade nodes to a new image (data dir kept; rolled back if the new image fails).
     Upgrade(UpgradeArgs),
-    /// Status word of nodes.
+    /// Change properties, firewall, display name or upgrade policy of a node in place.
+    Update(Box<super::update::UpdateArgs>),
+    /// Status word of nodes (and the reasons of Failed/unhealthy ones).
     Status {
         #[arg(required = true)]
         id_or_names: Vec<String>,
@@ -381,6 +383,7 @@ pub async fn run(socket: &Path, cmd: NodeCommand, format: Format) -> eyre::Resul
             yes,
         } => delete(&mut client, id_or_names, tag, all, yes, format).await?,
         NodeCommand::Upgrade(args) => upgrade(&mut client, args, format).await?,
+        NodeCommand::Update(args) => super::update::run(&mut client, *args, format).await?,
         NodeCommand::Status { id_or_names } => {
             let mut out = vec![];
             for id in id_or_names {
@@ -390,10 +393,19 @@ pub async fn run(socket: &Path, cmd: NodeCommand, format: Format) -> eyre::Resul
                     .map_err(rpc_err)?
                     .into_inner();
                 match format {
-                    Format::Json => out.push(
-                        serde_json::json!({"id": id_of(&node), "status": status_word(node.status)}),
-                    ),
-                    Format::Text => println!("{}", status_word(node.status)),
+                    Format::Json => out.push(serde_json::json!({
+                        "id": id_of(&node),
+                        "status": status_word(node.status),
+                        "alerts": super::output::alerts_json(&node.alerts),
+                    })),
+                    Format::Text if node.alerts.is_empty() => {
+                        println!("{}", status_word(node.status))
+                    }
+                    Format::Text => {
+                        let why: Vec<&str> =
+                            node.alerts.iter().map(|a| a.message.as_str()).collect();
+                        println!("{} ({})", status_word(node.status), why.join("; "));
+                    }
                 }
             }
             if format == Format::Json {
@@ -667,6 +679,7 @@ async fn info(
             println!("    Log:            {l}");
         }
     }
+    super::update::print_health(&node, &m);
     println!(
         "Requirements:   cpu: {}, memory: {} MiB, disk: {} GB",
         vm.vcpu_count, vm.mem_size_mb, vm.disk_size_gb

@@ -106,7 +106,30 @@ pub fn node_json(n: &pb::Node) -> Value {
         "node_dir": n.node_dir,
         "data_dir": n.data_dir,
         "rootfs": n.rootfs,
+        "alerts": alerts_json(&n.alerts),
+        "auto_upgrade": n.auto_upgrade.as_ref().map(|a| json!({
+            "mode": a.policy.as_ref().map(|p| upgrade_mode_word(p.mode)),
+            "delay_secs": a.policy.as_ref().and_then(|p| p.delay_secs),
+            "health_deadline_secs": a.policy.as_ref().and_then(|p| p.health_deadline_secs),
+            "state": a.state,
+            "last_result": a.last_result,
+        })),
     })
+}
+
+pub fn alerts_json(alerts: &[pb::NodeAlert]) -> Value {
+    alerts
+        .iter()
+        .map(|a| json!({"kind": a.kind, "message": a.message}))
+        .collect()
+}
+
+pub fn upgrade_mode_word(mode: i32) -> &'static str {
+    match pb::UpgradeMode::try_from(mode).unwrap_or(pb::UpgradeMode::Unspecified) {
+        pb::UpgradeMode::Automatic => "automatic",
+        pb::UpgradeMode::Manual => "manual",
+        pb::UpgradeMode::Unspecified => "host default",
+    }
 }
 
 pub fn job_status_text(s: Option<&bpb::JobStatus>) -> String {
@@ -142,6 +165,14 @@ pub fn metrics_json(m: &pb::NodeMetrics) -> Value {
         "name": m.name,
         "address": m.address,
         "jobs": m.jobs.iter().map(|j| job_info_json(&j.name, &j.info.clone().unwrap_or_default())).collect::<Vec<_>>(),
+        "resources": m.resources.as_ref().map(|r| json!({
+            "cpu_seconds": r.cpu_seconds,
+            "memory_bytes": r.memory_bytes,
+            "memory_limit_bytes": r.memory_limit_bytes,
+            "disk_bytes": r.disk_bytes,
+            "disk_limit_bytes": r.disk_limit_bytes,
+        })),
+        "alerts": alerts_json(&m.alerts),
     })
 }
 

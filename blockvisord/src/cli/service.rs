@@ -52,18 +52,24 @@ fn info_json(i: &pb::InfoResponse) -> serde_json::Value {
         "dev_mode": i.dev_mode,
         "node_count": i.node_count,
         "pid": i.pid,
+        "metrics_addr": i.metrics_addr,
     })
 }
 
 fn info_text(i: &pb::InfoResponse) -> String {
     format!(
-        "version {}, root {}, socket {}, {} node(s), pid {}{}",
+        "version {}, root {}, socket {}, {} node(s), pid {}{}{}",
         i.version,
         i.root,
         i.socket,
         i.node_count,
         i.pid,
-        if i.dev_mode { ", dev mode" } else { "" }
+        if i.dev_mode { ", dev mode" } else { "" },
+        if i.metrics_addr.is_empty() {
+            String::new()
+        } else {
+            format!(", metrics http://{}/metrics", i.metrics_addr)
+        }
     )
 }
 

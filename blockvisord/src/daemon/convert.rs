@@ -267,6 +267,8 @@ pub fn node_to_pb(
         data_dir: paths.data().display().to_string(),
         container_id: s.id.to_string(),
         runtime_root: runtime_root.display().to_string(),
+        alerts: vec![],
+        auto_upgrade: None,
     }
 }
 

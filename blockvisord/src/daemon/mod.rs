@@ -66,6 +66,10 @@ pub fn services(
 pub async fn attach(registry: &Registry) {
     for entry in registry.list() {
         let mut node = entry.lock().await;
+        // Rules live in the node's namespace; loading them again makes them match the state.
+        if let Err(e) = node.apply_firewall().await {
+            warn!(node = %node.state.id, "firewall: {e}");
+        }
         if !node.container_state().await.is_running() {
             continue;
         }
@@ -137,6 +141,40 @@ async fn task_loop(
     }
 }
 
+/// Health checks, the Prometheus endpoint (when configured) and the auto-upgrade engine.
+async fn spawn_fleet(registry: Arc<Registry>) -> eyre::Result<Vec<tokio::task::JoinHandle<()>>> {
+    let config = registry.services().config.clone();
+    let mut tasks = vec![tokio::spawn(crate::metrics::collect::run(
+        registry.clone(),
+        config.metrics.cadence(),
+    ))];
+    if let Some(addr) = config.metrics.listen {
+        let listener = crate::metrics::prom::bind(addr)
+            .await
+            .wrap_err_with(|| format!("binding the metrics endpoint {addr}"))?;
+        let local = listener.local_addr().wrap_err("metrics endpoint address")?;
+        registry.observed().set_metrics_addr(local.to_string());
+        info!(%local, "metrics on http://{local}/metrics");
+        let source = Arc::new(crate::metrics::RegistrySource(registry.clone()));
+        tasks.push(tokio::spawn(crate::metrics::prom::serve(listener, source)));
+    }
+    let catalog_path = config
+        .upgrade
+        .catalog
+        .clone()
+        .unwrap_or_else(|| config.root.join("catalog.toml"));
+    let planner = crate::autoupgrade::policy::Planner {
+        clock: Arc::new(crate::autoupgrade::policy::SystemClock),
+        catalog: Arc::new(crate::autoupgrade::catalog::FileCatalog { path: catalog_path }),
+    };
+    tasks.push(tokio::spawn(crate::autoupgrade::runner::run(
+        registry,
+        planner,
+        config.upgrade,
+    )));
+    Ok(tasks)
+}
+
 /// Refuses to start when another daemon already answers on the socket.
 async fn check_not_running(socket: &Path) -> eyre::Result<()> {
     if socket.exists()
@@ -160,6 +198,7 @@ pub async fn run(config: Config) -> eyre::Result<()> {
     let svc = Arc::new(services(config, Arc::new(scheduler))?);
     let registry = Arc::new(Registry::load(svc.clone()).wrap_err("loading nodes")?);
     attach(&registry).await;
+    let fleet = spawn_fleet(registry.clone()).await?;
 
     let listener = crate::uds::bind(&socket, 0o660)
         .wrap_err_with(|| format!("binding {}", socket.display()))?;
@@ -185,6 +224,7 @@ pub async fn run(config: Config) -> eyre::Result<()> {
         .await;
     recovery.abort();
     tasks.abort();
+    fleet.iter().for_each(|t| t.abort());
     crate::node::plugin::shutdown_all(&registry).await;
     let _ = std::fs::remove_file(&socket);
     served.wrap_err("serving the local API")

@@ -48,13 +48,15 @@ impl Service {
         } else {
             String::new()
         };
-        convert::node_to_pb(
+        let mut out = convert::node_to_pb(
             &node.state,
             status,
             &node.paths,
             &node.svc.runtime.state_root(),
-            reason,
-        )
+            reason.clone(),
+        );
+        crate::metrics::annotate(&self.registry, &mut out, node.state.id, status, &reason);
+        out
     }
 
     /// Describes a node, waiting a moment for short operations (scheduled tasks, metrics);
@@ -78,7 +80,7 @@ impl Service {
     }
 }
 
-async fn failure_reason(node: &Node) -> String {
+pub async fn failure_reason(node: &Node) -> String {
     if node.state.expected_status == NodeStatus::Failed {
         return "recovery gave up (see the daemon log)".into();
     }
@@ -106,6 +108,7 @@ impl Blockvisor for Service {
             dev_mode: cfg.dev_mode,
             node_count: u32::try_from(self.registry.list().len()).unwrap_or(u32::MAX),
             pid: std::process::id(),
+            metrics_addr: self.registry.observed().metrics_addr(),
         }))
     }
 
@@ -248,21 +251,20 @@ impl Blockvisor for Service {
     ) -> Result<Response<pb::Node>, Status> {
         let req = req.into_inner();
         let entry = self.entry(&req.id_or_name)?;
+        let update = crate::node::update::NodeUpdate {
+            properties: req.properties.into_iter().collect(),
+            firewall: match req.firewall {
+                Some(fw) => Some(convert::firewall_from_pb(Some(fw)).map_err(to_status)?),
+                None => None,
+            },
+            display_name: req.display_name,
+        };
         let mut node = entry.lock().await;
-        if let Some(fw) = req.firewall {
-            node.state.firewall = convert::firewall_from_pb(Some(fw)).map_err(to_status)?;
+        if let Some(policy) = &req.upgrade_policy {
+            crate::autoupgrade::runner::set_policy(&node.paths.dir, policy)
+                .map_err(Status::internal)?;
         }
-        if let Some(name) = req.display_name {
-            node.state.display_name = name;
-        }
-        if !req.properties.is_empty() {
-            node.state.properties.extend(req.properties);
-            node.state.initialized = false;
-        }
-        node.save().map_err(to_status)?;
-        if node.state.expected_status == NodeStatus::Running && !node.state.initialized {
-            node.start().await.map_err(to_status)?;
-        }
+        node.update(update).await.map_err(to_status)?;
         Ok(Response::new(self.describe(&node).await))
     }
 
@@ -306,7 +308,14 @@ impl Blockvisor for Service {
     ) -> Result<Response<pb::NodeMetrics>, Status> {
         let entry = self.entry(&req.into_inner().id_or_name)?;
         let mut node = entry.lock().await;
-        Ok(Response::new(node.metrics().await.map_err(to_status)?))
+        let mut metrics = node.metrics().await.map_err(to_status)?;
+        drop(node);
+        let cadence = self.registry.services().config.metrics.cadence();
+        let obs = crate::metrics::collect::observe(&entry, self.registry.observed(), cadence).await;
+        metrics.resources = Some(obs.resources);
+        metrics.alerts = obs.alerts.clone();
+        self.registry.observed().put(obs);
+        Ok(Response::new(metrics))
     }
 
     async fn list_jobs(

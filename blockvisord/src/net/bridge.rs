@@ -63,7 +63,7 @@ impl Bridge {
         let addr = format!("{}/{}", self.config.gateway, self.config.prefix);
         self.ip(&["addr", "add", &addr, "dev", br]).await?;
         self.ip(&["link", "set", "dev", br, "up"]).await?;
-        // Let nodes reach beyond the host (routing; NAT is the host's policy).
+        // Let nodes reach beyond the host: routing here, NAT and forwarding in host_rules.
         let _ = std::fs::write("/proc/sys/net/ipv4/ip_forward", "1");
         Ok(())
     }
@@ -73,6 +73,7 @@ impl Bridge {
 impl NodeNetwork for Bridge {
     async fn setup(&self, node_id: &str, net: &NodeNet) -> Result<Network, NetError> {
         self.ensure_bridge().await?;
+        super::host_rules::ensure(&self.config).await?;
         let ns = self.netns(node_id);
         let path = netns_path(&ns);
         if path.exists()
@@ -127,6 +128,22 @@ impl NodeNetwork for Bridge {
         // Deleting the namespace removes the pair; a veth left on the host side goes too.
         let _ = self.ip(&["link", "del", "dev", &self.veth(node_id)]).await;
         Ok(())
+    }
+
+    async fn apply_firewall(
+        &self,
+        node_id: &str,
+        firewall: &crate::node::state::Firewall,
+    ) -> Result<(), NetError> {
+        let ns = self.netns(node_id);
+        if !netns_path(&ns).exists() {
+            // Validate anyway: a bad config must fail now, not at the next start.
+            super::firewall::validate(firewall).map_err(|e| NetError(e.to_string()))?;
+            return Ok(());
+        }
+        let text = super::firewall::ruleset(&super::firewall::table_name(node_id), firewall)
+            .map_err(|e| NetError(e.to_string()))?;
+        super::nft::load(Some(&ns), &text).await
     }
 }
 

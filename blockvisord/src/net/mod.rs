@@ -2,6 +2,9 @@
 //! into a Linux bridge and a fixed IP.
 
 pub mod bridge;
+pub mod firewall;
+pub mod host_rules;
+pub mod nft;
 
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
@@ -28,6 +31,16 @@ pub trait NodeNetwork: Send + Sync + 'static {
     async fn setup(&self, node_id: &str, net: &NodeNet) -> Result<Network, NetError>;
     /// Removes the node's namespace and veth (idempotent).
     async fn teardown(&self, node_id: &str) -> Result<(), NetError>;
+    /// Replaces the node's firewall rules atomically. A node whose namespace does not exist
+    /// yet gets them when it is set up (the caller applies them after `setup`). Host-network
+    /// implementations do nothing: a node's rules must not filter the host.
+    async fn apply_firewall(
+        &self,
+        _node_id: &str,
+        _firewall: &crate::node::state::Firewall,
+    ) -> Result<(), NetError> {
+        Ok(())
+    }
 }
 
 /// Host networking for every node.

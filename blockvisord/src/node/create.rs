@@ -34,6 +34,8 @@ impl Node {
         if state.image.uri.trim().is_empty() {
             return Err(NodeError::InvalidArgument("image uri is empty".into()));
         }
+        crate::net::firewall::validate(&state.firewall)
+            .map_err(|e| NodeError::InvalidArgument(e.to_string()))?;
         let node = Node::new(svc.clone(), state);
         let dir = node.paths.dir.clone();
         if dir.exists() {

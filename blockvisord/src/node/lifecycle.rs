@@ -126,10 +126,14 @@ impl Node {
         let network = if self.state.host_network {
             crate::container::spec::Network::Host
         } else {
-            self.svc
+            let network = self
+                .svc
                 .network
                 .setup(&self.container_id(), &self.node_net())
-                .await?
+                .await?;
+            // Before the container runs: a node never runs without its rules.
+            self.apply_firewall().await?;
+            network
         };
         let config = container::container_config(
             &self.svc,

@@ -10,10 +10,13 @@ pub mod lifecycle;
 pub mod plugin;
 pub mod recovery;
 pub mod state;
+pub mod update;
 pub mod upgrade;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod update_tests;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

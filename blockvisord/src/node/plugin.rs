@@ -128,50 +128,7 @@ impl Node {
     /// Protocol status, height, block age, consensus, name, address and jobs.
     pub async fn metrics(&mut self) -> NodeResult<pb::NodeMetrics> {
         let plugin = self.plugin().await?;
-        let mut m = with_plugin(&plugin, |p| {
-            let mut m = pb::NodeMetrics::default();
-            if p.has_capability("protocol_status") {
-                match p.protocol_status() {
-                    Ok(s) => {
-                        m.protocol_status = Some(pb::ProtocolStatus {
-                            state: s.state,
-                            health: serde_json::to_value(s.health)
-                                .ok()
-                                .and_then(|v| v.as_str().map(String::from))
-                                .unwrap_or_default(),
-                        })
-                    }
-                    Err(e) => warn!("protocol_status: {e}"),
-                }
-            }
-            let busy = m.protocol_status.as_ref().is_some_and(|s| {
-                ["downloading", "uploading", "starting"].contains(&s.state.as_str())
-            });
-            if !busy {
-                if p.has_capability("height") {
-                    m.height = p.height().ok();
-                }
-                if p.has_capability("block_age") {
-                    m.block_age = p.block_age().ok();
-                }
-                if p.has_capability("consensus") {
-                    m.consensus = p.consensus().ok();
-                }
-            }
-            if p.has_capability("name") {
-                m.name = p.name().ok();
-            }
-            if p.has_capability("address") {
-                m.address = p.address().ok();
-            }
-            Ok(m)
-        })
-        .await?;
-        let mut client = babel_client(&self.paths.babel_socket(), Some(Duration::from_secs(10)));
-        if let Ok(jobs) = client.get_jobs(bpb::GetJobsRequest {}).await {
-            m.jobs = jobs.into_inner().jobs;
-        }
-        Ok(m)
+        collect_metrics(&plugin, &self.paths.babel_socket()).await
     }
 
     /// After a daemon restart: reload the plugin and re-register scheduled tasks.
@@ -181,6 +138,58 @@ impl Node {
         self.load_plugin().await?;
         Ok(())
     }
+}
+
+/// The plugin's figures and babel's jobs; needs no node lock (the health check uses it).
+pub async fn collect_metrics(
+    plugin: &SharedPlugin,
+    babel_socket: &std::path::Path,
+) -> NodeResult<pb::NodeMetrics> {
+    let mut m = with_plugin(plugin, |p| {
+        let mut m = pb::NodeMetrics::default();
+        if p.has_capability("protocol_status") {
+            match p.protocol_status() {
+                Ok(s) => {
+                    m.protocol_status = Some(pb::ProtocolStatus {
+                        state: s.state,
+                        health: serde_json::to_value(s.health)
+                            .ok()
+                            .and_then(|v| v.as_str().map(String::from))
+                            .unwrap_or_default(),
+                    })
+                }
+                Err(e) => warn!("protocol_status: {e}"),
+            }
+        }
+        let busy = m
+            .protocol_status
+            .as_ref()
+            .is_some_and(|s| ["downloading", "uploading", "starting"].contains(&s.state.as_str()));
+        if !busy {
+            if p.has_capability("height") {
+                m.height = p.height().ok();
+            }
+            if p.has_capability("block_age") {
+                m.block_age = p.block_age().ok();
+            }
+            if p.has_capability("consensus") {
+                m.consensus = p.consensus().ok();
+            }
+        }
+        if p.has_capability("name") {
+            m.name = p.name().ok();
+        }
+        if p.has_capability("address") {
+            m.address = p.address().ok();
+        }
+        Ok(m)
+    })
+    .await?;
+    let mut client = babel_client(babel_socket, Some(Duration::from_secs(10)));
+    if let Ok(jobs) = client.get_jobs(bpb::GetJobsRequest {}).await {
+        m.jobs = jobs.into_inner().jobs;
+    }
+    Ok(m)
 }
 
 /// Calls a plugin method without holding the node's lock (scheduled tasks).

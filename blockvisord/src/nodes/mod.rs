@@ -89,6 +89,8 @@ pub struct Registry {
     nodes: RwLock<HashMap<Uuid, Arc<NodeEntry>>>,
     /// Serialises creates so name and IP checks cannot race.
     create_lock: tokio::sync::Mutex<()>,
+    /// Health-check results (status reasons, alerts, metrics).
+    observed: crate::metrics::Observed,
 }
 
 impl std::fmt::Debug for Registry {
@@ -121,11 +123,16 @@ impl Registry {
             svc,
             nodes: RwLock::new(nodes),
             create_lock: tokio::sync::Mutex::new(()),
+            observed: crate::metrics::Observed::default(),
         })
     }
 
     pub fn services(&self) -> &Arc<Services> {
         &self.svc
+    }
+
+    pub fn observed(&self) -> &crate::metrics::Observed {
+        &self.observed
     }
 
     pub fn list(&self) -> Vec<Arc<NodeEntry>> {
@@ -214,6 +221,7 @@ impl Registry {
         let mut node = entry.lock().await;
         node.delete().await?;
         self.write().remove(&entry.id);
+        self.observed.remove(&entry.id);
         Ok(())
     }
 }

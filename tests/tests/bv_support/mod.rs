@@ -18,6 +18,36 @@ pub fn bridge_name() -> String {
     format!("bvt{:x}", std::process::id())
 }
 
+/// Removes a test bridge with the host rules blockvisord installs for it (the NAT table
+/// `ip bv_nat_<bridge>` and the `FORWARD` accept rules tagged `blockvisor <bridge>`).
+pub fn remove_bridge(bridge: &str) {
+    let quiet = |cmd: &mut Command| {
+        cmd.stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    };
+    quiet(Command::new("ip").args(["link", "del", bridge]));
+    quiet(Command::new("nft").args(["delete", "table", "ip", &format!("bv_nat_{bridge}")]));
+    let comment = format!("blockvisor {bridge}");
+    for dir in ["-i", "-o"] {
+        while quiet(Command::new("iptables").args([
+            "-w",
+            "-D",
+            "FORWARD",
+            dir,
+            bridge,
+            "-m",
+            "comment",
+            "--comment",
+            &comment,
+            "-j",
+            "ACCEPT",
+        ])) {}
+    }
+}
+
 pub fn unique(prefix: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

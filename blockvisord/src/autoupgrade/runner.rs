@@ -1,0 +1,157 @@
+//! The daemon side of automatic upgrades: every `check_interval_secs`, each node's record
+//! and policy go through the [`Planner`]; upgrades and rollbacks run under the node's lock
+//! with the ordinary upgrade operation (which itself rolls back a failed start).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use babel_api::pb::blockvisor::v1 as pb;
+use tracing::{info, warn};
+
+use super::policy::{Action, NodeView, Planner, effective};
+use super::record::Record;
+use super::{Mode, UpgradeConfig};
+use crate::node::state::{NodeImage, Status};
+use crate::node::upgrade::UpgradeTarget;
+use crate::nodes::{NodeEntry, Registry};
+
+fn view(registry: &Registry, entry: &NodeEntry, record: &Record) -> NodeView {
+    let busy = entry.try_lock().is_none();
+    let state = entry.cached();
+    let obs = registry.observed().get(&entry.id);
+    let since = record.pending.as_ref().map(|p| p.upgraded_at);
+    let healthy = obs.is_some_and(|o| {
+        o.status == Status::Running && o.alerts.is_empty() && since.is_none_or(|t| o.at > t)
+    });
+    NodeView {
+        protocol: state.image_key.protocol_key,
+        variant: state.image_key.variant_key,
+        image: state.image,
+        running: state.expected_status == Status::Running,
+        hands_off: busy || state.expected_status == Status::Failed,
+        healthy,
+    }
+}
+
+async fn upgrade_to(entry: &NodeEntry, image: NodeImage) -> Result<(), String> {
+    let mut node = entry.lock().await;
+    let target = UpgradeTarget {
+        image,
+        image_key: node.state.image_key.clone(),
+        vm_config: node.state.vm_config.clone(),
+    };
+    node.upgrade(target).await.map_err(|e| e.to_string())
+}
+
+/// One pass over every node.
+pub async fn pass(registry: &Registry, planner: &Planner, host: &UpgradeConfig) {
+    let nodes_dir = registry.services().config.nodes_dir();
+    for entry in registry.list() {
+        let dir = nodes_dir.join(entry.id.to_string());
+        let mut record = match Record::load(&dir) {
+            Ok(r) => r,
+            Err(e) => {
+                warn!(node = %entry.id, "auto-upgrade: {e}");
+                continue;
+            }
+        };
+        let policy = effective(host, &record.policy);
+        if policy.mode == Mode::Manual && record.pending.is_none() && record.state == "manual" {
+            continue;
+        }
+        let node = view(registry, &entry, &record);
+        let (action, state) = planner.plan(&policy, &node, &mut record).await;
+        record.state = state;
+        match action {
+            Action::Nothing => {}
+            Action::Confirm => info!(node = %entry.id, "auto-upgrade: {}", record.last_result),
+            Action::Upgrade(img) => {
+                info!(node = %entry.id, from = %node.image.version, to = %img.version, "auto-upgrade");
+                let image = NodeImage {
+                    version: img.version.clone(),
+                    uri: img.uri.clone(),
+                    min_babel_version: img.min_babel_version.clone(),
+                    ..node.image.clone()
+                };
+                let result = upgrade_to(&entry, image).await;
+                if let Err(e) = &result {
+                    warn!(node = %entry.id, "auto-upgrade to {} failed: {e}", img.version);
+                }
+                planner.upgraded(&policy, &node, &img, result, &mut record);
+            }
+            Action::Rollback { to, reason } => {
+                warn!(node = %entry.id, "auto-upgrade rollback: {reason}");
+                let result = upgrade_to(&entry, to).await;
+                planner.rolled_back(&reason, result, &mut record);
+                record.state = record.last_result.clone();
+            }
+        }
+        if let Err(e) = record.save(&dir) {
+            warn!(node = %entry.id, "auto-upgrade: {e}");
+        }
+    }
+}
+
+pub async fn run(registry: Arc<Registry>, planner: Planner, host: UpgradeConfig) {
+    let mut tick = tokio::time::interval(Duration::from_secs(host.check_interval_secs.max(1)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        pass(&registry, &planner, &host).await;
+    }
+}
+
+/// The `Node.auto_upgrade` message of a node.
+pub fn describe(host: &UpgradeConfig, node_dir: &std::path::Path) -> pb::AutoUpgrade {
+    let record = Record::load(node_dir).unwrap_or_default();
+    let p = effective(host, &record.policy);
+    pb::AutoUpgrade {
+        policy: Some(pb::UpgradePolicy {
+            mode: match p.mode {
+                Mode::Manual => pb::UpgradeMode::Manual,
+                Mode::Automatic => pb::UpgradeMode::Automatic,
+            }
+            .into(),
+            delay_secs: u64::try_from(p.delay.num_seconds()).ok(),
+            health_deadline_secs: u64::try_from(p.health_deadline.num_seconds()).ok(),
+        }),
+        state: record.state,
+        last_result: record.last_result,
+    }
+}
+
+/// Stores a node's own policy (`bv node update --upgrade-policy …`).
+pub fn set_policy(node_dir: &std::path::Path, policy: &pb::UpgradePolicy) -> Result<(), String> {
+    let mut record = Record::load(node_dir)?;
+    record.policy.mode = match pb::UpgradeMode::try_from(policy.mode) {
+        Ok(pb::UpgradeMode::Manual) => Some(Mode::Manual),
+        Ok(pb::UpgradeMode::Automatic) => Some(Mode::Automatic),
+        _ => None,
+    };
+    if policy.delay_secs.is_some() {
+        record.policy.delay_secs = policy.delay_secs;
+    }
+    if policy.health_deadline_secs.is_some() {
+        record.policy.health_deadline_secs = policy.health_deadline_secs;
+    }
+    record.state.clear();
+    record.save(node_dir)
+}
+
+/// Counters for the metrics endpoint.
+pub fn counts(registry: &Registry) -> Vec<crate::metrics::prom::UpgradeCounts> {
+    let nodes_dir = registry.services().config.nodes_dir();
+    registry
+        .list()
+        .iter()
+        .filter_map(|e| {
+            let r = Record::load(&nodes_dir.join(e.id.to_string())).ok()?;
+            Some(crate::metrics::prom::UpgradeCounts {
+                node_id: e.id.to_string(),
+                name: e.cached().name,
+                upgraded: r.upgraded,
+                rolled_back: r.rolled_back,
+            })
+        })
+        .collect()
+}

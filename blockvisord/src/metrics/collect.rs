@@ -1,0 +1,157 @@
+//! The health check: observes every node periodically (without holding a node's lock while
+//! the plugin answers) and keeps the result in [`Observed`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use babel_api::pb::blockvisor::v1 as pb;
+use chrono::Utc;
+use tracing::{debug, info};
+
+use super::{NodeObservation, Observed, alerts, cgroup, disk};
+use crate::node::state::Status;
+use crate::nodes::{NodeEntry, Registry};
+
+/// Longest a plugin gets to answer during a health check.
+pub const PLUGIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How the health check paces itself.
+#[derive(Debug, Clone, Copy)]
+pub struct Cadence {
+    pub every: Duration,
+    /// Minimum time between two walks of a node's data dir.
+    pub disk_every: Duration,
+}
+
+/// Observes one node; a node busy with another operation keeps its last figures.
+pub async fn observe(entry: &NodeEntry, observed: &Observed, cadence: Cadence) -> NodeObservation {
+    let previous = observed.get(&entry.id);
+    let Ok(mut node) = tokio::time::timeout(Duration::from_secs(2), entry.lock()).await else {
+        let state = entry.cached();
+        return match previous {
+            Some(mut p) => {
+                p.status = Status::Busy;
+                p.at = Utc::now();
+                p
+            }
+            None => NodeObservation {
+                id: state.id,
+                name: state.name,
+                protocol: state.image_key.protocol_key,
+                variant: state.image_key.variant_key,
+                version: state.image.version,
+                at: Utc::now(),
+                status: Status::Busy,
+                metrics: None,
+                resources: pb::NodeResources::default(),
+                alerts: vec![],
+                disk_at: None,
+            },
+        };
+    };
+    let status = node.status().await;
+    let reason = if status == Status::Failed {
+        crate::daemon::service::failure_reason(&node).await
+    } else {
+        String::new()
+    };
+    let pid = node.container_state().await.pid();
+    let socket = node.paths.babel_socket();
+    let data = node.paths.data();
+    let plugin = if status == Status::Running {
+        node.plugin().await.ok()
+    } else {
+        None
+    };
+    let state = node.state.clone();
+    drop(node);
+
+    let metrics = match plugin {
+        Some(p) => {
+            match tokio::time::timeout(
+                PLUGIN_TIMEOUT,
+                crate::node::plugin::collect_metrics(&p, &socket),
+            )
+            .await
+            {
+                Ok(Ok(m)) => Some(m),
+                Ok(Err(e)) => {
+                    debug!(node = %state.id, "health check: {e}");
+                    None
+                }
+                Err(_) => {
+                    debug!(node = %state.id, "health check: plugin timed out");
+                    None
+                }
+            }
+        }
+        None => None,
+    };
+    let usage = pid.and_then(cgroup::usage_of_pid).unwrap_or_default();
+    let now = Utc::now();
+    let (disk_bytes, disk_at) = match previous.as_ref().and_then(|p| p.disk_at.map(|t| (p, t))) {
+        Some((p, t)) if (now - t).to_std().unwrap_or_default() < cadence.disk_every => {
+            (p.resources.disk_bytes, Some(t))
+        }
+        _ => (
+            tokio::task::spawn_blocking(move || disk::allocated_bytes(&data))
+                .await
+                .unwrap_or(0),
+            Some(now),
+        ),
+    };
+    let resources = pb::NodeResources {
+        cpu_seconds: usage.cpu_seconds,
+        memory_bytes: usage.memory_bytes,
+        memory_limit_bytes: if usage.memory_limit_bytes > 0 {
+            usage.memory_limit_bytes
+        } else {
+            state.vm_config.mem_size_mb * 1024 * 1024
+        },
+        disk_bytes,
+        disk_limit_bytes: state.vm_config.disk_size_gb * 1_000_000_000,
+    };
+    let alerts = alerts::node_alerts(status, &reason, metrics.as_ref());
+    if let Some(p) = &previous
+        && p.alerts.is_empty()
+        && !alerts.is_empty()
+    {
+        let text: Vec<_> = alerts.iter().map(|a| a.message.as_str()).collect();
+        info!(node = %state.id, name = %state.name, "node needs attention: {}", text.join("; "));
+    }
+    NodeObservation {
+        id: state.id,
+        name: state.name,
+        protocol: state.image_key.protocol_key,
+        variant: state.image_key.variant_key,
+        version: state.image.version,
+        at: now,
+        status,
+        metrics,
+        resources,
+        alerts,
+        disk_at,
+    }
+}
+
+/// One pass over every node.
+pub async fn pass(registry: &Registry, cadence: Cadence) {
+    let observed = registry.observed();
+    let entries = registry.list();
+    let ids: Vec<_> = entries.iter().map(|e| e.id).collect();
+    for entry in entries {
+        let obs = observe(&entry, observed, cadence).await;
+        observed.put(obs);
+    }
+    observed.retain(&ids);
+}
+
+/// Runs the health check forever.
+pub async fn run(registry: Arc<Registry>, cadence: Cadence) {
+    let mut tick = tokio::time::interval(cadence.every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        pass(&registry, cadence).await;
+    }
+}
