@@ -82,6 +82,34 @@ fn rule(name: &str, dir: &str, action: &str, ports: &[u32], ips: &[String]) -> F
     }
 }
 
+/// Serves the peer's address once on `port` inside `ns`.
+fn serve_peer_in(ns: &str, port: u16) {
+    let ns = ns.to_string();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        enter_netns(&ns);
+        let l = TcpListener::bind(("0.0.0.0", port)).expect("bind in netns");
+        ready_tx.send(()).expect("ready");
+        for mut s in l.incoming().flatten() {
+            let peer = s
+                .peer_addr()
+                .map(|a| a.ip().to_string())
+                .unwrap_or_default();
+            let _ = s.write_all(peer.as_bytes());
+        }
+    });
+    ready_rx.recv().expect("listener ready");
+}
+
+fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("ip");
+    assert!(
+        out.status.success(),
+        "ip {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 struct Cleanup {
     bridge: String,
     nodes: Vec<String>,
@@ -94,6 +122,12 @@ impl Drop for Cleanup {
                 .args(["netns", "del", &format!("bv-{id}")])
                 .status();
         }
+        let _ = Command::new("ip")
+            .args(["netns", "del", &format!("{}o", self.bridge)])
+            .status();
+        let _ = Command::new("ip")
+            .args(["link", "del", &format!("{}h", self.bridge)])
+            .status();
         let bridge = self.bridge.clone();
         let _ = std::thread::spawn(move || {
             let rt = tokio::runtime::Runtime::new().expect("runtime");
@@ -202,6 +236,38 @@ async fn denied_ports_are_unreachable_allowed_ones_reachable() {
         nat.contains(&format!("ip saddr 10.215.{octet}.0/24")) && nat.contains("masquerade"),
         "{nat}"
     );
+
+    // NAT: an "outside" network routed by the host, which has no route back to the node
+    // subnet, sees the host's address; without masquerading the reply would never arrive.
+    let outside_ns = format!("{bridge}o");
+    let (host_end, out_end) = (format!("{bridge}h"), format!("{bridge}x"));
+    ip(&["netns", "add", &outside_ns]);
+    ip(&[
+        "link", "add", &host_end, "type", "veth", "peer", "name", &out_end,
+    ]);
+    ip(&["link", "set", &out_end, "netns", &outside_ns]);
+    let host_addr = format!("10.216.{octet}.1/24");
+    ip(&["addr", "add", &host_addr, "dev", &host_end]);
+    ip(&["link", "set", &host_end, "up"]);
+    let out_addr = format!("10.216.{octet}.2/24");
+    ip(&["-n", &outside_ns, "addr", "add", &out_addr, "dev", &out_end]);
+    ip(&["-n", &outside_ns, "link", "set", &out_end, "up"]);
+    serve_peer_in(&outside_ns, 7070);
+    let seen = {
+        let ns = client_ns.clone();
+        std::thread::spawn(move || {
+            enter_netns(&ns);
+            let addr = SocketAddr::from((Ipv4Addr::new(10, 216, octet, 2), 7070));
+            let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(3))
+                .expect("bridged node reaches the outside network");
+            let mut buf = String::new();
+            s.read_to_string(&mut buf).expect("read");
+            buf
+        })
+        .join()
+        .expect("client thread")
+    };
+    assert_eq!(seen, format!("10.216.{octet}.1"), "masqueraded as the host");
 
     // Deleting the node removes its rules with its namespace.
     net.teardown(&node).await.expect("teardown");

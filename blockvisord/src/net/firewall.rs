@@ -5,8 +5,9 @@
 //! the node) and an `output` chain (traffic from the node). The file first declares and
 //! deletes the table and then defines it again, so `nft -f` replaces the old rules in one
 //! transaction: there is never a moment without rules. Rules match in list order (first
-//! match wins), then the default verdict of the direction applies. Loopback traffic and
-//! packets of established connections are always accepted.
+//! match wins), then the default verdict of the direction applies. Loopback traffic,
+//! packets of established connections, incoming ping and IPv6 neighbour discovery are
+//! always accepted.
 //!
 //! Node containers have no `CAP_NET_ADMIN`, so a node cannot change its own rules.
 
@@ -14,6 +15,10 @@ use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use crate::node::state::{Firewall, FirewallRule};
+
+/// ICMPv6 types accepted whatever the rules say (IPv6 does not work without them).
+const ICMPV6_ALWAYS: &str =
+    "echo-request, nd-neighbor-solicit, nd-neighbor-advert, nd-router-advert";
 
 /// Most rules a node accepts (same bound as the `babel.yaml` validation).
 pub const MAX_RULES: usize = 128;
@@ -229,6 +234,11 @@ pub fn ruleset(table: &str, fw: &Firewall) -> Result<String, FirewallError> {
         let _ = writeln!(out, "    {iface} \"lo\" accept");
         let _ = writeln!(out, "    ct state established,related accept");
         let _ = writeln!(out, "    ct state invalid drop");
+        if chain == "input" {
+            // Like ufw's defaults: ping and IPv6 neighbour discovery always work.
+            let _ = writeln!(out, "    icmp type echo-request accept");
+            let _ = writeln!(out, "    icmpv6 type {{ {ICMPV6_ALWAYS} }} accept");
+        }
         for r in rules {
             let _ = writeln!(out, "    {r}");
         }
@@ -269,6 +279,8 @@ mod tests {
             \x20   iifname \"lo\" accept\n\
             \x20   ct state established,related accept\n\
             \x20   ct state invalid drop\n\
+            \x20   icmp type echo-request accept\n\
+            \x20   icmpv6 type { echo-request, nd-neighbor-solicit, nd-neighbor-advert, nd-router-advert } accept\n\
             \x20   reject comment \"default\"\n\
             \x20 }\n\
             \x20 chain output {\n\

@@ -116,6 +116,12 @@ impl Daemon {
 
     /// A daemon whose `[network]` section gets `extra` (TOML lines) besides a unique bridge.
     pub fn start_with_network(extra: &str) -> Self {
+        Self::start_with_config("", extra)
+    }
+
+    /// `top` goes before the `[network]` section (top-level keys, then other tables such as
+    /// `[metrics]` or `[upgrade]`); `network` into it.
+    pub fn start_with_config(top: &str, extra: &str) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("bv")
             .tempdir_in("/tmp")
@@ -127,7 +133,7 @@ impl Daemon {
             &config,
             format!(
                 "cgroup_parent = \"{}\"\nrecovery_interval_secs = 1\nrecovery_backoff_ms = 200\nstop_grace_secs = 2\n\
-                 [network]\nbridge = \"{}\"\n{extra}\n",
+                 {top}\n[network]\nbridge = \"{}\"\n{extra}\n",
                 unique("bvt"),
                 bridge_name()
             ),
