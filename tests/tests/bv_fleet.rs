@@ -15,7 +15,8 @@ fn plugin(health: &str) -> String {
     format!(
         r#"
 fn plugin_config() {{
-    #{{ services: [ #{{ name: "svc", run_sh: `while true; do sleep 1; done` }} ] }}
+    let color = node_params()["color"];
+    #{{ services: [ #{{ name: "svc", run_sh: `while true; do echo ${{color}} > /blockjoy/svc-color; sleep 1; done` }} ] }}
 }}
 fn height() {{ 42 }}
 fn block_age() {{ 3 }}
@@ -139,8 +140,18 @@ fn metrics_update_alerts_and_auto_upgrade() {
 
     // Update a running node in place.
     assert_eq!(d.ok(&["node", "run", "color", &name]).trim(), "red");
+    let svc_color = || std::fs::read_to_string(data_dir.join("svc-color")).unwrap_or_default();
+    wait_for(Duration::from_secs(20), "service writes red", || {
+        svc_color().trim() == "red"
+    });
     d.ok(&["node", "update", &name, "--props", r#"{"color": "blue"}"#]);
     assert_eq!(d.ok(&["node", "run", "color", &name]).trim(), "blue");
+    // init ran again: the service was re-created with the new value.
+    wait_for(
+        Duration::from_secs(20),
+        "service restarted with blue",
+        || svc_color().trim() == "blue",
+    );
     assert_eq!(d.node(&name)["status"], "Running");
 
     // Alerts: an unhealthy protocol shows in `bv node status` and in the metrics.

@@ -49,6 +49,9 @@ pub async fn observe(entry: &NodeEntry, observed: &Observed, cadence: Cadence) -
             },
         };
     };
+    // Observation time = when the node was seen under its lock, so a check that began
+    // before an upgrade never counts as seeing the upgraded node.
+    let seen_at = Utc::now();
     let status = node.status().await;
     let reason = if status == Status::Failed {
         crate::daemon::service::failure_reason(&node).await
@@ -125,7 +128,7 @@ pub async fn observe(entry: &NodeEntry, observed: &Observed, cadence: Cadence) -
         protocol: state.image_key.protocol_key,
         variant: state.image_key.variant_key,
         version: state.image.version,
-        at: now,
+        at: seen_at,
         status,
         metrics,
         resources,

@@ -25,6 +25,7 @@ pub struct NodeObservation {
     pub protocol: String,
     pub variant: String,
     pub version: String,
+    /// When the node was seen (under its lock).
     pub at: DateTime<Utc>,
     pub status: Status,
     /// Plugin figures and jobs (running nodes only).
