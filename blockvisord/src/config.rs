@@ -48,8 +48,12 @@ pub struct Config {
     pub dev_mode: bool,
     /// Docker daemon socket for `docker-daemon://` images (default: the Docker default).
     pub docker_host: Option<String>,
-    /// Control-plane API URL (not used yet: catalog creates need it).
+    /// Default control-plane API URL for `bv host register` (the URL the host registered
+    /// with is kept in `<root>/host.json` with the host credentials).
     pub api_url: Option<String>,
+    /// Seconds between node status reports to the API (changes are also sent right after
+    /// every command).
+    pub status_interval_secs: u64,
     pub host_id: String,
     pub host_name: String,
     pub network: NetworkConfig,
@@ -150,6 +154,7 @@ impl Default for Config {
             dev_mode: true,
             docker_host: None,
             api_url: None,
+            status_interval_secs: 30,
             host_id: String::new(),
             host_name: String::new(),
             network: NetworkConfig::default(),

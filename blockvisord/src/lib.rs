@@ -6,9 +6,12 @@
 //! * [`container`]: the runtime trait, runc, the OCI spec builder.
 //! * [`rootfs`], [`net`]: images as node root filesystems, node networking.
 //! * [`cli`]: the `bv` command line.
+//! * [`cloud`]: registration with the control-plane API, its command stream, archives and
+//!   secrets.
 
 pub mod autoupgrade;
 pub mod cli;
+pub mod cloud;
 pub mod config;
 pub mod container;
 pub mod daemon;

@@ -32,6 +32,25 @@ pub enum HostCommand {
     /// Host usage figures.
     #[command(visible_alias = "m")]
     Metrics,
+    /// Register this host with a control-plane API using a provision token (made by
+    /// `bv-api provision-token`); blockvisord stores the host credentials under its root
+    /// (host.json, mode 0600) and connects to the API's command stream.
+    Register(RegisterArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RegisterArgs {
+    /// Single-use provision token.
+    pub provision_token: String,
+    /// API URL (default: `api_url` of the daemon config).
+    #[arg(long, env = "BV_API_URL")]
+    pub api: Option<String>,
+    /// Host name reported to the API (default: the hostname).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Replace an existing registration.
+    #[arg(long)]
+    pub force: bool,
 }
 
 async fn info(socket: &Path) -> Option<pb::InfoResponse> {
@@ -53,12 +72,29 @@ fn info_json(i: &pb::InfoResponse) -> serde_json::Value {
         "node_count": i.node_count,
         "pid": i.pid,
         "metrics_addr": i.metrics_addr,
+        "api_url": i.api_url,
+        "host_id": i.host_id,
+        "api_connected": i.api_connected,
     })
 }
 
 fn info_text(i: &pb::InfoResponse) -> String {
+    let api = if i.api_url.is_empty() {
+        String::new()
+    } else {
+        format!(
+            ", host {} on {} ({})",
+            i.host_id,
+            i.api_url,
+            if i.api_connected {
+                "connected"
+            } else {
+                "not connected"
+            }
+        )
+    };
     format!(
-        "version {}, root {}, socket {}, {} node(s), pid {}{}{}",
+        "version {}, root {}, socket {}, {} node(s), pid {}{}{}{api}",
         i.version,
         i.root,
         i.socket,
@@ -176,8 +212,36 @@ pub async fn status(socket: &Path, format: Format) -> eyre::Result<()> {
     Ok(())
 }
 
+async fn register(socket: &Path, args: RegisterArgs, format: Format) -> eyre::Result<()> {
+    let r = connect(socket)
+        .await?
+        .register_host(pb::RegisterHostRequest {
+            api_url: args.api.unwrap_or_default(),
+            provision_token: args.provision_token,
+            name: args.name,
+            force: args.force,
+        })
+        .await
+        .map_err(rpc_err)?
+        .into_inner();
+    match format {
+        Format::Json => print_json(&serde_json::json!({
+            "host_id": r.host_id,
+            "api_url": r.api_url,
+            "credentials_file": r.credentials_file,
+        })),
+        Format::Text => println!(
+            "Host registered with ID `{}` at {} (credentials in {})",
+            r.host_id, r.api_url, r.credentials_file
+        ),
+    }
+    Ok(())
+}
+
 pub async fn host(socket: &Path, cmd: HostCommand, format: Format) -> eyre::Result<()> {
-    let HostCommand::Metrics = cmd;
+    if let HostCommand::Register(args) = cmd {
+        return register(socket, args, format).await;
+    }
     let m = connect(socket)
         .await?
         .get_host_metrics(pb::GetHostMetricsRequest {})

@@ -58,6 +58,7 @@ pub fn services(
         babel_dir,
         init_binary,
         scheduler,
+        cloud: Default::default(),
         config,
     })
 }
@@ -199,6 +200,7 @@ pub async fn run(config: Config) -> eyre::Result<()> {
     let registry = Arc::new(Registry::load(svc.clone()).wrap_err("loading nodes")?);
     attach(&registry).await;
     let fleet = spawn_fleet(registry.clone()).await?;
+    crate::cloud::connect_if_registered(&registry)?;
 
     let listener = crate::uds::bind(&socket, 0o660)
         .wrap_err_with(|| format!("binding {}", socket.display()))?;
@@ -225,6 +227,7 @@ pub async fn run(config: Config) -> eyre::Result<()> {
     recovery.abort();
     tasks.abort();
     fleet.iter().for_each(|t| t.abort());
+    svc.cloud.shutdown();
     crate::node::plugin::shutdown_all(&registry).await;
     let _ = std::fs::remove_file(&socket);
     served.wrap_err("serving the local API")

@@ -14,6 +14,9 @@ use crate::node::upgrade::UpgradeTarget;
 use crate::node::{Node, NodeError};
 use crate::nodes::{NodeEntry, Registry};
 
+/// How long a catalog create waits for the node to appear locally before answering.
+const CATALOG_CREATE_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+
 pub type LogStream = Pin<Box<dyn Stream<Item = Result<pb::LogLine, Status>> + Send>>;
 
 pub struct Service {
@@ -100,7 +103,9 @@ impl Blockvisor for Service {
         &self,
         _req: Request<pb::InfoRequest>,
     ) -> Result<Response<pb::InfoResponse>, Status> {
-        let cfg = &self.registry.services().config;
+        let svc = self.registry.services();
+        let cfg = &svc.config;
+        let client = svc.cloud.client();
         Ok(Response::new(pb::InfoResponse {
             version: babel_api::VERSION.into(),
             root: cfg.root.display().to_string(),
@@ -109,7 +114,22 @@ impl Blockvisor for Service {
             node_count: u32::try_from(self.registry.list().len()).unwrap_or(u32::MAX),
             pid: std::process::id(),
             metrics_addr: self.registry.observed().metrics_addr(),
+            api_url: client
+                .as_ref()
+                .map(|c| c.api_url.clone())
+                .unwrap_or_default(),
+            host_id: client.map(|c| c.host_id.clone()).unwrap_or_default(),
+            api_connected: svc.cloud.is_connected(),
         }))
+    }
+
+    async fn register_host(
+        &self,
+        req: Request<pb::RegisterHostRequest>,
+    ) -> Result<Response<pb::RegisterHostResponse>, Status> {
+        crate::cloud::register(&self.registry, req.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn get_host_metrics(
@@ -143,12 +163,7 @@ impl Blockvisor for Service {
         let spec = match req.source {
             Some(pb::create_node_request::Source::Spec(spec)) => spec,
             Some(pb::create_node_request::Source::Catalog(c)) => {
-                return Err(Status::unimplemented(format!(
-                    "creating {}/{} from the control-plane catalog needs the API, which this \
-                     host is not connected to yet; create a dev node from an image \
-                     (`bv node create --image URI` or `nib image play`)",
-                    c.protocol_key, c.variant_key
-                )));
+                return self.create_from_catalog(c, req.properties, req.tags).await;
             }
             None => {
                 return Err(Status::invalid_argument(
@@ -431,6 +446,40 @@ impl Blockvisor for Service {
 }
 
 impl Service {
+    /// Asks the API for the node, then waits for its Create command to make it here.
+    async fn create_from_catalog(
+        &self,
+        c: pb::CatalogNodeRequest,
+        properties: std::collections::HashMap<String, String>,
+        tags: Vec<String>,
+    ) -> Result<Response<pb::Node>, Status> {
+        let svc = self.registry.services();
+        let api_node = crate::cloud::create_from_catalog(&svc.cloud, &c, &properties, tags).await?;
+        let deadline = tokio::time::Instant::now() + CATALOG_CREATE_WAIT;
+        loop {
+            if let Ok(entry) = self.registry.get(&api_node.node_id) {
+                return Ok(Response::new(self.describe_entry(&entry).await));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        // Not here yet (image still pulling, or the stream is reconnecting): the node as
+        // the API describes it, Busy.
+        let state =
+            crate::cloud::convert::state_from_api(&api_node, svc.config.network.host_network)
+                .map_err(to_status)?;
+        let paths = crate::node::NodePaths::new(&svc.config.nodes_dir(), state.id);
+        Ok(Response::new(convert::node_to_pb(
+            &state,
+            NodeStatus::Busy,
+            &paths,
+            &svc.runtime.state_root(),
+            String::new(),
+        )))
+    }
+
     async fn job_action(
         &self,
         req: Request<pb::NodeJobRequest>,

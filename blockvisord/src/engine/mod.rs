@@ -33,6 +33,9 @@ pub struct NodeEngine {
     pub babel: BabelClient<Channel>,
     pub runtime: tokio::runtime::Handle,
     pub scheduler: Arc<Scheduler>,
+    /// The control-plane API (secrets, "has archive").
+    pub cloud: Arc<crate::cloud::Link>,
+    pub archive: server::NodeArchive,
 }
 
 impl std::fmt::Debug for NodeEngine {
@@ -81,6 +84,16 @@ impl NodeEngine {
     fn file(&self, name: &str) -> PathBuf {
         self.node_dir.join(name)
     }
+
+    fn api(&self) -> EngineResult<Arc<crate::cloud::client::ApiClient>> {
+        self.cloud
+            .require()
+            .map_err(|s| EngineError::Failed(s.message().to_string()))
+    }
+}
+
+fn api_err(s: tonic::Status) -> EngineError {
+    EngineError::Failed(format!("API: {}", s.message()))
 }
 
 fn read_optional(path: &Path) -> EngineResult<Option<String>> {
@@ -288,7 +301,20 @@ impl Engine for NodeEngine {
     }
 
     fn has_protocol_archive(&self) -> EngineResult<bool> {
-        Ok(false)
+        if self.env.dev_mode {
+            return Ok(false);
+        }
+        let Some(archive) =
+            crate::cloud::archive_ref(&self.archive.archive_id, &self.archive.store_key)
+        else {
+            return Ok(false);
+        };
+        let client = self.api()?;
+        match self.block(client.download_metadata(archive)) {
+            Ok(_) => Ok(true),
+            Err(s) if s.code() == tonic::Code::NotFound => Ok(false),
+            Err(s) => Err(api_err(s)),
+        }
     }
 
     fn node_params(&self) -> BTreeMap<String, String> {
@@ -315,22 +341,22 @@ impl Engine for NodeEngine {
         read_optional(&self.file("plugin_config.json"))
     }
 
-    fn put_secret(&self, _name: &str, _value: Vec<u8>) -> EngineResult<()> {
+    fn put_secret(&self, name: &str, value: Vec<u8>) -> EngineResult<()> {
         if self.env.dev_mode {
             return Ok(());
         }
-        Err(EngineError::Failed(
-            "control-plane API not configured".into(),
-        ))
+        let client = self.api()?;
+        self.block(client.put_secret(&self.node_id.to_string(), name, value))
+            .map_err(api_err)
     }
 
-    fn get_secret(&self, _name: &str) -> EngineResult<Option<Vec<u8>>> {
+    fn get_secret(&self, name: &str) -> EngineResult<Option<Vec<u8>>> {
         if self.env.dev_mode {
             return Ok(Some(b"dev-secret".to_vec()));
         }
-        Err(EngineError::Failed(
-            "control-plane API not configured".into(),
-        ))
+        let client = self.api()?;
+        self.block(client.get_secret(&self.node_id.to_string(), name))
+            .map_err(api_err)
     }
 
     fn add_task(

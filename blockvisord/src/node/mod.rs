@@ -44,6 +44,8 @@ pub struct Services {
     /// The `bv-init` binary bind-mounted as every container's PID 1.
     pub init_binary: PathBuf,
     pub scheduler: Arc<crate::scheduler::Scheduler>,
+    /// The control-plane API connection (empty until the host is registered).
+    pub cloud: Arc<crate::cloud::Link>,
 }
 
 impl std::fmt::Debug for Services {
@@ -190,8 +192,13 @@ impl Node {
             return Ok(());
         }
         let socket = self.paths.engine_socket();
-        let handle = crate::engine::server::serve(self.state.id, &socket)
-            .map_err(io_err(format!("serving {}", socket.display())))?;
+        let archive = crate::engine::server::NodeArchive {
+            archive_id: self.state.image.archive_id.clone(),
+            store_key: self.state.image.store_key.clone(),
+        };
+        let handle =
+            crate::engine::server::serve(self.state.id, &socket, self.svc.cloud.clone(), archive)
+                .map_err(io_err(format!("serving {}", socket.display())))?;
         self.engine_server = Some(handle);
         Ok(())
     }

@@ -51,6 +51,11 @@ impl Node {
             babel: babel_client(&self.paths.babel_socket(), Some(Duration::from_secs(600))),
             runtime: tokio::runtime::Handle::current(),
             scheduler: self.svc.scheduler.clone(),
+            cloud: self.svc.cloud.clone(),
+            archive: crate::engine::server::NodeArchive {
+                archive_id: self.state.image.archive_id.clone(),
+                store_key: self.state.image.store_key.clone(),
+            },
         }
     }
 

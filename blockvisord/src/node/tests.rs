@@ -46,6 +46,7 @@ fn fixture() -> Fixture {
         babel_dir: dir.path().join("babel"),
         init_binary: dir.path().join("bv-init"),
         scheduler: Arc::new(scheduler),
+        cloud: Default::default(),
     });
     Fixture {
         _dir: dir,

@@ -1,0 +1,155 @@
+//! Host credentials from registration (`<root>/host.json`, mode 0600): the API URL, the
+//! host id and the host's bearer token. Written atomically so a crash never leaves half a
+//! registration behind.
+
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub const CREDENTIALS_FILE: &str = "host.json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum CredsError {
+    #[error("reading {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("{path}: field `{field}` is empty")]
+    Empty { path: PathBuf, field: &'static str },
+    #[error("writing {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostCredentials {
+    pub api_url: String,
+    pub host_id: String,
+    pub token: String,
+}
+
+impl std::fmt::Debug for HostCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostCredentials")
+            .field("api_url", &self.api_url)
+            .field("host_id", &self.host_id)
+            .field("token", &"***")
+            .finish()
+    }
+}
+
+pub fn path(root: &Path) -> PathBuf {
+    root.join(CREDENTIALS_FILE)
+}
+
+impl HostCredentials {
+    /// The registration under `root`, or None when the host is not registered.
+    pub fn load(root: &Path) -> Result<Option<Self>, CredsError> {
+        let path = path(root);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(CredsError::Read { path, source }),
+        };
+        let creds: Self = serde_json::from_str(&text).map_err(|source| CredsError::Parse {
+            path: path.clone(),
+            source,
+        })?;
+        for (field, value) in [
+            ("api_url", &creds.api_url),
+            ("host_id", &creds.host_id),
+            ("token", &creds.token),
+        ] {
+            if value.trim().is_empty() {
+                return Err(CredsError::Empty { path, field });
+            }
+        }
+        Ok(Some(creds))
+    }
+
+    /// Writes the file with mode 0600 (temp file, fsync, rename).
+    pub fn save(&self, root: &Path) -> Result<PathBuf, CredsError> {
+        let path = path(root);
+        let err = |source| CredsError::Write {
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(root).map_err(err)?;
+        let tmp = root.join(format!(".{CREDENTIALS_FILE}.tmp.{}", std::process::id()));
+        let text = serde_json::to_vec_pretty(self).map_err(|e| err(std::io::Error::other(e)))?;
+        let result = (|| {
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&tmp)?;
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+            file.write_all(&text)?;
+            file.sync_all()?;
+            std::fs::rename(&tmp, &path)?;
+            std::fs::File::open(root)?.sync_all()
+        })();
+        if let Err(e) = result {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(err(e));
+        }
+        Ok(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> HostCredentials {
+        HostCredentials {
+            api_url: "http://127.0.0.1:1".into(),
+            host_id: "h1".into(),
+            token: "secret-token".into(),
+        }
+    }
+
+    #[test]
+    fn round_trip_with_mode_0600() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(HostCredentials::load(dir.path()).unwrap().is_none());
+        let written = sample().save(dir.path()).unwrap();
+        let mode = std::fs::metadata(&written).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(HostCredentials::load(dir.path()).unwrap(), Some(sample()));
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "no temp file left");
+    }
+
+    #[test]
+    fn debug_hides_the_token() {
+        assert!(!format!("{:?}", sample()).contains("secret-token"));
+    }
+
+    #[test]
+    fn bad_files_name_the_file_and_field() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(path(dir.path()), "{").unwrap();
+        let e = HostCredentials::load(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("host.json"), "{e}");
+        std::fs::write(
+            path(dir.path()),
+            r#"{"api_url":"http://x","host_id":"","token":"t"}"#,
+        )
+        .unwrap();
+        let e = HostCredentials::load(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("host_id"), "{e}");
+    }
+}

@@ -1,0 +1,254 @@
+//! The host's side of the control-plane API: registration ([`creds`]), the command stream
+//! ([`stream`], [`dispatch`]), catalog creates, and the API client the plugin engine and the
+//! per-node `BabelEngine` use for archives and secrets ([`client`]).
+
+pub mod client;
+pub mod convert;
+pub mod creds;
+pub mod dispatch;
+pub mod ops;
+pub mod stream;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use babel_api::pb::api::v1 as api_pb;
+use babel_api::pb::blockvisor::v1 as pb;
+use tonic::Status;
+
+use crate::nodes::Registry;
+use client::ApiClient;
+use creds::HostCredentials;
+
+/// The API connection shared by the daemon: empty until the host is registered.
+#[derive(Debug, Default)]
+pub struct Link {
+    client: RwLock<Option<Arc<ApiClient>>>,
+    connected: Arc<AtomicBool>,
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Link {
+    pub fn client(&self) -> Option<Arc<ApiClient>> {
+        self.client.read().ok().and_then(|c| c.clone())
+    }
+
+    /// The client, or Unavailable naming what is missing.
+    pub fn require(&self) -> Result<Arc<ApiClient>, Status> {
+        self.client().ok_or_else(|| {
+            Status::unavailable(
+                "this host is not registered with a control-plane API (run `bv host register`)",
+            )
+        })
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::SeqCst)
+    }
+
+    /// Stops the command loop (daemon shutdown).
+    pub fn shutdown(&self) {
+        if let Ok(mut task) = self.task.lock()
+            && let Some(t) = task.take()
+        {
+            t.abort();
+        }
+    }
+}
+
+/// The archive of a node for API archive calls: by id when the node has one, else by key.
+pub fn archive_ref(archive_id: &str, store_key: &str) -> Option<api_pb::ArchiveRef> {
+    use api_pb::archive_ref::Archive;
+    let archive = if !archive_id.is_empty() {
+        Archive::ArchiveId(archive_id.into())
+    } else if !store_key.is_empty() {
+        Archive::StoreKey(store_key.into())
+    } else {
+        return None;
+    };
+    Some(api_pb::ArchiveRef {
+        archive: Some(archive),
+    })
+}
+
+/// Connects the daemon to the API with `creds` and starts the command loop (replacing a
+/// running one).
+pub fn connect(registry: &Arc<Registry>, creds: &HostCredentials) -> Result<(), Status> {
+    let svc = registry.services();
+    let link = &svc.cloud;
+    let client =
+        Arc::new(ApiClient::new(creds).map_err(|e| Status::invalid_argument(e.to_string()))?);
+    if let Ok(mut c) = link.client.write() {
+        *c = Some(client.clone());
+    }
+    let opts = stream::LoopOptions {
+        host_network: svc.config.network.host_network,
+        status_every: Duration::from_secs(svc.config.status_interval_secs.max(1)),
+        backoff_min: Duration::from_millis(500),
+        backoff_max: Duration::from_secs(30),
+    };
+    let ops = Arc::new(ops::RegistryOps(registry.clone()));
+    let task = tokio::spawn(stream::run(client, ops, link.connected.clone(), opts));
+    if let Ok(mut t) = link.task.lock()
+        && let Some(old) = t.replace(task)
+    {
+        old.abort();
+    }
+    tracing::info!(api = %creds.api_url, host_id = %creds.host_id, "connecting to the API");
+    Ok(())
+}
+
+/// Connects at daemon start when the host is registered.
+pub fn connect_if_registered(registry: &Arc<Registry>) -> eyre::Result<()> {
+    let cfg = &registry.services().config;
+    match HostCredentials::load(&cfg.root)? {
+        Some(creds) => connect(registry, &creds).map_err(|s| eyre::eyre!("{}", s.message())),
+        None => {
+            if let Some(url) = &cfg.api_url {
+                tracing::warn!(api = %url, "api_url is set but this host is not registered; run `bv host register --api {url} <TOKEN>`");
+            }
+            Ok(())
+        }
+    }
+}
+
+fn os_release() -> (String, String) {
+    let text = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
+    let field = |key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}=")))
+            .map(|v| v.trim_matches('"').to_string())
+            .unwrap_or_default()
+    };
+    (field("ID"), field("VERSION_ID"))
+}
+
+/// Registers the host (provision token), saves the credentials and connects.
+pub async fn register(
+    registry: &Arc<Registry>,
+    req: pb::RegisterHostRequest,
+) -> Result<pb::RegisterHostResponse, Status> {
+    let cfg = &registry.services().config;
+    let api_url = if req.api_url.is_empty() {
+        cfg.api_url.clone().ok_or_else(|| {
+            Status::invalid_argument("no API url given (and api_url is not set in the config)")
+        })?
+    } else {
+        req.api_url.clone()
+    };
+    let existing =
+        HostCredentials::load(&cfg.root).map_err(|e| Status::failed_precondition(e.to_string()))?;
+    if let Some(c) = existing
+        && !req.force
+    {
+        return Err(Status::already_exists(format!(
+            "this host is already registered as {} with {} (use --force to replace)",
+            c.host_id, c.api_url
+        )));
+    }
+    let hostname = nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let metrics = crate::daemon::host::metrics(registry);
+    let (os, os_version) = os_release();
+    let api_req = api_pb::RegisterHostRequest {
+        provision_token: req.provision_token.clone(),
+        network_name: req
+            .name
+            .clone()
+            .filter(|n| !n.is_empty())
+            .or_else(|| (!cfg.host_name.is_empty()).then(|| cfg.host_name.clone()))
+            .unwrap_or(hostname),
+        display_name: None,
+        bv_version: babel_api::VERSION.into(),
+        os,
+        os_version,
+        cpu_cores: std::thread::available_parallelism()
+            .map(|n| u32::try_from(n.get()).unwrap_or(u32::MAX))
+            .unwrap_or(1),
+        memory_bytes: metrics.total_memory_bytes,
+        disk_bytes: metrics.total_disk_bytes,
+        ip_address: cfg.network.gateway.to_string(),
+        ip_gateway: cfg.network.gateway.to_string(),
+        region: None,
+        tags: vec![],
+    };
+    let (host_id, token) = client::register(&api_url, api_req)
+        .await
+        .map_err(|e| match e {
+            client::ClientError::Rpc(s) => s,
+            other => Status::invalid_argument(other.to_string()),
+        })?;
+    let creds = HostCredentials {
+        api_url: api_url.clone(),
+        host_id: host_id.clone(),
+        token,
+    };
+    let file = creds
+        .save(&cfg.root)
+        .map_err(|e| Status::internal(e.to_string()))?;
+    connect(registry, &creds)?;
+    Ok(pb::RegisterHostResponse {
+        host_id,
+        api_url,
+        credentials_file: file.display().to_string(),
+    })
+}
+
+/// `bv node create <protocol> <variant>`: asks the API for a node on this host; the node
+/// itself is made when the Create command arrives on the stream. Returns the API's node.
+pub async fn create_from_catalog(
+    link: &Link,
+    req: &pb::CatalogNodeRequest,
+    properties: &std::collections::HashMap<String, String>,
+    tags: Vec<String>,
+) -> Result<api_pb::Node, Status> {
+    let client = link.require()?;
+    let selector = api_pb::ImageSelector {
+        version_key: Some(api_pb::ProtocolVersionKey {
+            protocol_key: req.protocol_key.clone(),
+            variant_key: req.variant_key.clone(),
+        }),
+        semantic_version: req.version.clone(),
+        build_version: req.build,
+    };
+    let mut values: Vec<_> = properties
+        .iter()
+        .map(|(k, v)| api_pb::NodePropertyValue {
+            key: k.clone(),
+            value: v.clone(),
+            has_changed: true,
+        })
+        .collect();
+    values.sort_by(|a, b| a.key.cmp(&b.key));
+    client.create_node(selector, values, tags).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn archive_ref_prefers_the_id() {
+        use api_pb::archive_ref::Archive;
+        assert_eq!(
+            archive_ref("a1", "k").and_then(|r| r.archive),
+            Some(Archive::ArchiveId("a1".into()))
+        );
+        assert_eq!(
+            archive_ref("", "k").and_then(|r| r.archive),
+            Some(Archive::StoreKey("k".into()))
+        );
+        assert!(archive_ref("", "").is_none());
+    }
+
+    #[test]
+    fn unregistered_link_says_how_to_register() {
+        let link = Link::default();
+        let e = link.require().unwrap_err();
+        assert_eq!(e.code(), tonic::Code::Unavailable);
+        assert!(e.message().contains("bv host register"));
+        assert!(!link.is_connected());
+    }
+}

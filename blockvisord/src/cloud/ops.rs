@@ -1,0 +1,114 @@
+//! [`NodeOps`] on the daemon's node registry: the same node operations the local API runs.
+
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+use super::convert::ConfigUpdate;
+use super::dispatch::{NodeOps, NodeReport};
+use crate::node::state::{NodeState, Status};
+use crate::node::upgrade::UpgradeTarget;
+use crate::node::{NodeError, NodeResult};
+use crate::nodes::Registry;
+
+#[derive(Debug, Clone)]
+pub struct RegistryOps(pub Arc<Registry>);
+
+impl RegistryOps {
+    fn entry(&self, id: Uuid) -> NodeResult<Arc<crate::nodes::NodeEntry>> {
+        self.0.get(&id.to_string())
+    }
+}
+
+#[tonic::async_trait]
+impl NodeOps for RegistryOps {
+    async fn create(&self, state: NodeState, start: bool) -> NodeResult<()> {
+        let entry = self.0.create(state).await?;
+        if start {
+            let mut node = entry.lock().await;
+            if node.status().await != Status::Running {
+                node.start().await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn start(&self, id: Uuid) -> NodeResult<()> {
+        let entry = self.entry(id)?;
+        let mut node = entry.lock().await;
+        if node.state.expected_status == Status::Running && node.status().await == Status::Running {
+            return Ok(());
+        }
+        node.start().await
+    }
+
+    async fn stop(&self, id: Uuid) -> NodeResult<()> {
+        let entry = self.entry(id)?;
+        let mut node = entry.lock().await;
+        node.stop(false).await
+    }
+
+    async fn restart(&self, id: Uuid) -> NodeResult<()> {
+        let entry = self.entry(id)?;
+        let mut node = entry.lock().await;
+        node.restart(false).await
+    }
+
+    async fn delete(&self, id: Uuid) -> NodeResult<()> {
+        match self.entry(id) {
+            Ok(entry) => self.0.delete(&entry).await,
+            Err(NodeError::NotFound(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn upgrade(&self, id: Uuid, mut target: UpgradeTarget) -> NodeResult<()> {
+        let entry = self.entry(id)?;
+        let mut node = entry.lock().await;
+        if target.image_key.protocol_key.is_empty() {
+            target.image_key = node.state.image_key.clone();
+        }
+        node.upgrade(target).await
+    }
+
+    async fn update(&self, id: Uuid, update: ConfigUpdate) -> NodeResult<()> {
+        let entry = self.entry(id)?;
+        let mut node = entry.lock().await;
+        let props_changed = node.state.properties != update.properties;
+        node.state.firewall = update.firewall;
+        node.state.display_name = update.display_name;
+        node.state.tags = update.tags;
+        if props_changed {
+            node.state.properties = update.properties;
+            node.state.initialized = false;
+        }
+        node.save()?;
+        if node.state.expected_status == Status::Running && !node.state.initialized {
+            // Re-run init with the new properties (the plugin reads them at load).
+            node.plugin = None;
+            node.start().await?;
+        }
+        Ok(())
+    }
+
+    async fn reports(&self) -> Vec<NodeReport> {
+        let mut out = vec![];
+        for entry in self.0.list() {
+            let (state, status) = match entry.try_lock() {
+                Some(node) => (node.state.clone(), node.status().await),
+                None => (entry.cached(), Status::Busy),
+            };
+            if state.dev_mode {
+                continue;
+            }
+            out.push(NodeReport {
+                id: state.id,
+                status,
+                config_id: state.image.config_id,
+                ip: state.ip,
+                gateway: state.gateway,
+            });
+        }
+        out
+    }
+}
