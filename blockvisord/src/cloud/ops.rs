@@ -74,21 +74,13 @@ impl NodeOps for RegistryOps {
     async fn update(&self, id: Uuid, update: ConfigUpdate) -> NodeResult<()> {
         let entry = self.entry(id)?;
         let mut node = entry.lock().await;
-        let props_changed = node.state.properties != update.properties;
-        node.state.firewall = update.firewall;
-        node.state.display_name = update.display_name;
         node.state.tags = update.tags;
-        if props_changed {
-            node.state.properties = update.properties;
-            node.state.initialized = false;
-        }
-        node.save()?;
-        if node.state.expected_status == Status::Running && !node.state.initialized {
-            // Re-run init with the new properties (the plugin reads them at load).
-            node.plugin = None;
-            node.start().await?;
-        }
-        Ok(())
+        node.update(crate::node::update::NodeUpdate {
+            properties: update.properties,
+            firewall: Some(update.firewall),
+            display_name: Some(update.display_name),
+        })
+        .await
     }
 
     async fn reports(&self) -> Vec<NodeReport> {

@@ -71,6 +71,7 @@ fn services(dir: &tempfile::TempDir, net: Arc<RecordingNet>) -> Arc<Services> {
         babel_dir: dir.path().join("babel"),
         init_binary: dir.path().join("bv-init"),
         scheduler: Arc::new(scheduler),
+        cloud: Default::default(),
     })
 }
 
