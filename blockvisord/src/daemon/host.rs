@@ -13,6 +13,25 @@ fn meminfo(key: &str, text: &str) -> u64 {
         * 1024
 }
 
+/// Received and sent bytes summed over every interface but loopback (`/proc/net/dev`).
+pub fn net_dev_totals(text: &str) -> (u64, u64) {
+    text.lines()
+        .skip(2)
+        .filter_map(|l| l.split_once(':'))
+        .filter(|(iface, _)| iface.trim() != "lo")
+        .map(|(_, rest)| {
+            let cols: Vec<u64> = rest
+                .split_whitespace()
+                .map(|c| c.parse().unwrap_or(0))
+                .collect();
+            (
+                cols.first().copied().unwrap_or(0),
+                cols.get(8).copied().unwrap_or(0),
+            )
+        })
+        .fold((0, 0), |(r, t), (a, b)| (r + a, t + b))
+}
+
 pub fn metrics(registry: &Registry) -> pb::HostMetrics {
     let mem = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
     let total = meminfo("MemTotal:", &mem);
@@ -39,6 +58,7 @@ pub fn metrics(registry: &Registry) -> pb::HostMetrics {
             (total, total.saturating_sub(s.blocks_free() * frag))
         })
         .unwrap_or((0, 0));
+    let (rx, tx) = net_dev_totals(&std::fs::read_to_string("/proc/net/dev").unwrap_or_default());
     let used_ips = registry
         .list()
         .iter()
@@ -57,8 +77,21 @@ pub fn metrics(registry: &Registry) -> pb::HostMetrics {
         load_one: loads.first().copied().unwrap_or(0.0),
         load_five: loads.get(1).copied().unwrap_or(0.0),
         load_fifteen: loads.get(2).copied().unwrap_or(0.0),
-        network_received_bytes: 0,
-        network_sent_bytes: 0,
+        network_received_bytes: rx,
+        network_sent_bytes: tx,
         uptime_secs: uptime as u64,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn net_dev_skips_loopback() {
+        let text = "Inter-|   Receive                                                |  Transmit\n \
+ face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n    \
+lo: 1000 10 0 0 0 0 0 0 1000 10 0 0 0 0 0 0\n  \
+eth0: 500 5 0 0 0 0 0 0 300 3 0 0 0 0 0 0\n  \
+bvbr0: 20 1 0 0 0 0 0 0 10 1 0 0 0 0 0 0\n";
+        assert_eq!(super::net_dev_totals(text), (520, 310));
     }
 }

@@ -115,6 +115,22 @@ fn encode_host(reg: &mut Registry, h: &pb::HostMetrics, nodes: usize) {
         g.set(value);
         reg.register(name, help, g);
     }
+    for (name, help, value) in [
+        (
+            "host_network_received_bytes",
+            "Bytes received on all interfaces but loopback",
+            h.network_received_bytes,
+        ),
+        (
+            "host_network_sent_bytes",
+            "Bytes sent on all interfaces but loopback",
+            h.network_sent_bytes,
+        ),
+    ] {
+        let c = Counter::<u64>::default();
+        c.inc_by(value);
+        reg.register(name, help, c);
+    }
 }
 
 /// Renders a snapshot as OpenMetrics text (metric names start with `bv_`).
@@ -326,6 +342,7 @@ mod tests {
                 used_memory_bytes: 1000,
                 total_memory_bytes: 4000,
                 load_one: 0.5,
+                network_received_bytes: 77,
                 ..Default::default()
             },
             nodes: vec![NodeObservation {
@@ -460,6 +477,10 @@ mod tests {
         assert!(text.contains("bv_node_alert{") && text.contains("kind=\"job_failed\""));
         assert_eq!(value(&text, "bv_host_memory_used_bytes"), Some(1000.0));
         assert_eq!(value(&text, "bv_host_nodes"), Some(1.0));
+        assert_eq!(
+            value(&text, "bv_host_network_received_bytes_total"),
+            Some(77.0)
+        );
         assert!(text.trim_end().ends_with("# EOF"));
     }
 
