@@ -1,0 +1,485 @@
+//! A host registered to a real `bv-api`: provision token, `bv host register`, nodes created
+//! through the API (a Create command on the host's stream) and with `bv node create
+//! <protocol> <variant>`, status reported back, plugin secrets kept by the API, and protocol
+//! data uploaded by one node into the API's store and downloaded byte-identically by the
+//! default init of another (babel ⇄ blockvisord ⇄ API ⇄ storage).
+
+mod bv_support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use babel_api::pb::api::v1 as pb;
+use bv_support::{Daemon, remove_image, unique, wait_for};
+use serde_json::Value;
+
+const PLUGIN: &str = r#"
+fn plugin_config() {
+    #{
+        services: [
+            #{ name: "svc", run_sh: `while true; do sleep 1; done` },
+        ],
+    }
+}
+fn write_data(param) {
+    run_sh(`mkdir -p /blockjoy/protocol_data/sub && head -c 3000000 /dev/urandom > /blockjoy/protocol_data/sub/blob.bin && echo ${param} > /blockjoy/protocol_data/a.txt`).unwrap();
+    "written"
+}
+fn put_s(param) { put_secret("k", param.to_blob()); "stored" }
+fn get_s() { get_secret("k").as_string() }
+"#;
+
+struct Api {
+    child: Child,
+    url: String,
+    data: PathBuf,
+}
+
+impl Drop for Api {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// The child is killed and waited for in `Api::drop` (or below on timeout).
+#[allow(clippy::zombie_processes)]
+fn start_api(data: &Path) -> Api {
+    let log = std::fs::File::create(data.with_extension("log")).expect("api log");
+    let mut child = Command::new(e2e::bin_dir().join("bv-api"))
+        .arg("--data-dir")
+        .arg(data)
+        .args(["--listen", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start bv-api");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let addr = std::fs::read_to_string(data.join("address")).unwrap_or_default();
+        let password = std::fs::read_to_string(data.join("admin.password")).unwrap_or_default();
+        if !addr.trim().is_empty() && !password.trim().is_empty() {
+            return Api {
+                child,
+                url: format!("http://{}", addr.trim()),
+                data: data.to_path_buf(),
+            };
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("bv-api did not start");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+impl Api {
+    fn read(&self, file: &str) -> String {
+        std::fs::read_to_string(self.data.join(file))
+            .unwrap_or_else(|e| panic!("{file}: {e}"))
+            .trim()
+            .to_string()
+    }
+
+    fn provision_token(&self) -> String {
+        let out = Command::new(e2e::bin_dir().join("bv-api"))
+            .arg("--data-dir")
+            .arg(&self.data)
+            .arg("provision-token")
+            .output()
+            .expect("bv-api provision-token");
+        ok(&out).trim().to_string()
+    }
+
+    /// Runs `f` with an admin-authenticated channel.
+    fn admin<T>(
+        &self,
+        f: impl AsyncFnOnce(tonic::transport::Channel, String) -> Result<T, tonic::Status>,
+    ) -> T {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let channel = tonic::transport::Endpoint::from_shared(self.url.clone())
+                .expect("url")
+                .connect()
+                .await
+                .expect("connect to bv-api");
+            f(channel, format!("Bearer {}", self.read("admin.token")))
+                .await
+                .expect("admin call")
+        })
+    }
+
+    fn data_versions(&self, store_key: &str) -> Vec<pb::DataVersion> {
+        let key = store_key.to_string();
+        self.admin(async move |ch, auth| {
+            let mut req = tonic::Request::new(pb::ListDataVersionsRequest {
+                archive: Some(pb::ArchiveRef {
+                    archive: Some(pb::archive_ref::Archive::StoreKey(key)),
+                }),
+            });
+            req.metadata_mut()
+                .insert("authorization", auth.parse().expect("header"));
+            Ok(pb::archive_service_client::ArchiveServiceClient::new(ch)
+                .list_data_versions(req)
+                .await?
+                .into_inner()
+                .versions)
+        })
+    }
+
+    fn node(&self, node_id: &str) -> pb::Node {
+        let id = node_id.to_string();
+        self.admin(async move |ch, auth| {
+            let mut req = tonic::Request::new(pb::GetNodeRequest { node_id: id });
+            req.metadata_mut()
+                .insert("authorization", auth.parse().expect("header"));
+            Ok(pb::node_service_client::NodeServiceClient::new(ch)
+                .get(req)
+                .await?
+                .into_inner())
+        })
+    }
+}
+
+fn ok(o: &Output) -> String {
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        o.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    text
+}
+
+fn nib(args: &[&str], cwd: &Path, config: &Path) -> String {
+    let out = Command::new(e2e::bin_dir().join("nib"))
+        .args(args)
+        .current_dir(cwd)
+        .env("NIB_CONFIG", config)
+        .output()
+        .expect("run nib");
+    ok(&out)
+}
+
+fn babel_yaml(protocol: &str, variant: &str, image: &str) -> String {
+    format!(
+        "version: 0.0.1\ncontainer_uri: docker-daemon://{image}\nprotocol_key: {protocol}\norg_id: null\n\
+         description: host api e2e\ndns_scheme: null\nvisibility: public\n\
+         firewall_config:\n  default_in: allow\n  default_out: allow\n  rules: []\n\
+         properties:\n  - key: greeting\n    name: Greeting\n    description: free text\n    dynamic_value: true\n    default_value: hello\n    ui_type: !text null\n\
+         variants:\n  - key: {variant}\n    sku_code: TST-E2E-N\n    archive_pointers:\n      - pointer: !store_key {protocol}-{variant}-v1\n\
+         \x20   min_cpu: 1\n    min_memory_mb: 200\n    min_disk_gb: 1\n    ramdisks: []\n"
+    )
+}
+
+fn node_by_id(d: &Daemon, id: &str) -> Value {
+    d.json(&["node", "list"])
+        .as_array()
+        .and_then(|a| a.iter().find(|n| n["id"] == id).cloned())
+        .unwrap_or(Value::Null)
+}
+
+fn wait_running(d: &Daemon, id: &str) {
+    wait_for(
+        Duration::from_secs(120),
+        &format!("node {id} Running"),
+        || {
+            let n = node_by_id(d, id);
+            if n["status"] == "Failed" {
+                panic!("node {id} failed: {n}\n--- daemon log ---\n{}", d.log());
+            }
+            n["status"] == "Running" && n["initialized"] == true
+        },
+    );
+}
+
+fn job_status(d: &Daemon, node: &str, job: &str) -> String {
+    let out = d.bv(&["--format", "json", "node", "job", node, "info", job]);
+    if !out.status.success() {
+        return String::new();
+    }
+    serde_json::from_slice::<Value>(&out.stdout)
+        .ok()
+        .and_then(|v| v["status"].as_str().map(String::from))
+        .unwrap_or_default()
+}
+
+fn wait_job_finished(d: &Daemon, node: &str, job: &str) {
+    let what = format!("job {job} of {node} finished");
+    let start = Instant::now();
+    loop {
+        let status = job_status(d, node, job);
+        if status == "Finished with exit code 0" {
+            return;
+        }
+        assert!(
+            !status.starts_with("Finished with exit code") || status.ends_with(" 0"),
+            "{what}: {status}\n--- daemon log ---\n{}",
+            d.log()
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(180),
+            "timed out waiting for {what} (last status `{status}`)\n--- job ---\n{}\n--- daemon log ---\n{}",
+            String::from_utf8_lossy(
+                &d.bv(&["--format", "json", "node", "job", node, "info", job])
+                    .stdout
+            ),
+            d.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn files_under(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = vec![];
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display())) {
+            let path = entry.expect("dir entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path
+                    .strip_prefix(dir)
+                    .expect("under dir")
+                    .display()
+                    .to_string();
+                out.push((rel, std::fs::read(&path).expect("read")));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Like `bv_support::build_image`, plus CA certificates: babel's archive jobs build a
+/// TLS-capable HTTP client, and building it fails in a node without any CA certificates
+/// (even when the chunk URLs are plain http).
+fn build_image(tag: &str, main_rhai: &str) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let busybox = std::env::var_os("PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|p| p.join("busybox"))
+                .find(|p| p.is_file())
+        })
+        .expect("busybox in PATH");
+    std::fs::copy(&busybox, dir.path().join("busybox")).expect("copy busybox");
+    std::fs::copy(
+        "/etc/ssl/certs/ca-certificates.crt",
+        dir.path().join("ca-certificates.crt"),
+    )
+    .expect("copy CA certificates");
+    std::fs::write(dir.path().join("main.rhai"), main_rhai).expect("write main.rhai");
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\n\
+         RUN mkdir -p /tmp /root /etc/ssl/certs && echo 'root:x:0:0:root:/root:/bin/sh' > /etc/passwd\n\
+         COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt\n\
+         COPY main.rhai /var/lib/babel/plugin/main.rhai\n",
+    )
+    .expect("write Dockerfile");
+    let out = Command::new("docker")
+        .args(["build", "-q", "-t", tag])
+        .arg(dir.path())
+        .env("DOCKER_BUILDKIT", "0")
+        .output()
+        .expect("docker build");
+    assert!(
+        out.status.success(),
+        "docker build {tag}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+struct Image(String);
+impl Drop for Image {
+    fn drop(&mut self) {
+        remove_image(&self.0);
+    }
+}
+
+#[test]
+fn registered_host_runs_catalog_nodes_secrets_and_archives() {
+    let tmp = tempfile::Builder::new()
+        .prefix("hostapi")
+        .tempdir_in("/tmp")
+        .expect("tempdir");
+    let api = start_api(&tmp.path().join("api"));
+    let nib_cfg = tmp.path().join("nib.json");
+    let work = tmp.path().join("work");
+    std::fs::create_dir_all(&work).expect("work dir");
+
+    // Publish a protocol and an image (built here) with one archive pointer.
+    let protocol = unique("hapi");
+    let variant = "e2e-net-full";
+    let tag = format!("{protocol}:1");
+    let _image = Image(tag.clone());
+    build_image(&tag, PLUGIN);
+    nib(
+        &[
+            "login",
+            "--api",
+            &api.url,
+            "--email",
+            "admin@localhost",
+            "--password",
+            &api.read("admin.password"),
+        ],
+        &work,
+        &nib_cfg,
+    );
+    std::fs::write(
+        work.join("protocols.yaml"),
+        format!("- key: {protocol}\n  name: Host API e2e\n  visibility: public\n"),
+    )
+    .expect("protocols.yaml");
+    nib(&["protocol", "push"], &work, &nib_cfg);
+    std::fs::write(
+        work.join("babel.yaml"),
+        babel_yaml(&protocol, variant, &tag),
+    )
+    .expect("babel.yaml");
+    let pushed = nib(&["image", "push"], &work, &nib_cfg);
+    assert!(pushed.contains("added"), "{pushed}");
+
+    // Register a daemon (host network nodes, quick status reports).
+    let d = Daemon::start_with_config("status_interval_secs = 1", "host_network = true");
+    let token = api.provision_token();
+    let reg = d.json(&["host", "register", "--api", &api.url, &token]);
+    let host_id = reg["host_id"].as_str().expect("host_id").to_string();
+    let creds = d.root.join("host.json");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&creds)
+        .expect("host.json")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+    wait_for(Duration::from_secs(20), "command stream connected", || {
+        d.json(&["status"])["api_connected"] == true
+    });
+    // The token is single-use.
+    let again = d.bv(&["host", "register", "--api", &api.url, "--force", &token]);
+    assert!(!again.status.success());
+
+    // 1. Created through the API: the host gets a Create command on its stream.
+    let protocol_c = protocol.clone();
+    let host_c = host_id.clone();
+    let created = api.admin(async move |ch, auth| {
+        let mut req = tonic::Request::new(pb::CreateNodeRequest {
+            image: Some(pb::create_node_request::Image::Selector(
+                pb::ImageSelector {
+                    version_key: Some(pb::ProtocolVersionKey {
+                        protocol_key: protocol_c,
+                        variant_key: variant.into(),
+                    }),
+                    semantic_version: None,
+                    build_version: None,
+                },
+            )),
+            host_id: Some(host_c),
+            ..Default::default()
+        });
+        req.metadata_mut()
+            .insert("authorization", auth.parse().expect("header"));
+        Ok(pb::node_service_client::NodeServiceClient::new(ch)
+            .create(req)
+            .await?
+            .into_inner())
+    });
+    let node_a = created.nodes[0].node_id.clone();
+    wait_running(&d, &node_a);
+    wait_for(Duration::from_secs(20), "API sees node A Running", || {
+        api.node(&node_a).status.map(|s| s.state) == Some(pb::NodeState::Running as i32)
+    });
+    let a = node_by_id(&d, &node_a);
+    assert_eq!(a["dev_mode"], false);
+    assert_eq!(a["protocol_key"], protocol.as_str());
+    assert_eq!(a["properties"]["greeting"], "hello");
+
+    // Secrets go to the API (encrypted there), not to a dev stub.
+    let out = d.ok(&["node", "run", "put_s", &node_a, "--param", "s3cr3t"]);
+    assert!(out.contains("stored"), "{out}");
+    let out = d.ok(&["node", "run", "get_s", &node_a]);
+    assert_eq!(out.trim(), "s3cr3t");
+
+    // 2. `bv node create <protocol> <variant>` on the registered host.
+    let out = d.ok(&[
+        "node",
+        "create",
+        &protocol,
+        variant,
+        "--props",
+        r#"{"greeting":"hi"}"#,
+    ]);
+    let node_b = out
+        .split('`')
+        .nth(1)
+        .unwrap_or_else(|| panic!("no node id in: {out}"))
+        .to_string();
+    wait_running(&d, &node_b);
+    assert_eq!(node_by_id(&d, &node_b)["properties"]["greeting"], "hi");
+    // No archive data yet: default init did not download.
+    assert!(job_status(&d, &node_b, "download").is_empty());
+
+    // 3. Upload from A into the API's store; a new node downloads it in its default init.
+    d.ok(&["node", "run", "write_data", &node_a, "--param", "payload"]);
+    d.ok(&["node", "run", "upload", &node_a]);
+    wait_job_finished(&d, &node_a, "upload");
+    let versions = api.data_versions(&format!("{protocol}-{variant}-v1"));
+    assert_eq!(versions.len(), 1, "{versions:?}");
+    assert!(
+        versions[0].complete && versions[0].chunks > 0,
+        "{versions:?}"
+    );
+    let stored = files_under(
+        &api.data
+            .join("chunks")
+            .join(format!("{protocol}-{variant}-v1")),
+    );
+    assert!(!stored.is_empty(), "no chunk in the API's fs store");
+    let out = d.ok(&["node", "create", &protocol, variant]);
+    let node_c = out.split('`').nth(1).expect("node id").to_string();
+    wait_job_finished(&d, &node_c, "download");
+    wait_running(&d, &node_c);
+    let src = files_under(
+        &PathBuf::from(a["data_dir"].as_str().expect("data_dir")).join("protocol_data"),
+    );
+    let c = node_by_id(&d, &node_c);
+    let dst = files_under(
+        &PathBuf::from(c["data_dir"].as_str().expect("data_dir")).join("protocol_data"),
+    );
+    assert_eq!(
+        src.len(),
+        2,
+        "{:?}",
+        src.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    assert!(
+        src == dst,
+        "downloaded protocol data differs from the upload"
+    );
+
+    // Deleting through the API removes the node on the host.
+    let id = node_c.clone();
+    api.admin(async move |ch, auth| {
+        let mut req = tonic::Request::new(pb::NodeIdRequest { node_id: id });
+        req.metadata_mut()
+            .insert("authorization", auth.parse().expect("header"));
+        pb::node_service_client::NodeServiceClient::new(ch)
+            .delete(req)
+            .await?;
+        Ok(())
+    });
+    wait_for(
+        Duration::from_secs(60),
+        "node C deleted on the host",
+        || node_by_id(&d, &node_c).is_null(),
+    );
+}
