@@ -84,6 +84,16 @@ pub fn decide(
     record: &mut Record,
 ) -> (Action, String) {
     if let Some(p) = record.pending.clone() {
+        if !node.running {
+            // Stopped by its operator during the health check: nothing left to judge.
+            record.pending = None;
+            record.upgraded += 1;
+            record.last_result = format!(
+                "upgraded to {} at {} (stopped before its health check)",
+                p.to_version, p.upgraded_at
+            );
+            return (Action::Confirm, record.last_result.clone());
+        }
         if node.healthy {
             record.pending = None;
             record.upgraded += 1;
@@ -495,6 +505,17 @@ mod tests {
         );
         assert_eq!(record.upgraded, 1);
         assert!(record.pending.is_none());
+        // A node stopped during its health check is not rolled back.
+        let mut stopped = before.clone();
+        stopped.running = false;
+        let mut r2 = Record::default();
+        s.planner
+            .upgraded(&s.policy, &before, &target, Ok(()), &mut r2);
+        s.clock.advance(Duration::hours(1));
+        assert_eq!(
+            s.planner.plan(&s.policy, &stopped, &mut r2).await.0,
+            Action::Confirm
+        );
         // A failed start (rolled back by the upgrade itself) blocks the version too.
         s.catalog
             .0
