@@ -132,6 +132,23 @@ impl Api {
         })
     }
 
+    /// NodeService Start, Stop or Delete as admin.
+    fn node_call(&self, node_id: &str, call: &'static str) {
+        let id = node_id.to_string();
+        self.admin(async move |ch, auth| {
+            let mut req = tonic::Request::new(pb::NodeIdRequest { node_id: id });
+            req.metadata_mut()
+                .insert("authorization", auth.parse().expect("header"));
+            let mut client = pb::node_service_client::NodeServiceClient::new(ch);
+            match call {
+                "start" => drop(client.start(req).await?),
+                "stop" => drop(client.stop(req).await?),
+                _ => drop(client.delete(req).await?),
+            }
+            Ok(())
+        })
+    }
+
     fn node(&self, node_id: &str) -> pb::Node {
         let id = node_id.to_string();
         self.admin(async move |ch, auth| {
@@ -349,7 +366,7 @@ fn registered_host_runs_catalog_nodes_secrets_and_archives() {
     assert!(pushed.contains("added"), "{pushed}");
 
     // Register a daemon (host network nodes, quick status reports).
-    let d = Daemon::start_with_config("status_interval_secs = 1", "host_network = true");
+    let mut d = Daemon::start_with_config("status_interval_secs = 1", "host_network = true");
     let token = api.provision_token();
     let reg = d.json(&["host", "register", "--api", &api.url, &token]);
     let host_id = reg["host_id"].as_str().expect("host_id").to_string();
@@ -466,17 +483,43 @@ fn registered_host_runs_catalog_nodes_secrets_and_archives() {
         "downloaded protocol data differs from the upload"
     );
 
-    // Deleting through the API removes the node on the host.
-    let id = node_c.clone();
-    api.admin(async move |ch, auth| {
-        let mut req = tonic::Request::new(pb::NodeIdRequest { node_id: id });
-        req.metadata_mut()
-            .insert("authorization", auth.parse().expect("header"));
-        pb::node_service_client::NodeServiceClient::new(ch)
-            .delete(req)
-            .await?;
-        Ok(())
+    // Stop and start through the API; the host follows and reports back.
+    api.node_call(&node_c, "stop");
+    wait_for(Duration::from_secs(60), "node C stopped", || {
+        node_by_id(&d, &node_c)["status"] == "Stopped"
     });
+    wait_for(Duration::from_secs(20), "API sees node C Stopped", || {
+        api.node(&node_c).status.map(|s| s.state) == Some(pb::NodeState::Stopped as i32)
+    });
+    api.node_call(&node_c, "start");
+    wait_running(&d, &node_c);
+
+    // A restarted daemon reconnects with the stored credentials.
+    d.stop();
+    d.spawn();
+    wait_for(
+        Duration::from_secs(20),
+        "command stream reconnected",
+        || d.json(&["status"])["api_connected"] == true,
+    );
+
+    // `bv node upgrade` of a managed node goes through the API (latest build of its variant).
+    std::fs::write(
+        work.join("babel.yaml"),
+        babel_yaml(&protocol, variant, &tag).replace("version: 0.0.1", "version: 0.0.2"),
+    )
+    .expect("babel.yaml v2");
+    let pushed = nib(&["image", "push"], &work, &nib_cfg);
+    assert!(pushed.contains("0.0.2"), "{pushed}");
+    d.ok(&["node", "upgrade", &node_b]);
+    wait_for(Duration::from_secs(120), "node B upgraded to 0.0.2", || {
+        node_by_id(&d, &node_b)["image"]["version"] == "0.0.2"
+    });
+    wait_running(&d, &node_b);
+    assert_eq!(api.node(&node_b).semantic_version, "0.0.2");
+
+    // Deleting through the API removes the node on the host.
+    api.node_call(&node_c, "delete");
     wait_for(
         Duration::from_secs(60),
         "node C deleted on the host",

@@ -150,6 +150,44 @@ impl ApiClient {
         }
     }
 
+    /// The image of a variant (latest version/build unless given).
+    pub async fn get_image(
+        &self,
+        version_key: pb::ProtocolVersionKey,
+        semantic_version: Option<String>,
+        build_version: Option<u64>,
+    ) -> Result<pb::Image, Status> {
+        let req = pb::GetImageRequest {
+            version_key: Some(version_key),
+            org_id: None,
+            semantic_version,
+            build_version,
+        };
+        Ok(
+            pb::image_service_client::ImageServiceClient::new(self.channel.clone())
+                .get_image(self.req(req, Some(Duration::from_secs(15))))
+                .await?
+                .into_inner(),
+        )
+    }
+
+    /// Asks the API to move a node to another image (the Upgrade command follows).
+    pub async fn upgrade_node(
+        &self,
+        node_id: &str,
+        image_id: Option<String>,
+    ) -> Result<pb::Node, Status> {
+        let req = pb::UpgradeNodeRequest {
+            node_id: node_id.into(),
+            image_id,
+        };
+        Ok(self
+            .nodes()
+            .upgrade(self.req(req, Some(Duration::from_secs(30))))
+            .await?
+            .into_inner())
+    }
+
     pub async fn get_secret(&self, node_id: &str, name: &str) -> Result<Option<Vec<u8>>, Status> {
         let req = pb::GetSecretRequest {
             node_id: node_id.into(),

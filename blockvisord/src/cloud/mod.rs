@@ -225,6 +225,47 @@ pub async fn create_from_catalog(
     client.create_node(selector, values, tags).await
 }
 
+/// `bv node upgrade [--version V] [--build N]` of a node managed by the API: asks the API to
+/// move it to that image of its variant (default the latest); the Upgrade command follows
+/// on the stream. Returns the new image id.
+pub async fn upgrade_from_catalog(
+    link: &Link,
+    node: &crate::node::state::NodeState,
+    req: &pb::CatalogNodeRequest,
+) -> Result<String, Status> {
+    if node.dev_mode {
+        return Err(Status::failed_precondition(
+            "a dev node is upgraded from an image or babel.yaml (`--image URI` or `nib image upgrade`)",
+        ));
+    }
+    let client = link.require()?;
+    let key = api_pb::ProtocolVersionKey {
+        protocol_key: if req.protocol_key.is_empty() {
+            node.image_key.protocol_key.clone()
+        } else {
+            req.protocol_key.clone()
+        },
+        variant_key: if req.variant_key.is_empty() {
+            node.image_key.variant_key.clone()
+        } else {
+            req.variant_key.clone()
+        },
+    };
+    let image = client
+        .get_image(key, req.version.clone(), req.build)
+        .await?;
+    if image.image_id == node.image.id {
+        return Err(Status::failed_precondition(format!(
+            "node {} already runs image {}/{}",
+            node.id, image.semantic_version, image.build_version
+        )));
+    }
+    client
+        .upgrade_node(&node.id.to_string(), Some(image.image_id.clone()))
+        .await?;
+    Ok(image.image_id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

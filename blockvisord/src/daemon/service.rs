@@ -17,6 +17,9 @@ use crate::nodes::{NodeEntry, Registry};
 /// How long a catalog create waits for the node to appear locally before answering.
 const CATALOG_CREATE_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
 
+/// How long a catalog upgrade waits for the API's Upgrade command to finish here.
+const CATALOG_UPGRADE_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
 pub type LogStream = Pin<Box<dyn Stream<Item = Result<pb::LogLine, Status>> + Send>>;
 
 pub struct Service {
@@ -231,12 +234,8 @@ impl Blockvisor for Service {
         let entry = self.entry(&req.id_or_name)?;
         let spec = match req.target {
             Some(pb::upgrade_node_request::Target::Spec(spec)) => spec,
-            Some(pb::upgrade_node_request::Target::Catalog(_)) => {
-                return Err(Status::unimplemented(
-                    "upgrading from the control-plane catalog needs the API, which this host is \
-                     not connected to yet; upgrade with a spec (`bv node upgrade --image URI` \
-                     or `nib image upgrade`)",
-                ));
+            Some(pb::upgrade_node_request::Target::Catalog(c)) => {
+                return self.upgrade_from_catalog(&entry, c).await;
             }
             None => {
                 return Err(Status::invalid_argument(
@@ -478,6 +477,25 @@ impl Service {
             &svc.runtime.state_root(),
             String::new(),
         )))
+    }
+
+    /// Asks the API to upgrade the node, then waits for its Upgrade command to run here.
+    async fn upgrade_from_catalog(
+        &self,
+        entry: &NodeEntry,
+        c: pb::CatalogNodeRequest,
+    ) -> Result<Response<pb::Node>, Status> {
+        let svc = self.registry.services();
+        let image_id = crate::cloud::upgrade_from_catalog(&svc.cloud, &entry.cached(), &c).await?;
+        let deadline = tokio::time::Instant::now() + CATALOG_UPGRADE_WAIT;
+        while tokio::time::Instant::now() < deadline {
+            let state = entry.cached();
+            if state.image.id == image_id && state.upgrade.is_none() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        Ok(Response::new(self.describe_entry(entry).await))
     }
 
     async fn job_action(

@@ -88,7 +88,7 @@ impl Node {
             .await?;
         agent
             .setup(BabelConfig {
-                node_env: env::node_env(&self.state, &self.svc.config),
+                node_env: self.node_env(),
                 ramdisks: vec![],
             })
             .await?;
@@ -117,7 +117,7 @@ impl Node {
             .rootfs
             .mount(&self.state.image.uri, &paths.dir)
             .await?;
-        let node_env = env::node_env(&self.state, &self.svc.config);
+        let node_env = self.node_env();
         let babel_lib = rootfs.join("var/lib/babel");
         std::fs::create_dir_all(&babel_lib)
             .map_err(io_err(format!("creating {}", babel_lib.display())))?;

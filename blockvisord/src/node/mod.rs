@@ -203,6 +203,17 @@ impl Node {
         Ok(())
     }
 
+    /// The node environment, with the host id and API URL of the registration when the
+    /// host is registered.
+    pub fn node_env(&self) -> babel_api::node_env::NodeEnv {
+        let mut env = env::node_env(&self.state, &self.svc.config);
+        if let Some(api) = self.svc.cloud.client() {
+            env.bv_host_id = api.host_id.clone();
+            env.bv_api_url = api.api_url.clone();
+        }
+        env
+    }
+
     pub fn stop_engine(&mut self) {
         if let Some(h) = self.engine_server.take() {
             h.abort();

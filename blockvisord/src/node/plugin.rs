@@ -11,7 +11,7 @@ use babel_api::plugin::{Plugin, PluginError, PluginLimits};
 use tracing::{info, warn};
 
 use super::agent::babel_client;
-use super::{Node, NodeError, NodeResult, env};
+use super::{Node, NodeError, NodeResult};
 use crate::engine::NodeEngine;
 
 pub type SharedPlugin = Arc<Mutex<Plugin>>;
@@ -46,7 +46,7 @@ impl Node {
         NodeEngine {
             node_id: self.state.id,
             node_dir: self.paths.dir.clone(),
-            env: env::node_env(&self.state, &self.svc.config),
+            env: self.node_env(),
             params: self.state.properties.clone(),
             babel: babel_client(&self.paths.babel_socket(), Some(Duration::from_secs(600))),
             runtime: tokio::runtime::Handle::current(),
