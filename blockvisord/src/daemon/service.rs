@@ -243,6 +243,16 @@ impl Blockvisor for Service {
                 ));
             }
         };
+        // The new image's firewall (nib sends the variant's): checked before, applied after.
+        let firewall = match spec.firewall {
+            Some(fw) => {
+                let fw = convert::firewall_from_pb(Some(fw)).map_err(to_status)?;
+                crate::net::firewall::validate(&fw)
+                    .map_err(|e| Status::invalid_argument(e.to_string()))?;
+                Some(fw)
+            }
+            None => None,
+        };
         let mut node = entry.lock().await;
         let mut target = UpgradeTarget {
             image: convert::image_from_pb(spec.image),
@@ -256,6 +266,13 @@ impl Blockvisor for Service {
             target.image_key = node.state.image_key.clone();
         }
         node.upgrade(target).await.map_err(to_status)?;
+        if firewall.is_some() {
+            let update = crate::node::update::NodeUpdate {
+                firewall,
+                ..Default::default()
+            };
+            node.update(update).await.map_err(to_status)?;
+        }
         Ok(Response::new(self.describe(&node).await))
     }
 
