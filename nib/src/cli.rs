@@ -14,6 +14,10 @@ pub struct Cli {
     /// More log output (repeat for more).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
+    /// Output format of listing and printing commands (`protocol list`, `protocol push`,
+    /// `image container-uri`, `login`).
+    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 
     #[command(subcommand)]
     pub command: Command,
@@ -31,8 +35,19 @@ pub enum Command {
     Image(ImageCommand),
 }
 
+/// How results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+}
+
 #[derive(Args, Debug)]
 pub struct LoginArgs {
+    /// Expected user id (as in `nib login <USER_ID>`); login fails when the email and
+    /// password belong to another user. The API key is always made for the logged-in user.
+    pub user_id: Option<String>,
     /// Email of the user (prompted when missing).
     #[arg(long, env = "NIB_EMAIL")]
     pub email: Option<String>,

@@ -9,7 +9,7 @@ mod daemon_client;
 mod lint;
 
 use clap::Parser;
-use cli::{Cli, Command, ImageCommand, ProtocolCommand};
+use cli::{Cli, Command, Format, ImageCommand, ProtocolCommand};
 use commands::{image_check, image_create, image_play, image_push, login, protocol};
 
 fn main() -> std::process::ExitCode {
@@ -30,7 +30,7 @@ fn main() -> std::process::ExitCode {
         .enable_all()
         .build()
         .map_err(eyre::Report::from)
-        .and_then(|rt| rt.block_on(run(cli.command)));
+        .and_then(|rt| rt.block_on(run(cli.command, cli.format)));
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -40,29 +40,29 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-async fn run(command: Command) -> eyre::Result<()> {
+async fn run(command: Command, format: Format) -> eyre::Result<()> {
     match command {
-        Command::Login(args) => login::run(args).await,
+        Command::Login(args) => login::run(args, format).await,
         Command::Protocol(ProtocolCommand::Push { path }) => {
             let mut api = api_client::Api::logged_in().await?;
-            protocol::push(&mut api, &path).await
+            protocol::push(&mut api, &path, format).await
         }
         Command::Protocol(ProtocolCommand::List { name, number }) => {
             let mut api = api_client::Api::logged_in().await?;
-            protocol::list(&mut api, name, number).await
+            protocol::list(&mut api, name, number, format).await
         }
-        Command::Image(cmd) => image(cmd).await,
+        Command::Image(cmd) => image(cmd, format).await,
     }
 }
 
-async fn image(cmd: ImageCommand) -> eyre::Result<()> {
+async fn image(cmd: ImageCommand, format: Format) -> eyre::Result<()> {
     match cmd {
         ImageCommand::Create {
             protocol,
             variant,
             dir,
         } => image_create::create(&dir, &protocol, &variant).map(|_| ()),
-        ImageCommand::ContainerUri { path } => image_play::container_uri(&path.path),
+        ImageCommand::ContainerUri { path } => image_play::container_uri(&path.path, format),
         ImageCommand::Play { node } => {
             let plan = image_play::plan(&node)?;
             let mut daemon = daemon_client::Daemon::connect(&node.daemon.socket).await?;

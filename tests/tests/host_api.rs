@@ -365,6 +365,56 @@ fn registered_host_runs_catalog_nodes_secrets_and_archives() {
     let pushed = nib(&["image", "push"], &work, &nib_cfg);
     assert!(pushed.contains("added"), "{pushed}");
 
+    // nib's JSON output for listing/printing commands.
+    let listed: Value = serde_json::from_str(&nib(
+        &["--format", "json", "protocol", "list", "--name", "Host API"],
+        &work,
+        &nib_cfg,
+    ))
+    .expect("protocol list json");
+    let mine = listed
+        .as_array()
+        .and_then(|a| a.iter().find(|p| p["key"] == protocol.as_str()))
+        .unwrap_or_else(|| panic!("{protocol} not listed: {listed}"));
+    assert_eq!(mine["versions"][0]["variant"], variant);
+    assert_eq!(mine["versions"][0]["semantic_version"], "0.0.1");
+    let uri: Value = serde_json::from_str(&nib(
+        &["--format", "json", "image", "container-uri"],
+        &work,
+        &nib_cfg,
+    ))
+    .expect("container-uri json");
+    assert_eq!(uri["container_uri"], format!("docker-daemon://{tag}"));
+    let pushed: Value = serde_json::from_str(&nib(
+        &["--format", "json", "protocol", "push"],
+        &work,
+        &nib_cfg,
+    ))
+    .expect("protocol push json");
+    assert_eq!(pushed[0]["action"], "unchanged", "{pushed}");
+    // `nib login <USER_ID>` refuses credentials of another user.
+    let other = Command::new(e2e::bin_dir().join("nib"))
+        .args([
+            "login",
+            "not-this-user",
+            "--api",
+            &api.url,
+            "--email",
+            "admin@localhost",
+        ])
+        .args(["--password", &api.read("admin.password")])
+        .current_dir(&work)
+        .env("NIB_CONFIG", tmp.path().join("other-nib.json"))
+        .output()
+        .expect("nib login");
+    assert!(!other.status.success());
+    assert!(
+        String::from_utf8_lossy(&other.stderr).contains("not-this-user"),
+        "{}",
+        String::from_utf8_lossy(&other.stderr)
+    );
+    assert!(!tmp.path().join("other-nib.json").exists());
+
     // Register a daemon (host network nodes, quick status reports).
     let mut d = Daemon::start_with_config("status_interval_secs = 1", "host_network = true");
     let token = api.provision_token();

@@ -107,9 +107,15 @@ pub fn upgrade_spec(variant: &ImageVariant, current: pb::NodeSpec) -> pb::NodeSp
 }
 
 /// `nib image container-uri`: offline.
-pub fn container_uri(path: &Path) -> Result<()> {
+pub fn container_uri(path: &Path, format: crate::cli::Format) -> Result<()> {
     let image = Image::load(path)?;
-    println!("{}", image.container_uri);
+    match format {
+        crate::cli::Format::Text => println!("{}", image.container_uri),
+        crate::cli::Format::Json => println!(
+            "{}",
+            serde_json::json!({ "container_uri": image.container_uri })
+        ),
+    }
     Ok(())
 }
 

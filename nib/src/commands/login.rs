@@ -18,7 +18,7 @@ pub const NIB_SCOPES: &[&str] = &[
     "archive:read",
 ];
 
-pub async fn run(args: LoginArgs) -> Result<()> {
+pub async fn run(args: LoginArgs, format: crate::cli::Format) -> Result<()> {
     let email = match args.email {
         Some(e) => e,
         None => prompt("email: ", false)?,
@@ -34,6 +34,14 @@ pub async fn run(args: LoginArgs) -> Result<()> {
         .await
         .map_err(api_err("login failed"))?
         .into_inner();
+    if let Some(expected) = &args.user_id
+        && expected != &session.user_id
+    {
+        bail!(
+            "these credentials belong to user {}, not {expected}",
+            session.user_id
+        );
+    }
     let mut api = Api::connect(&args.api, Some(&session.token)).await?;
     let key = api
         .api_keys
@@ -49,7 +57,17 @@ pub async fn run(args: LoginArgs) -> Result<()> {
         api_url: args.api,
     };
     let path = creds.save()?;
-    println!("Logged in; API key saved to {}", path.display());
+    match format {
+        crate::cli::Format::Text => println!("Logged in; API key saved to {}", path.display()),
+        crate::cli::Format::Json => println!(
+            "{}",
+            serde_json::json!({
+                "user_id": session.user_id,
+                "api_url": creds.api_url,
+                "credentials_file": path.display().to_string(),
+            })
+        ),
+    }
     Ok(())
 }
 

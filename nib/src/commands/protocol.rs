@@ -7,9 +7,37 @@ use babel_api::protocols_yaml;
 use eyre::Result;
 
 use crate::api_client::{Api, api_err, not_found_as_none, visibility};
+use crate::cli::Format;
 
-pub async fn push(api: &mut Api, path: &Path) -> Result<()> {
+/// Prints one push result line (text) or collects it (json).
+struct Report {
+    format: Format,
+    done: Vec<serde_json::Value>,
+}
+
+impl Report {
+    fn push(&mut self, key: &str, action: &str) {
+        match self.format {
+            Format::Text => println!("Protocol '{key}' {action}"),
+            Format::Json => self
+                .done
+                .push(serde_json::json!({"protocol": key, "action": action})),
+        }
+    }
+
+    fn finish(self) {
+        if self.format == Format::Json {
+            println!("{}", serde_json::Value::Array(self.done));
+        }
+    }
+}
+
+pub async fn push(api: &mut Api, path: &Path, format: Format) -> Result<()> {
     let protocols = protocols_yaml::load_validated(path)?;
+    let mut report = Report {
+        format,
+        done: vec![],
+    };
     for p in protocols {
         let existing = not_found_as_none(
             api.protocols
@@ -41,9 +69,9 @@ pub async fn push(api: &mut Api, path: &Path) -> Result<()> {
                         })
                         .await
                         .map_err(api_err("cannot update protocol"))?;
-                    println!("Protocol '{}' updated", p.key);
+                    report.push(&p.key, "updated");
                 } else {
-                    println!("Protocol '{}' unchanged", p.key);
+                    report.push(&p.key, "unchanged");
                 }
             }
             None => {
@@ -58,14 +86,15 @@ pub async fn push(api: &mut Api, path: &Path) -> Result<()> {
                     })
                     .await
                     .map_err(api_err("cannot add protocol"))?;
-                println!("Protocol '{}' added", p.key);
+                report.push(&p.key, "added");
             }
         }
     }
+    report.finish();
     Ok(())
 }
 
-pub async fn list(api: &mut Api, name: Option<String>, number: u64) -> Result<()> {
+pub async fn list(api: &mut Api, name: Option<String>, number: u64, format: Format) -> Result<()> {
     let resp = api
         .protocols
         .list_protocols(api::ListProtocolsRequest {
@@ -79,14 +108,19 @@ pub async fn list(api: &mut Api, name: Option<String>, number: u64) -> Result<()
         .await
         .map_err(api_err("cannot list protocols"))?
         .into_inner();
-    if resp.protocols.is_empty() {
+    let text = format == Format::Text;
+    if resp.protocols.is_empty() && text {
         println!("No protocols found.");
     }
+    let mut listed = vec![];
     for p in resp.protocols {
-        match &p.description {
-            Some(d) => println!("- {} [{}]: {d}", p.name, p.key),
-            None => println!("- {} ({})", p.name, p.key),
+        if text {
+            match &p.description {
+                Some(d) => println!("- {} [{}]: {d}", p.name, p.key),
+                None => println!("- {} ({})", p.name, p.key),
+            }
         }
+        let mut json_versions = vec![];
         let variants = api
             .protocols
             .list_variants(api::ListVariantsRequest {
@@ -110,9 +144,25 @@ pub async fn list(api: &mut Api, name: Option<String>, number: u64) -> Result<()
                 .map_err(api_err("cannot list versions"))?
                 .into_inner();
             for ver in versions.versions {
-                println!("   * {v}/{}", ver.semantic_version);
+                if text {
+                    println!("   * {v}/{}", ver.semantic_version);
+                }
+                json_versions.push(
+                    serde_json::json!({"variant": v, "semantic_version": ver.semantic_version}),
+                );
             }
         }
+        listed.push(serde_json::json!({
+            "protocol_id": p.protocol_id,
+            "key": p.key,
+            "name": p.name,
+            "description": p.description,
+            "ticker": p.ticker,
+            "versions": json_versions,
+        }));
+    }
+    if !text {
+        println!("{}", serde_json::Value::Array(listed));
     }
     Ok(())
 }
