@@ -27,6 +27,9 @@ pub struct CatalogImage {
     pub published_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub min_babel_version: String,
+    /// The control plane's image id (API catalogs only).
+    #[serde(default)]
+    pub image_id: String,
 }
 
 #[async_trait]
@@ -91,6 +94,84 @@ impl ImageCatalog for FileCatalog {
     }
 }
 
+/// The newest version over several catalogs (the file and the control-plane API); errors
+/// count only when no catalog answers.
+pub struct Layered(pub Vec<std::sync::Arc<dyn ImageCatalog>>);
+
+impl std::fmt::Debug for Layered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Layered")
+            .field("catalogs", &self.0.len())
+            .finish()
+    }
+}
+
+#[async_trait]
+impl ImageCatalog for Layered {
+    async fn latest(
+        &self,
+        protocol: &str,
+        variant: &str,
+    ) -> Result<Option<CatalogImage>, CatalogError> {
+        // One catalog failing (the API unreachable) does not hide the others' versions.
+        let (mut found, mut errors) = (vec![], vec![]);
+        for c in &self.0 {
+            match c.latest(protocol, variant).await {
+                Ok(Some(i)) => found.push(i),
+                Ok(None) => {}
+                Err(e) => errors.push(e),
+            }
+        }
+        match (newest(&found, protocol, variant), errors.into_iter().next()) {
+            (Some(i), _) => Ok(Some(i.clone())),
+            (None, Some(e)) => Err(e),
+            (None, None) => Ok(None),
+        }
+    }
+}
+
+/// The control-plane API's image catalog (`ImageService.GetImage`, latest build). Answers
+/// nothing while the host is not registered.
+pub struct ApiCatalog(pub std::sync::Arc<crate::cloud::Link>);
+
+impl std::fmt::Debug for ApiCatalog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiCatalog").finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl ImageCatalog for ApiCatalog {
+    async fn latest(
+        &self,
+        protocol: &str,
+        variant: &str,
+    ) -> Result<Option<CatalogImage>, CatalogError> {
+        let Some(client) = self.0.client() else {
+            return Ok(None);
+        };
+        let key = babel_api::pb::api::v1::ProtocolVersionKey {
+            protocol_key: protocol.into(),
+            variant_key: variant.into(),
+        };
+        match client.get_image(key, None, None).await {
+            Ok(image) => Ok(Some(CatalogImage {
+                protocol: protocol.into(),
+                variant: variant.into(),
+                version: image.semantic_version,
+                uri: image.image_uri,
+                published_at: image
+                    .created_at
+                    .and_then(|t| DateTime::from_timestamp(t.seconds, 0)),
+                min_babel_version: image.min_babel_version,
+                image_id: image.image_id,
+            })),
+            Err(s) if s.code() == tonic::Code::NotFound => Ok(None),
+            Err(s) => Err(CatalogError(format!("API: {}", s.message()))),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,5 +219,27 @@ uri = "docker://r/p:x"
         std::fs::write(&cat.path, "[[image]]\nprotocol = 1\n").unwrap();
         let err = cat.latest("p", "v").await.unwrap_err().to_string();
         assert!(err.contains("catalog.toml"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn layered_takes_the_newest_of_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, version: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(
+                &path,
+                format!(
+                    "[[image]]\nprotocol = \"p\"\nvariant = \"v\"\nversion = \"{version}\"\nuri = \"u{version}\"\n"
+                ),
+            )
+            .unwrap();
+            std::sync::Arc::new(FileCatalog { path }) as std::sync::Arc<dyn ImageCatalog>
+        };
+        let layered = Layered(vec![write("a.toml", "1.2.0"), write("b.toml", "1.10.0")]);
+        let latest = layered.latest("p", "v").await.unwrap().unwrap();
+        assert_eq!(latest.uri, "u1.10.0");
+        assert_eq!(layered.latest("p", "x").await.unwrap(), None);
+        let unregistered = ApiCatalog(std::sync::Arc::new(crate::cloud::Link::default()));
+        assert_eq!(unregistered.latest("p", "v").await.unwrap(), None);
     }
 }

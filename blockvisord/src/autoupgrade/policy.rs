@@ -299,6 +299,7 @@ mod tests {
             uri: format!("docker://r/p:{version}"),
             published_at: published,
             min_babel_version: String::new(),
+            image_id: String::new(),
         }
     }
 

@@ -20,9 +20,16 @@ fn view(registry: &Registry, entry: &NodeEntry, record: &Record) -> NodeView {
     let state = entry.cached();
     let obs = registry.observed().get(&entry.id);
     let since = record.pending.as_ref().map(|p| p.upgraded_at);
-    let healthy = obs.is_some_and(|o| {
-        o.status == Status::Running && o.alerts.is_empty() && since.is_none_or(|t| o.at > t)
-    });
+    // Healthy = seen running without alerts after the upgrade, on the upgraded version
+    // (an upgrade through the API lands a little later).
+    let on_target = record
+        .pending
+        .as_ref()
+        .is_none_or(|p| state.image.version == p.to_version);
+    let healthy = on_target
+        && obs.is_some_and(|o| {
+            o.status == Status::Running && o.alerts.is_empty() && since.is_none_or(|t| o.at > t)
+        });
     NodeView {
         protocol: state.image_key.protocol_key,
         variant: state.image_key.variant_key,
@@ -33,7 +40,24 @@ fn view(registry: &Registry, entry: &NodeEntry, record: &Record) -> NodeView {
     }
 }
 
-async fn upgrade_to(entry: &NodeEntry, image: NodeImage) -> Result<(), String> {
+/// Dev nodes are upgraded here; nodes the control-plane API manages are upgraded through
+/// it (its Upgrade command then runs here), so the API's record stays right.
+async fn upgrade_to(
+    registry: &Registry,
+    entry: &NodeEntry,
+    image: NodeImage,
+) -> Result<(), String> {
+    let state = entry.cached();
+    if !state.dev_mode {
+        let req = pb::CatalogNodeRequest {
+            version: Some(image.version.clone()),
+            ..Default::default()
+        };
+        return crate::cloud::upgrade_from_catalog(&registry.services().cloud, &state, &req)
+            .await
+            .map(|_| ())
+            .map_err(|s| s.message().to_string());
+    }
     let mut node = entry.lock().await;
     let target = UpgradeTarget {
         image,
@@ -73,7 +97,7 @@ pub async fn pass(registry: &Registry, planner: &Planner, host: &UpgradeConfig) 
                     min_babel_version: img.min_babel_version.clone(),
                     ..node.image.clone()
                 };
-                let result = upgrade_to(&entry, image).await;
+                let result = upgrade_to(registry, &entry, image).await;
                 if let Err(e) = &result {
                     warn!(node = %entry.id, "auto-upgrade to {} failed: {e}", img.version);
                 }
@@ -81,7 +105,7 @@ pub async fn pass(registry: &Registry, planner: &Planner, host: &UpgradeConfig) 
             }
             Action::Rollback { to, reason } => {
                 warn!(node = %entry.id, "auto-upgrade rollback: {reason}");
-                let result = upgrade_to(&entry, to).await;
+                let result = upgrade_to(registry, &entry, to).await;
                 planner.rolled_back(&reason, result, &mut record);
                 record.state = record.last_result.clone();
             }

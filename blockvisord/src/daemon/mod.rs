@@ -166,7 +166,12 @@ async fn spawn_fleet(registry: Arc<Registry>) -> eyre::Result<Vec<tokio::task::J
         .unwrap_or_else(|| config.root.join("catalog.toml"));
     let planner = crate::autoupgrade::policy::Planner {
         clock: Arc::new(crate::autoupgrade::policy::SystemClock),
-        catalog: Arc::new(crate::autoupgrade::catalog::FileCatalog { path: catalog_path }),
+        catalog: Arc::new(crate::autoupgrade::catalog::Layered(vec![
+            Arc::new(crate::autoupgrade::catalog::FileCatalog { path: catalog_path }),
+            Arc::new(crate::autoupgrade::catalog::ApiCatalog(
+                registry.services().cloud.clone(),
+            )),
+        ])),
     };
     tasks.push(tokio::spawn(crate::autoupgrade::runner::run(
         registry,
