@@ -568,6 +568,17 @@ fn registered_host_runs_catalog_nodes_secrets_and_archives() {
     wait_running(&d, &node_b);
     assert_eq!(api.node(&node_b).semantic_version, "0.0.2");
 
+    // Local stop/start/delete of a managed node go through the API (its desired state).
+    d.ok(&["node", "stop", &node_b]);
+    assert_eq!(node_by_id(&d, &node_b)["status"], "Stopped");
+    assert_eq!(api.node(&node_b).next_state, pb::NodeState::Stopped as i32);
+    d.ok(&["node", "start", &node_b]);
+    wait_running(&d, &node_b);
+    assert_eq!(api.node(&node_b).next_state, pb::NodeState::Running as i32);
+    d.ok(&["node", "delete", &node_a, "--yes"]);
+    assert!(node_by_id(&d, &node_a).is_null());
+    assert_eq!(api.node(&node_a).next_state, pb::NodeState::Deleted as i32);
+
     // Deleting through the API removes the node on the host.
     api.node_call(&node_c, "delete");
     wait_for(

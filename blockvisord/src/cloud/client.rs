@@ -68,6 +68,15 @@ pub async fn register(
     Ok((host_id, resp.token))
 }
 
+/// What a local `bv node start|stop|restart|delete` asks the API for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeAction {
+    Start,
+    Stop,
+    Restart,
+    Delete,
+}
+
 /// A connection to the API on behalf of one registered host.
 #[derive(Clone)]
 pub struct ApiClient {
@@ -186,6 +195,24 @@ impl ApiClient {
             .upgrade(self.req(req, Some(Duration::from_secs(30))))
             .await?
             .into_inner())
+    }
+
+    /// NodeService Start/Stop/Restart/Delete of one of this host's nodes.
+    pub async fn node_action(&self, node_id: &str, action: NodeAction) -> Result<(), Status> {
+        let req = self.req(
+            pb::NodeIdRequest {
+                node_id: node_id.into(),
+            },
+            Some(Duration::from_secs(15)),
+        );
+        let mut nodes = self.nodes();
+        match action {
+            NodeAction::Start => drop(nodes.start(req).await?),
+            NodeAction::Stop => drop(nodes.stop(req).await?),
+            NodeAction::Restart => drop(nodes.restart(req).await?),
+            NodeAction::Delete => drop(nodes.delete(req).await?),
+        }
+        Ok(())
     }
 
     pub async fn get_secret(&self, node_id: &str, name: &str) -> Result<Option<Vec<u8>>, Status> {

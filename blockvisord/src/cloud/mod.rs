@@ -6,6 +6,7 @@ pub mod client;
 pub mod convert;
 pub mod creds;
 pub mod dispatch;
+pub mod forward;
 pub mod ops;
 pub mod stream;
 

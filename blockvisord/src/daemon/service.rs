@@ -9,6 +9,8 @@ use futures::Stream;
 use tonic::{Request, Response, Status};
 
 use super::convert;
+use crate::cloud::client::NodeAction;
+use crate::cloud::forward::forward;
 use crate::node::state::Status as NodeStatus;
 use crate::node::upgrade::UpgradeTarget;
 use crate::node::{Node, NodeError};
@@ -185,6 +187,9 @@ impl Blockvisor for Service {
 
     async fn start_node(&self, req: Request<pb::NodeRef>) -> Result<Response<pb::Node>, Status> {
         let entry = self.entry(&req.into_inner().id_or_name)?;
+        if forward(&self.registry, &entry, NodeAction::Start).await? {
+            return Ok(Response::new(self.describe_entry(&entry).await));
+        }
         let mut node = entry.lock().await;
         if node.state.dev_mode {
             node.reload_plugin().await.map_err(to_status)?;
@@ -199,6 +204,9 @@ impl Blockvisor for Service {
     ) -> Result<Response<pb::Node>, Status> {
         let req = req.into_inner();
         let entry = self.entry(&req.id_or_name)?;
+        if !req.force && forward(&self.registry, &entry, NodeAction::Stop).await? {
+            return Ok(Response::new(self.describe_entry(&entry).await));
+        }
         let mut node = entry.lock().await;
         node.stop(req.force).await.map_err(to_status)?;
         Ok(Response::new(self.describe(&node).await))
@@ -210,6 +218,9 @@ impl Blockvisor for Service {
     ) -> Result<Response<pb::Node>, Status> {
         let req = req.into_inner();
         let entry = self.entry(&req.id_or_name)?;
+        if !req.force && forward(&self.registry, &entry, NodeAction::Restart).await? {
+            return Ok(Response::new(self.describe_entry(&entry).await));
+        }
         let mut node = entry.lock().await;
         node.restart(req.force).await.map_err(to_status)?;
         Ok(Response::new(self.describe(&node).await))
@@ -220,7 +231,11 @@ impl Blockvisor for Service {
         req: Request<pb::NodeRef>,
     ) -> Result<Response<pb::DeleteNodeResponse>, Status> {
         let entry = self.entry(&req.into_inner().id_or_name)?;
-        self.registry.delete(&entry).await.map_err(to_status)?;
+        let forwarded = forward(&self.registry, &entry, NodeAction::Delete).await?;
+        if !forwarded || self.registry.get(&entry.id.to_string()).is_ok() {
+            // Not managed, or the API's Delete did not arrive in time: delete here.
+            self.registry.delete(&entry).await.map_err(to_status)?;
+        }
         Ok(Response::new(pb::DeleteNodeResponse {
             id: entry.id.to_string(),
         }))
