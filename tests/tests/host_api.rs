@@ -26,6 +26,7 @@ fn write_data(param) {
     run_sh(`mkdir -p /blockjoy/protocol_data/sub && head -c 3000000 /dev/urandom > /blockjoy/protocol_data/sub/blob.bin && echo ${param} > /blockjoy/protocol_data/a.txt`).unwrap();
     "written"
 }
+fn protocol_status() { #{state: "broadcasting", health: "healthy"} }
 fn put_s(param) { put_secret("k", param.to_blob()); "stored" }
 fn get_s() { get_secret("k").as_string() }
 "#;
@@ -416,7 +417,10 @@ fn registered_host_runs_catalog_nodes_secrets_and_archives() {
     assert!(!tmp.path().join("other-nib.json").exists());
 
     // Register a daemon (host network nodes, quick status reports).
-    let mut d = Daemon::start_with_config("status_interval_secs = 1", "host_network = true");
+    let mut d = Daemon::start_with_config(
+        "status_interval_secs = 1\n[metrics]\ninterval_secs = 1",
+        "host_network = true",
+    );
     let token = api.provision_token();
     let reg = d.json(&["host", "register", "--api", &api.url, &token]);
     let host_id = reg["host_id"].as_str().expect("host_id").to_string();
@@ -465,6 +469,11 @@ fn registered_host_runs_catalog_nodes_secrets_and_archives() {
     wait_for(Duration::from_secs(20), "API sees node A Running", || {
         api.node(&node_a).status.map(|s| s.state) == Some(pb::NodeState::Running as i32)
     });
+    wait_for(
+        Duration::from_secs(30),
+        "API sees node A's protocol status",
+        || api.node(&node_a).status.and_then(|s| s.protocol_state) == Some("broadcasting".into()),
+    );
     let a = node_by_id(&d, &node_a);
     assert_eq!(a["dev_mode"], false);
     assert_eq!(a["protocol_key"], protocol.as_str());

@@ -35,6 +35,10 @@ pub struct NodeReport {
     pub config_id: String,
     pub ip: String,
     pub gateway: String,
+    /// From the last health check of a running node (plugin `protocol_status`, `address`).
+    pub protocol_state: Option<String>,
+    pub protocol_health: Option<String>,
+    pub p2p_address: Option<String>,
 }
 
 /// The node manager operations commands map to.
@@ -198,10 +202,10 @@ impl StatusReporter {
                 config_id: (!n.config_id.is_empty()).then(|| n.config_id.clone()),
                 status: Some(pb::NodeStatus {
                     state: convert::state_to_api(n.status).into(),
-                    protocol_state: None,
-                    protocol_health: None,
+                    protocol_state: n.protocol_state.clone(),
+                    protocol_health: n.protocol_health.clone(),
                 }),
-                p2p_address: None,
+                p2p_address: n.p2p_address.clone(),
                 ip_address: (!n.ip.is_empty()).then(|| n.ip.clone()),
                 ip_gateway: (!n.gateway.is_empty()).then(|| n.gateway.clone()),
             };
@@ -483,13 +487,22 @@ mod tests {
             config_id: "cfg".into(),
             ip: "127.0.0.1".into(),
             gateway: String::new(),
+            protocol_state: None,
+            protocol_health: None,
+            p2p_address: None,
         };
         assert_eq!(reporter.report(&api, vec![report.clone()]).await, 1);
         assert_eq!(reporter.report(&api, vec![report.clone()]).await, 0);
         report.status = NodeStatus::Running;
         assert_eq!(reporter.report(&api, vec![report.clone()]).await, 1);
+        report.protocol_state = Some("broadcasting".into());
+        report.protocol_health = Some("healthy".into());
+        assert_eq!(reporter.report(&api, vec![report.clone()]).await, 1);
         let sent = api.reports.lock().unwrap().clone();
-        assert_eq!(sent.len(), 2);
+        assert_eq!(sent.len(), 3);
+        let last = sent[2].status.clone().unwrap();
+        assert_eq!(last.protocol_state.as_deref(), Some("broadcasting"));
+        assert_eq!(last.protocol_health.as_deref(), Some("healthy"));
         assert_eq!(
             sent[1].status.as_ref().unwrap().state,
             pb::NodeState::Running as i32

@@ -93,12 +93,20 @@ impl NodeOps for RegistryOps {
             if state.dev_mode {
                 continue;
             }
+            let metrics = (status == Status::Running)
+                .then(|| self.0.observed().get(&state.id))
+                .flatten()
+                .and_then(|o| o.metrics);
+            let protocol = metrics.as_ref().and_then(|m| m.protocol_status.clone());
             out.push(NodeReport {
                 id: state.id,
                 status,
                 config_id: state.image.config_id,
                 ip: state.ip,
                 gateway: state.gateway,
+                protocol_state: protocol.as_ref().map(|p| p.state.clone()),
+                protocol_health: protocol.map(|p| p.health),
+                p2p_address: metrics.and_then(|m| m.address),
             });
         }
         out
