@@ -435,6 +435,21 @@ fn registered_host_runs_catalog_nodes_secrets_and_archives() {
     wait_for(Duration::from_secs(20), "command stream connected", || {
         d.json(&["status"])["api_connected"] == true
     });
+    let host_c = host_id.clone();
+    let host = api.admin(async move |ch, auth| {
+        let mut req = tonic::Request::new(pb::GetHostRequest { host_id: host_c });
+        req.metadata_mut()
+            .insert("authorization", auth.parse().expect("header"));
+        Ok(pb::host_service_client::HostServiceClient::new(ch)
+            .get_host(req)
+            .await?
+            .into_inner())
+    });
+    assert_eq!(host.bv_version, babel_api::VERSION);
+    assert!(
+        host.online && host.cpu_cores > 0 && host.memory_bytes > 0,
+        "{host:?}"
+    );
     // The token is single-use.
     let again = d.bv(&["host", "register", "--api", &api.url, "--force", &token]);
     assert!(!again.status.success());

@@ -159,6 +159,14 @@ impl ApiClient {
         }
     }
 
+    /// Updates this host's record (version, OS, resources).
+    pub async fn update_host(&self, req: pb::UpdateHostRequest) -> Result<(), Status> {
+        HostServiceClient::new(self.channel.clone())
+            .update_host(self.req(req, Some(Duration::from_secs(15))))
+            .await?;
+        Ok(())
+    }
+
     /// The image of a variant (latest version/build unless given).
     pub async fn get_image(
         &self,

@@ -90,6 +90,14 @@ pub fn connect(registry: &Arc<Registry>, creds: &HostCredentials) -> Result<(), 
         backoff_max: Duration::from_secs(30),
     };
     let ops = Arc::new(ops::RegistryOps(registry.clone()));
+    let mut facts = host_facts(registry);
+    facts.host_id = creds.host_id.clone();
+    let updater = client.clone();
+    tokio::spawn(async move {
+        if let Err(e) = updater.update_host(facts).await {
+            tracing::warn!("sending host info to the API: {}", e.message());
+        }
+    });
     let task = tokio::spawn(stream::run(client, ops, link.connected.clone(), opts));
     if let Ok(mut t) = link.task.lock()
         && let Some(old) = t.replace(task)
@@ -125,6 +133,27 @@ fn os_release() -> (String, String) {
     (field("ID"), field("VERSION_ID"))
 }
 
+/// What the API should know about this machine (sent at registration and on every start).
+fn host_facts(registry: &Registry) -> api_pb::UpdateHostRequest {
+    let metrics = crate::daemon::host::metrics(registry);
+    let (os, os_version) = os_release();
+    api_pb::UpdateHostRequest {
+        host_id: String::new(),
+        network_name: None,
+        display_name: None,
+        bv_version: Some(babel_api::VERSION.into()),
+        os: Some(os),
+        os_version: Some(os_version),
+        disk_bytes: Some(metrics.total_disk_bytes),
+        memory_bytes: Some(metrics.total_memory_bytes),
+        cpu_cores: Some(
+            std::thread::available_parallelism()
+                .map(|n| u32::try_from(n.get()).unwrap_or(u32::MAX))
+                .unwrap_or(1),
+        ),
+    }
+}
+
 /// Registers the host (provision token), saves the credentials and connects.
 pub async fn register(
     registry: &Arc<Registry>,
@@ -151,8 +180,7 @@ pub async fn register(
     let hostname = nix::unistd::gethostname()
         .map(|h| h.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let metrics = crate::daemon::host::metrics(registry);
-    let (os, os_version) = os_release();
+    let facts = host_facts(registry);
     let api_req = api_pb::RegisterHostRequest {
         provision_token: req.provision_token.clone(),
         network_name: req
@@ -163,13 +191,11 @@ pub async fn register(
             .unwrap_or(hostname),
         display_name: None,
         bv_version: babel_api::VERSION.into(),
-        os,
-        os_version,
-        cpu_cores: std::thread::available_parallelism()
-            .map(|n| u32::try_from(n.get()).unwrap_or(u32::MAX))
-            .unwrap_or(1),
-        memory_bytes: metrics.total_memory_bytes,
-        disk_bytes: metrics.total_disk_bytes,
+        os: facts.os.unwrap_or_default(),
+        os_version: facts.os_version.unwrap_or_default(),
+        cpu_cores: facts.cpu_cores.unwrap_or(1),
+        memory_bytes: facts.memory_bytes.unwrap_or_default(),
+        disk_bytes: facts.disk_bytes.unwrap_or_default(),
         ip_address: cfg.network.gateway.to_string(),
         ip_gateway: cfg.network.gateway.to_string(),
         region: None,
