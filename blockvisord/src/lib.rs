@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod net;
 pub mod node;
 pub mod nodes;
+pub mod nodeset;
 pub mod rootfs;
 pub mod scheduler;
 pub mod uds;

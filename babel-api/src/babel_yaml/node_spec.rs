@@ -48,6 +48,7 @@ impl ImageVariant {
             org_id: DEV_ORG_ID.to_string(),
             display_name: String::new(),
             protocol_name: DEV_PROTOCOL_NAME.to_string(),
+            bridge: false,
         }
     }
 

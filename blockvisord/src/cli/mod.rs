@@ -6,6 +6,7 @@ pub mod node;
 pub mod output;
 pub mod progress;
 pub mod service;
+pub mod set;
 pub mod update;
 
 use std::path::PathBuf;
@@ -50,6 +51,9 @@ pub enum Command {
     /// Nodes on this host.
     #[command(subcommand, visible_alias = "n")]
     Node(Box<node::NodeCommand>),
+    /// Node sets: nodes of one image that peer with each other.
+    #[command(subcommand)]
+    Set(Box<set::SetCommand>),
     /// Host information.
     #[command(subcommand, visible_alias = "h")]
     Host(service::HostCommand),
@@ -78,6 +82,7 @@ pub async fn run(cli: Cli) -> eyre::Result<()> {
         Command::Status => service::status(&cli.socket, format).await,
         Command::Host(cmd) => service::host(&cli.socket, cmd, format).await,
         Command::Node(cmd) => node::run(&cli.socket, *cmd, format).await,
+        Command::Set(cmd) => set::run(&cli.socket, *cmd, format).await,
     }
 }
 

@@ -197,7 +197,7 @@ fn parse_ramdisks(list: &[String]) -> eyre::Result<Vec<pb::RamDiskConfig>> {
         .collect()
 }
 
-fn create_request(args: CreateArgs) -> eyre::Result<pb::CreateNodeRequest> {
+pub(super) fn create_request(args: CreateArgs) -> eyre::Result<pb::CreateNodeRequest> {
     let properties = parse_props(args.props.as_deref())?;
     let source = if let Some(path) = &args.babel_yaml {
         pb::create_node_request::Source::Spec(spec_from_babel_yaml(path, &args)?)

@@ -174,8 +174,8 @@ pub fn state_from_spec(
         }
     }
     let image = image_from_pb(spec.image);
-    // Dev nodes share the host network unless the caller pinned an IP.
-    let host_network = host_network_default && spec.ip.is_empty();
+    // Dev nodes share the host network unless the caller pinned an IP or asked for the bridge.
+    let host_network = host_network_default && spec.ip.is_empty() && !spec.bridge;
     Ok(NodeState {
         schema_version: SCHEMA_VERSION,
         id,
@@ -220,6 +220,7 @@ pub fn spec_to_pb(s: &NodeState) -> pb::NodeSpec {
             min_babel_version: s.image.min_babel_version.clone(),
         }),
         dev_mode: s.dev_mode,
+        bridge: !s.host_network,
         ip: s.ip.clone(),
         gateway: s.gateway.clone(),
         properties: s.properties.clone().into_iter().collect(),
@@ -312,6 +313,20 @@ mod tests {
         let back = spec_to_pb(&state);
         assert_eq!(back.image.unwrap().uri, "docker-daemon://x:1");
         assert_eq!(back.firewall.unwrap().rules[0].ports, vec![30303]);
+    }
+
+    #[test]
+    fn bridge_flag_keeps_dev_nodes_off_the_host_network() {
+        let spec = pb::NodeSpec {
+            dev_mode: true,
+            bridge: true,
+            ..Default::default()
+        };
+        let state = state_from_spec(spec, Default::default(), vec![], true).unwrap();
+        assert!(!state.host_network);
+        let state =
+            state_from_spec(pb::NodeSpec::default(), Default::default(), vec![], true).unwrap();
+        assert!(state.host_network);
     }
 
     #[test]

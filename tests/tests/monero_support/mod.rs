@@ -97,8 +97,8 @@ pub fn wait_height(d: &Daemon, node: &str, min: u64, timeout: Duration) -> u64 {
     }
 }
 
-/// Mines `n` blocks on `node`, retrying while monerod is not ready (BUSY until it is
-/// synchronized with its peers); returns the height monerod reports after mining.
+/// Mines `n` blocks on `node`, retrying while monerod is not ready (RPC not up yet, or BUSY
+/// until it is synchronized with its peers); returns the height monerod reports after mining.
 pub fn mine(d: &Daemon, node: &str, n: u32, timeout: Duration) -> u64 {
     let start = Instant::now();
     loop {
@@ -110,7 +110,8 @@ pub fn mine(d: &Daemon, node: &str, n: u32, timeout: Duration) -> u64 {
         }
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(
-            err.contains("BUSY") && start.elapsed() < timeout,
+            (err.contains("BUSY") || err.contains("error sending request"))
+                && start.elapsed() < timeout,
             "mine on {node} failed: {err}\n--- daemon log ---\n{}",
             d.log()
         );
