@@ -10,21 +10,30 @@ use std::time::{Duration, Instant};
 use crate::bv_support::{Daemon, OutputExt};
 
 pub fn image_dir() -> PathBuf {
+    image_dir_of("monero-regtest")
+}
+
+pub fn image_dir_of(image: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("..")
         .join("images")
-        .join("monero-regtest")
+        .join(image)
 }
 
 /// Builds the image (`images/monero-regtest/build VERSION`) and returns its tag.
 pub fn build_image(version: &str) -> String {
-    let out = Command::new(image_dir().join("build"))
+    build_image_of("monero-regtest", version)
+}
+
+/// Builds `images/<image>/build VERSION` and returns its tag.
+pub fn build_image_of(image: &str, version: &str) -> String {
+    let out = Command::new(image_dir_of(image).join("build"))
         .arg(version)
         .output()
         .expect("run images/monero-regtest/build");
     assert!(
         out.status.success(),
-        "images/monero-regtest/build {version}: {}",
+        "images/{image}/build {version}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     out.stdout_str().trim().to_string()
@@ -32,7 +41,11 @@ pub fn build_image(version: &str) -> String {
 
 /// `version` of images/monero-regtest/babel.yaml.
 pub fn yaml_version() -> String {
-    let yaml = std::fs::read_to_string(image_dir().join("babel.yaml")).expect("babel.yaml");
+    yaml_version_of("monero-regtest")
+}
+
+pub fn yaml_version_of(image: &str) -> String {
+    let yaml = std::fs::read_to_string(image_dir_of(image).join("babel.yaml")).expect("babel.yaml");
     yaml.lines()
         .find_map(|l| l.strip_prefix("version:"))
         .map(|v| v.trim().trim_matches('"').to_string())
@@ -121,14 +134,14 @@ pub fn mine(d: &Daemon, node: &str, n: u32, timeout: Duration) -> u64 {
 
 /// monerod's command line inside the node.
 pub fn monerod_cmdline(d: &Daemon, node: &str) -> String {
-    let out = d.ok(&[
-        "node",
-        "shell",
-        node,
-        "--",
-        "sh",
-        "-c",
-        "for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f; echo; done | grep '^/usr/bin/monerod'",
-    ]);
+    cmdline(d, node, "/usr/bin/monerod")
+}
+
+/// The command line of the process inside the node whose argv[0] is `program`.
+pub fn cmdline(d: &Daemon, node: &str, program: &str) -> String {
+    let script = format!(
+        "for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f; echo; done | grep '^{program} '"
+    );
+    let out = d.ok(&["node", "shell", node, "--", "sh", "-c", &script]);
     out.trim().to_string()
 }

@@ -6,14 +6,14 @@
 # nothing is installed on the host. Libraries the host already has (same Debian release) are
 # copied from the host.
 #
-# usage: prepare.sh OUT_DIR PACKAGE BINARY...
-#   e.g. prepare.sh build monero /usr/bin/monerod
+# usage: debian-rootfs.sh OUT_DIR PACKAGE BINARY...
+#   e.g. debian-rootfs.sh build monero /usr/bin/monerod
 set -euo pipefail
 
 out=$1
 package=$2
 shift 2
-[ $# -gt 0 ] || { echo "usage: prepare.sh OUT_DIR PACKAGE BINARY..." >&2; exit 2; }
+[ $# -gt 0 ] || { echo "usage: debian-rootfs.sh OUT_DIR PACKAGE BINARY..." >&2; exit 2; }
 
 cache=${BV_DEB_CACHE:-/var/cache/bv-image-debs}/$package
 mkdir -p "$cache" "$out"
@@ -37,7 +37,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   (cd "$cache" && apt-get download -qq "${missing[@]}" 2>&1 | grep -v 'Download is performed unsandboxed' >&2 || true)
 fi
 for p in "${wanted[@]}"; do
-  compgen -G "$cache/${p}_*.deb" >/dev/null || { echo "prepare.sh: could not download $p" >&2; exit 1; }
+  compgen -G "$cache/${p}_*.deb" >/dev/null || { echo "debian-rootfs.sh: could not download $p" >&2; exit 1; }
 done
 
 staging=$(mktemp -d)
@@ -51,10 +51,10 @@ rm -rf "$rootfs"
 mkdir -p "$rootfs/bin" "$rootfs/lib64" "$rootfs/lib/x86_64-linux-gnu"
 libpath="$staging/usr/lib/x86_64-linux-gnu:$staging/lib/x86_64-linux-gnu"
 for bin in "$@"; do
-  [ -x "$staging$bin" ] || { echo "prepare.sh: $bin is not in package $package" >&2; exit 1; }
+  [ -x "$staging$bin" ] || { echo "debian-rootfs.sh: $bin is not in package $package" >&2; exit 1; }
   install -D -m 0755 "$staging$bin" "$rootfs$bin"
   if LD_LIBRARY_PATH=$libpath ldd "$staging$bin" | grep -q 'not found'; then
-    echo "prepare.sh: unresolved libraries of $bin:" >&2
+    echo "debian-rootfs.sh: unresolved libraries of $bin:" >&2
     LD_LIBRARY_PATH=$libpath ldd "$staging$bin" | grep 'not found' >&2
     exit 1
   fi
