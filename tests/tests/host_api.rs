@@ -11,7 +11,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use babel_api::pb::api::v1 as pb;
-use bv_support::{Daemon, remove_image, unique, wait_for};
+use bv_support::{Daemon, build_image, remove_image, unique, wait_for};
 use serde_json::Value;
 
 const PLUGIN: &str = r#"
@@ -275,46 +275,6 @@ fn files_under(dir: &Path) -> Vec<(String, Vec<u8>)> {
     out
 }
 
-/// Like `bv_support::build_image`, plus CA certificates: babel's archive jobs build a
-/// TLS-capable HTTP client, and building it fails in a node without any CA certificates
-/// (even when the chunk URLs are plain http).
-fn build_image(tag: &str, main_rhai: &str) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let busybox = std::env::var_os("PATH")
-        .and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|p| p.join("busybox"))
-                .find(|p| p.is_file())
-        })
-        .expect("busybox in PATH");
-    std::fs::copy(&busybox, dir.path().join("busybox")).expect("copy busybox");
-    std::fs::copy(
-        "/etc/ssl/certs/ca-certificates.crt",
-        dir.path().join("ca-certificates.crt"),
-    )
-    .expect("copy CA certificates");
-    std::fs::write(dir.path().join("main.rhai"), main_rhai).expect("write main.rhai");
-    std::fs::write(
-        dir.path().join("Dockerfile"),
-        "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\n\
-         RUN mkdir -p /tmp /root /etc/ssl/certs && echo 'root:x:0:0:root:/root:/bin/sh' > /etc/passwd\n\
-         COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt\n\
-         COPY main.rhai /var/lib/babel/plugin/main.rhai\n",
-    )
-    .expect("write Dockerfile");
-    let out = Command::new("docker")
-        .args(["build", "-q", "-t", tag])
-        .arg(dir.path())
-        .env("DOCKER_BUILDKIT", "0")
-        .output()
-        .expect("docker build");
-    assert!(
-        out.status.success(),
-        "docker build {tag}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 struct Image(String);
 impl Drop for Image {
     fn drop(&mut self) {
@@ -333,7 +293,8 @@ fn registered_host_runs_catalog_nodes_secrets_and_archives() {
     let work = tmp.path().join("work");
     std::fs::create_dir_all(&work).expect("work dir");
 
-    // Publish a protocol and an image (built here) with one archive pointer.
+    // Publish a protocol and an image (built here, FROM scratch: no CA certificates, so the
+    // archive jobs must do with plain http) with one archive pointer.
     let protocol = unique("hapi");
     let variant = "e2e-net-full";
     let tag = format!("{protocol}:1");
