@@ -73,8 +73,7 @@ fn monero_image_check_properties_and_mining() {
         &name,
         "--props",
         r#"{"prune": "on", "log-level": "1"}"#,
-        "--ip",
-        &format!("{}.12", monero_support::subnet()),
+        "--bridge",
     ]);
     d.ok(&["node", "start", &name]);
     let cmdline = monerod_cmdline(&d, &name);
@@ -84,6 +83,11 @@ fn monero_image_check_properties_and_mining() {
     assert!(cmdline.contains("--offline"), "no peers: {cmdline}");
     let node = d.node(&name);
     let ip = node["ip"].as_str().unwrap().to_string();
+    // --bridge: an address from the daemon's range, not the host network
+    assert!(
+        ip.starts_with(&format!("{}.1", monero_support::subnet())),
+        "{node}"
+    );
     assert!(
         cmdline.contains(&format!("--p2p-bind-ip {ip}")),
         "{cmdline}"

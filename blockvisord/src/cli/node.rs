@@ -140,6 +140,9 @@ pub struct CreateArgs {
     pub ip: Option<String>,
     #[arg(long)]
     pub gateway: Option<String>,
+    /// Bridge network with a daemon-assigned IP (dev nodes default to the host network).
+    #[arg(long, conflicts_with = "ip")]
+    pub bridge: bool,
     #[arg(long, default_value = "dev")]
     pub protocol_key: String,
     #[arg(long, default_value = "dev")]
@@ -214,6 +217,7 @@ pub(super) fn create_request(args: CreateArgs) -> eyre::Result<pb::CreateNodeReq
                 ..Default::default()
             }),
             dev_mode: true,
+            bridge: args.bridge,
             ip: args.ip.unwrap_or_default(),
             gateway: args.gateway.unwrap_or_default(),
             vm_config: Some(pb::VmConfig {
@@ -266,6 +270,7 @@ fn spec_from_babel_yaml(path: &Path, args: &CreateArgs) -> eyre::Result<pb::Node
         },
     );
     spec.name = args.name.clone().unwrap_or_default();
+    spec.bridge = args.bridge;
     Ok(spec)
 }
 

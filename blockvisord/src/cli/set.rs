@@ -334,6 +334,7 @@ fn create_template(args: &CreateSetArgs) -> eyre::Result<pb::CreateNodeRequest> 
         tag: vec![],
         ip: None,
         gateway: None,
+        bridge: true,
         protocol_key: "dev".into(),
         variant_key: "dev".into(),
         image_version: args.image_version.clone(),
