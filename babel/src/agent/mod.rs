@@ -68,7 +68,7 @@ pub async fn serve(config: AgentConfig, shutdown: impl Future<Output = ()>) -> e
         config.passwd.clone(),
         runners,
     );
-    let runner_bin = runner_bin::JobRunnerBinary::load(config.job_runner.clone()).await;
+    let runner_bin = runner_bin::JobRunnerBinary::new(config.job_runner.clone());
     let agent = Arc::new(Agent {
         config: config.clone(),
         manager,

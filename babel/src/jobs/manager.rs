@@ -234,15 +234,27 @@ impl JobsManager {
             .chain(job.config.wait_for.iter().flatten())
             .cloned()
             .collect();
-        let status = JobStatus::Pending { waiting_for };
-        JobDir::new(&self.shared.jobs_dir, name)
-            .save_status(&status)
-            .map_err(|e| ManagerError::Failed(format!("job '{name}': {e}")))?;
         job.state = JobState::Inactive {
-            status,
+            status: JobStatus::Pending { waiting_for },
             since: SystemTime::now(),
         };
         schedule(&self.shared, &mut inner);
+        // A job spawned right away has no status file (the runner writes the final one):
+        // only a job left waiting needs `Pending` on disk. This saves an fsync pair on
+        // every immediate start.
+        if let Some(Job {
+            state:
+                JobState::Inactive {
+                    status: status @ JobStatus::Pending { .. },
+                    ..
+                },
+            ..
+        }) = inner.jobs.get(name)
+        {
+            JobDir::new(&self.shared.jobs_dir, name)
+                .save_status(status)
+                .map_err(|e| ManagerError::Failed(format!("job '{name}': {e}")))?;
+        }
         Ok(())
     }
 
@@ -304,17 +316,15 @@ impl JobsManager {
                 "can't cleanup active job '{name}'"
             )));
         }
-        let meta = Path::new(&env.data_mount_point).join(".babel_jobs");
-        let files: &[&str] = match job.config.job_type {
-            JobType::RunSh(_) => &[],
-            JobType::Download { .. } => &["download.chunks", "download.metadata"],
-            JobType::Upload { .. } => &["upload.blueprint", "upload.chunks"],
+        let state = crate::archive::state::StateDir::new(Path::new(&env.data_mount_point));
+        let result = match job.config.job_type {
+            JobType::RunSh(_) => Ok(()),
+            JobType::Download { .. } => {
+                crate::archive::state::cleanup_download(&state, Path::new(&env.protocol_data_path))
+            }
+            JobType::Upload { .. } => crate::archive::state::cleanup_upload(&state),
         };
-        for f in files {
-            crate::fsutil::remove_if_exists(&meta.join(f)).map_err(|e| {
-                ManagerError::Failed(format!("can't cleanup job '{name}': {f}: {e}"))
-            })?;
-        }
+        result.map_err(|e| ManagerError::Failed(format!("can't cleanup job '{name}': {e}")))?;
         Ok(())
     }
 

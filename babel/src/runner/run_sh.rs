@@ -136,8 +136,8 @@ impl JobKind for RunShJob {
             }
         };
         let pgid = child.id().and_then(|p| i32::try_from(p).ok()).unwrap_or(0);
-        let _ =
-            crate::fsutil::atomic_write(&ctx.job_dir.join(PGID_FILE), pgid.to_string().as_bytes());
+        // Only needed while processes live, which a machine crash ends too: no fsync.
+        let _ = std::fs::write(ctx.job_dir.join(PGID_FILE), pgid.to_string());
         let mut pumps = Vec::new();
         if let Some(out) = child.stdout.take() {
             pumps.push(tokio::spawn(pump(out, writer.clone())));

@@ -95,10 +95,10 @@ impl Agent for BabelAgent {
 #[derive(Debug, Default)]
 pub struct BabelConnector;
 
-/// Polls `socket` until babel answers `GetVersion`, every 2 ms at first, backing off to 10 ms.
+/// Polls `socket` until babel answers `GetVersion`, every 1 ms at first, then every 2 ms (a stat of the socket path is cheap).
 pub async fn wait_for_babel(socket: &Path, timeout: Duration) -> Result<BabelAgent, AgentError> {
     let started = Instant::now();
-    let mut delay = Duration::from_millis(2);
+    let mut delay = Duration::from_millis(1);
     let mut last = String::from("socket not created yet");
     loop {
         if socket.exists() {
@@ -123,7 +123,7 @@ pub async fn wait_for_babel(socket: &Path, timeout: Duration) -> Result<BabelAge
             });
         }
         tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_millis(10));
+        delay = (delay * 2).min(Duration::from_millis(2));
     }
 }
 
