@@ -107,10 +107,26 @@ async fn run_as_shutdown_signal_and_logs() {
         JobStatus::finished(Some(0), "")
     );
     let current = std::fs::metadata(a.path("jobs/loud/logs")).unwrap().len();
-    let rotated = std::fs::metadata(a.path("jobs/loud/logs.1")).unwrap().len();
-    assert!(rotated <= 1_000_000 && rotated > 900_000, "{rotated}");
     assert!(current <= 1_000_000, "{current}");
-    let first = std::fs::read_to_string(a.path("jobs/loud/logs.1")).unwrap();
+    // The rotated file is gzip'ed; the plain one is gone.
+    assert!(!a.path("jobs/loud/logs.1").exists());
+    let mut first = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(
+            std::fs::File::open(a.path("jobs/loud/logs.1.gz")).unwrap(),
+        ),
+        &mut first,
+    )
+    .unwrap();
+    let rotated = first.len();
+    assert!(rotated <= 1_000_000 && rotated > 900_000, "{rotated}");
+    assert!(
+        std::fs::metadata(a.path("jobs/loud/logs.1.gz"))
+            .unwrap()
+            .len()
+            < 200_000,
+        "not compressed"
+    );
     let first = first.lines().next().unwrap();
     let (stamp, line) = first.split_once('|').unwrap();
     assert!(

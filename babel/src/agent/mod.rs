@@ -68,6 +68,7 @@ pub async fn serve(config: AgentConfig, shutdown: impl Future<Output = ()>) -> e
         config.passwd.clone(),
         runners,
     );
+    manager.report_errors_to(report_errors(&config.runner.engine_socket));
     let runner_bin = runner_bin::JobRunnerBinary::new(config.job_runner.clone());
     let agent = Arc::new(Agent {
         config: config.clone(),
@@ -111,6 +112,19 @@ pub async fn serve(config: AgentConfig, shutdown: impl Future<Output = ()>) -> e
         let _ = std::fs::remove_file(s);
     }
     result.wrap_err("gRPC server failed")
+}
+
+/// A channel whose messages go to the host's `bv_error` (the engine socket is connected
+/// lazily, so a host that is not there yet costs nothing but a warning per message).
+fn report_errors(engine_socket: &Path) -> tokio::sync::mpsc::UnboundedSender<String> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let engine = crate::archive::engine::EngineBackend::new(engine_socket);
+    tokio::spawn(async move {
+        while let Some(message) = rx.recv().await {
+            engine.bv_error(&message).await;
+        }
+    });
+    tx
 }
 
 /// After an agent restart: when the node was set up before and its RAM disks are still

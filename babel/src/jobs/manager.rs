@@ -108,6 +108,18 @@ struct Shared {
     jobs_dir: PathBuf,
     passwd: PathBuf,
     exit_tx: mpsc::UnboundedSender<(String, u32)>,
+    /// Where errors for the host go (`bv_error`); unset in tests that don't care.
+    errors: std::sync::OnceLock<mpsc::UnboundedSender<String>>,
+}
+
+impl Shared {
+    /// Reports an error to the host (spec: `bv_error`), besides logging it.
+    fn report(&self, message: String) {
+        error!("{message}");
+        if let Some(tx) = self.errors.get() {
+            let _ = tx.send(message);
+        }
+    }
 }
 
 /// Handle to the jobs manager; cheap to clone.
@@ -142,6 +154,7 @@ impl JobsManager {
             jobs_dir,
             passwd,
             exit_tx,
+            errors: std::sync::OnceLock::new(),
         });
         tokio::spawn(run_loop(Arc::downgrade(&shared), exit_rx));
         Self { shared }
@@ -149,6 +162,11 @@ impl JobsManager {
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
         lock(&self.shared)
+    }
+
+    /// Sends the errors the host must hear about (`bv_error`) to `tx` (set once).
+    pub fn report_errors_to(&self, tx: mpsc::UnboundedSender<String>) {
+        let _ = self.shared.errors.set(tx);
     }
 
     pub fn jobs_dir(&self) -> &Path {
@@ -513,7 +531,10 @@ fn load_jobs(shared: &Shared) -> HashMap<String, Job> {
             Ok(c) => c,
             Err(e) => {
                 let kept = dir.path().join("config.json.invalid");
-                error!("job '{name}' skipped: {e} (moved to {})", kept.display());
+                shared.report(format!(
+                    "job '{name}' skipped: {e} (moved to {})",
+                    kept.display()
+                ));
                 let _ = std::fs::rename(dir.config_path(), kept);
                 continue;
             }
@@ -630,6 +651,7 @@ fn finish(shared: &Shared, name: &str, job: &mut Job, status: JobStatus, save: b
 fn spawn(shared: &Shared, name: &str, job: &mut Job) {
     if let Err(e) = JobDir::new(&shared.jobs_dir, name).clear_status() {
         let msg = format!("failed to start job '{name}': can't clear its status: {e}");
+        shared.report(msg.clone());
         return finish(shared, name, job, JobStatus::finished(None, msg), false);
     }
     match shared.runners.spawn(name) {
@@ -671,6 +693,7 @@ fn on_runner_exit(shared: &Shared, inner: &mut Inner, name: &str, pid: u32) {
         Err(e) => {
             let msg =
                 format!("can't load job '{name}' status from file after it stopped, with: {e}");
+            shared.report(msg.clone());
             if job.config.restart == RestartPolicy::Never {
                 finish(shared, name, job, JobStatus::finished(None, msg), true);
             } else {

@@ -1,4 +1,6 @@
-//! Appends job output lines to `<job_dir>/logs`, rotating at a size limit.
+//! Appends job output lines to `<job_dir>/logs`, rotating at a size limit. Rotated files are
+//! gzip'ed (`logs.1.gz` newest, `logs.2.gz`), off the writing path: the full file is renamed
+//! to `logs.1` at once and a background thread compresses it.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -16,6 +18,8 @@ pub struct LogWriter {
     timestamps: bool,
     file: File,
     size: u64,
+    /// The compression of the last rotated file, if still running.
+    compressing: Option<std::thread::JoinHandle<()>>,
 }
 
 fn rotated(path: &Path, n: usize) -> PathBuf {
@@ -24,16 +28,49 @@ fn rotated(path: &Path, n: usize) -> PathBuf {
     PathBuf::from(s)
 }
 
+fn gz_name(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(".gz");
+    PathBuf::from(s)
+}
+
+/// Compresses `plain` into `plain.gz` (through a temporary file) and removes `plain`.
+fn gzip_file(plain: &Path) -> std::io::Result<()> {
+    let gz = gz_name(plain);
+    let mut tmp = gz.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let result = (|| {
+        let mut input = File::open(plain)?;
+        let out = File::create(&tmp)?;
+        let mut enc = flate2::write::GzEncoder::new(out, flate2::Compression::fast());
+        std::io::copy(&mut input, &mut enc)?;
+        enc.finish()?;
+        std::fs::rename(&tmp, &gz)?;
+        std::fs::remove_file(plain)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
 impl LogWriter {
     pub fn open(path: &Path, max_bytes: u64, timestamps: bool) -> std::io::Result<Self> {
         let file = OpenOptions::new().create(true).append(true).open(path)?;
         let size = file.metadata()?.len();
+        // A runner that died while compressing left `logs.1` behind: finish that now.
+        let leftover = rotated(path, 1);
+        if leftover.exists() {
+            gzip_file(&leftover)?;
+        }
         Ok(Self {
             path: path.to_path_buf(),
             max_bytes: max_bytes.max(1),
             timestamps,
             file,
             size,
+            compressing: None,
         })
     }
 
@@ -54,19 +91,39 @@ impl LogWriter {
     }
 
     fn rotate(&mut self) -> std::io::Result<()> {
+        self.wait_compressed();
         for n in (1..ROTATED_FILES).rev() {
-            let from = rotated(&self.path, n);
+            let from = gz_name(&rotated(&self.path, n));
             if from.exists() {
-                std::fs::rename(&from, rotated(&self.path, n + 1))?;
+                std::fs::rename(&from, gz_name(&rotated(&self.path, n + 1)))?;
             }
         }
-        std::fs::rename(&self.path, rotated(&self.path, 1))?;
+        let first = rotated(&self.path, 1);
+        std::fs::rename(&self.path, &first)?;
         self.file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&self.path)?;
         self.size = 0;
+        self.compressing = Some(std::thread::spawn(move || {
+            if let Err(e) = gzip_file(&first) {
+                eprintln!("can't compress rotated log {}: {e}", first.display());
+            }
+        }));
         Ok(())
+    }
+
+    /// Waits until the last rotated file is compressed.
+    pub fn wait_compressed(&mut self) {
+        if let Some(t) = self.compressing.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for LogWriter {
+    fn drop(&mut self) {
+        self.wait_compressed();
     }
 }
 
@@ -113,18 +170,33 @@ pub async fn pump<R: AsyncRead + Unpin>(
 mod tests {
     use super::*;
 
+    fn gunzip(path: &Path) -> String {
+        use std::io::Read;
+        let mut s = String::new();
+        flate2::read::GzDecoder::new(File::open(path).unwrap())
+            .read_to_string(&mut s)
+            .unwrap();
+        s
+    }
+
     #[test]
-    fn rotates_and_keeps_two_files() {
+    fn rotates_gzips_and_keeps_two_files() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("logs");
         let mut w = LogWriter::open(&p, 10, false).unwrap();
         for i in 0..5 {
             w.write_line(format!("line{i}\n").as_bytes()).unwrap();
         }
+        w.wait_compressed();
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "line4\n");
-        assert_eq!(std::fs::read_to_string(rotated(&p, 1)).unwrap(), "line3\n");
-        assert_eq!(std::fs::read_to_string(rotated(&p, 2)).unwrap(), "line2\n");
-        assert!(!rotated(&p, 3).exists());
+        assert_eq!(gunzip(&gz_name(&rotated(&p, 1))), "line3\n");
+        assert_eq!(gunzip(&gz_name(&rotated(&p, 2))), "line2\n");
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["logs", "logs.1.gz", "logs.2.gz"]);
     }
 
     #[tokio::test]

@@ -45,7 +45,15 @@ pub async fn run(
     let monitor = Monitor::new(&paths.monitor_socket, &name);
     let ctx = match load_context(&paths, &name, &dir, monitor, passwd) {
         Ok(ctx) => ctx,
-        Err(msg) => return finish(&dir, None, JobStatus::finished(None, msg)),
+        Err(msg) => {
+            return finish(
+                &paths.engine_socket,
+                &dir,
+                None,
+                JobStatus::finished(None, msg),
+            )
+            .await;
+        }
     };
     let backup = ctx
         .config
@@ -64,7 +72,13 @@ pub async fn run(
                     "one-time job '{name}': can't use backup {}: {e}",
                     backup.display()
                 );
-                return finish(&dir, None, JobStatus::finished(None, msg));
+                return finish(
+                    &paths.engine_socket,
+                    &dir,
+                    None,
+                    JobStatus::finished(None, msg),
+                )
+                .await;
             }
         }
     }
@@ -72,11 +86,17 @@ pub async fn run(
         let lock = protocol_data_lock(&ctx.node_env);
         if let Err(e) = touch(&lock) {
             let msg = format!("can't touch protocol data lock {}: {e}", lock.display());
-            return finish(&dir, backup.as_deref(), JobStatus::finished(None, msg));
+            return finish(
+                &paths.engine_socket,
+                &dir,
+                backup.as_deref(),
+                JobStatus::finished(None, msg),
+            )
+            .await;
         }
     }
     match run_with_restarts(&ctx, shutdown, &SystemClock).await {
-        Some(status) => finish(&dir, backup.as_deref(), status),
+        Some(status) => finish(&paths.engine_socket, &dir, backup.as_deref(), status).await,
         None => RunnerExit::Interrupted,
     }
 }
@@ -113,10 +133,22 @@ fn touch(path: &std::path::Path) -> std::io::Result<()> {
     f.set_modified(std::time::SystemTime::now())
 }
 
-fn finish(dir: &JobDir, backup: Option<&std::path::Path>, status: JobStatus) -> RunnerExit {
+async fn finish(
+    engine_socket: &std::path::Path,
+    dir: &JobDir,
+    backup: Option<&std::path::Path>,
+    status: JobStatus,
+) -> RunnerExit {
     info!("job finished: {status}");
     if let Err(e) = dir.save_status(&status) {
-        error!("can't save job status: {e}");
+        let message = format!(
+            "job runner can't save status {status} to {}: {e}",
+            dir.status_path().display()
+        );
+        error!("{message}");
+        crate::archive::engine::EngineBackend::new(engine_socket)
+            .bv_error(&message)
+            .await;
     }
     if let Some(backup) = backup
         && let Err(e) = one_time::record(backup, dir.path())
