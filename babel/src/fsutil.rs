@@ -39,6 +39,33 @@ pub fn atomic_write(path: &Path, data: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
+/// Replaces `path` with `data` through a temporary file and a rename, without fsync: readers
+/// see either the old or the new content at once; durability is left to [`sync_file`] (or
+/// the kernel's writeback).
+pub fn replace_file(path: &Path, data: &[u8]) -> io::Result<()> {
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(file_name);
+    tmp_name.push(format!(".tmp{}", std::process::id()));
+    let tmp = path.with_file_name(tmp_name);
+    let result = fs::write(&tmp, data).and_then(|()| fs::rename(&tmp, path));
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Makes `path` and its directory entry durable.
+pub fn sync_file(path: &Path) -> io::Result<()> {
+    fs::File::open(path)?.sync_all()?;
+    if let Some(d) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::File::open(d)?.sync_all()?;
+    }
+    Ok(())
+}
+
 /// Serializes `value` as JSON and writes it atomically.
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> io::Result<()> {
     let data = serde_json::to_vec(value).map_err(io::Error::other)?;
@@ -93,6 +120,17 @@ mod tests {
         let p = dir.path().join("status.json");
         atomic_write(&p, b"one").unwrap();
         atomic_write(&p, b"two").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"two");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn replace_file_then_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("status.json");
+        replace_file(&p, b"one").unwrap();
+        replace_file(&p, b"two").unwrap();
+        sync_file(&p).unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"two");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }

@@ -683,6 +683,14 @@ fn on_runner_exit(shared: &Shared, inner: &mut Inner, name: &str, pid: u32) {
         Ok((status @ (JobStatus::Finished { .. } | JobStatus::Stopped), since)) => {
             info!("job '{name}' ended: {status}");
             job.state = JobState::Inactive { status, since };
+            // The runner published the status without fsync (so its end is seen at once):
+            // make it durable off the state path. A file already replaced by a restart is
+            // someone else's business.
+            tokio::task::spawn_blocking(move || {
+                if let Err(e) = dir.sync_status() {
+                    tracing::debug!("fsync of {}: {e}", dir.status_path().display());
+                }
+            });
         }
         Ok(_) => unexpected_end(
             shared,

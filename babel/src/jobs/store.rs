@@ -46,6 +46,18 @@ impl JobDir {
         fsutil::write_json(&self.status_path(), status)
     }
 
+    /// The runner's final status: visible at once, made durable by the agent when it reads
+    /// it (see [`JobDir::sync_status`]), so the job's end is not delayed by an fsync.
+    pub fn publish_status(&self, status: &JobStatus) -> std::io::Result<()> {
+        let data = serde_json::to_vec(status).map_err(std::io::Error::other)?;
+        fsutil::replace_file(&self.status_path(), &data)
+    }
+
+    /// fsyncs `status.json` and the job dir.
+    pub fn sync_status(&self) -> std::io::Result<()> {
+        fsutil::sync_file(&self.status_path())
+    }
+
     /// The saved status and the file's mtime (the time of that state change).
     pub fn load_status(&self) -> Result<(JobStatus, SystemTime), ReadJsonError> {
         let status = fsutil::read_json(&self.status_path())?;

@@ -140,7 +140,7 @@ async fn finish(
     status: JobStatus,
 ) -> RunnerExit {
     info!("job finished: {status}");
-    if let Err(e) = dir.save_status(&status) {
+    if let Err(e) = dir.publish_status(&status) {
         let message = format!(
             "job runner can't save status {status} to {}: {e}",
             dir.status_path().display()
