@@ -75,8 +75,14 @@ fn main() {
 
     // Breakdown: the parse alone, with and without the AST optimizer.
     for (label, level) in [
-        ("  of which compile (optimized)", rhai::OptimizationLevel::Simple),
-        ("  of which compile (no optim.)", rhai::OptimizationLevel::None),
+        (
+            "  of which compile (optimized)",
+            rhai::OptimizationLevel::Simple,
+        ),
+        (
+            "  of which compile (no optim.)",
+            rhai::OptimizationLevel::None,
+        ),
     ] {
         let mut engine = rhai::Engine::new_raw();
         engine.set_optimization_level(level);
