@@ -6,12 +6,14 @@
 //! decoder (ours, `zstd -d`, upstream babel) reads the chunk, while compression uses every
 //! core even when only one chunk is in flight.
 
+use std::cell::RefCell;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use babel_api::job::Compression;
+use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use tokio::sync::Semaphore;
 
@@ -21,14 +23,29 @@ use super::model::{Checksum, FileLocation};
 /// Uncompressed bytes per independently compressed frame.
 pub const FRAME_BYTES: u64 = 16 * 1024 * 1024;
 
-/// A chunk ready to be sent.
+/// A chunk ready to be sent: its frames in order (sent back to back as one body).
 #[derive(Debug)]
 pub struct Packed {
-    pub data: Vec<u8>,
-    /// Blake3 over `data` (the stored bytes).
+    pub frames: Vec<Bytes>,
+    /// Blake3 over the concatenated frames (the stored bytes).
     pub checksum: Checksum,
     /// Uncompressed size.
     pub data_size: u64,
+}
+
+impl Packed {
+    /// Stored size: the sum of the frames.
+    pub fn size(&self) -> u64 {
+        self.frames.iter().map(|f| f.len() as u64).sum()
+    }
+
+    /// The frames as a request body stream (cheap: the frames are shared, not copied).
+    pub fn body(&self) -> reqwest::Body {
+        let frames = self.frames.clone();
+        reqwest::Body::wrap_stream(futures::stream::iter(
+            frames.into_iter().map(Ok::<_, std::io::Error>),
+        ))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -67,22 +84,46 @@ fn blocks(destinations: &[FileLocation]) -> Vec<Vec<Segment>> {
     out
 }
 
-/// Reads one block's segments from `source` and encodes them.
-fn encode_block(
-    source: &Path,
-    segments: &[Segment],
-    compression: Option<Compression>,
-) -> Result<Vec<u8>, ArchiveError> {
-    let size: u64 = segments.iter().map(|s| s.len).sum();
-    let mut buf = vec![0u8; usize::try_from(size).unwrap_or(usize::MAX)];
+thread_local! {
+    /// Per blocking thread: the read buffer and the zstd context, reused block after block
+    /// (a fresh 16 MiB buffer and compression context per block cost page faults and table
+    /// set-up that show in the throughput).
+    static WORKSPACE: RefCell<Workspace> = RefCell::new(Workspace::default());
+}
+
+#[derive(Default)]
+struct Workspace {
+    input: Vec<u8>,
+    zstd: Option<(i32, zstd::bulk::Compressor<'static>)>,
+}
+
+impl Workspace {
+    fn compressor(&mut self, level: i32) -> std::io::Result<&mut zstd::bulk::Compressor<'static>> {
+        match &mut self.zstd {
+            Some((l, c)) if *l == level => {}
+            Some((l, c)) => {
+                c.set_compression_level(level)?;
+                *l = level;
+            }
+            None => self.zstd = Some((level, zstd::bulk::Compressor::new(level)?)),
+        }
+        match &mut self.zstd {
+            Some((_, c)) => Ok(c),
+            None => Err(std::io::Error::other("zstd context missing")),
+        }
+    }
+}
+
+/// Reads one block's segments from `source` into `buf` (exactly the block's size).
+fn read_block(source: &Path, segments: &[Segment], buf: &mut [u8]) -> Result<(), ArchiveError> {
     let mut at = 0usize;
-    let mut open: Option<(String, File)> = None;
+    let mut open: Option<(&str, File)> = None;
     for s in segments {
         let path = source.join(&s.path);
-        if open.as_ref().map(|(p, _)| p != &s.path).unwrap_or(true) {
+        if open.as_ref().is_none_or(|(p, _)| *p != s.path) {
             let f = File::open(&path)
                 .map_err(|e| ArchiveError::io(format!("can't open {}", path.display()), e))?;
-            open = Some((s.path.clone(), f));
+            open = Some((&s.path, f));
         }
         let Some((_, f)) = &open else { continue };
         let len = usize::try_from(s.len).unwrap_or(usize::MAX);
@@ -100,14 +141,43 @@ fn encode_block(
             })?;
         at += len;
     }
-    match compression {
-        None => Ok(buf),
-        Some(Compression::Zstd(level)) => zstd::bulk::compress(&buf, level)
-            .map_err(|e| ArchiveError::io("zstd compression failed", e)),
-    }
+    Ok(())
 }
 
-/// Reads and encodes a chunk: frames in parallel (bounded by `cpu`), then one digest.
+/// Reads one block's segments from `source` and encodes them as one frame.
+fn encode_block(
+    source: &Path,
+    segments: &[Segment],
+    compression: Option<Compression>,
+) -> Result<Bytes, ArchiveError> {
+    let size = usize::try_from(segments.iter().map(|s| s.len).sum::<u64>())
+        .map_err(|_| ArchiveError::Config("block too large for this platform".into()))?;
+    let Some(Compression::Zstd(level)) = compression else {
+        let mut buf = vec![0u8; size];
+        read_block(source, segments, &mut buf)?;
+        return Ok(Bytes::from(buf));
+    };
+    WORKSPACE.with_borrow_mut(|ws| {
+        if ws.input.len() < size {
+            ws.input.resize(size, 0);
+        }
+        let mut input = std::mem::take(&mut ws.input);
+        let read = read_block(source, segments, &mut input[..size]);
+        let encoded = read.and_then(|()| {
+            let mut out = Vec::with_capacity(zstd::zstd_safe::compress_bound(size));
+            ws.compressor(level)
+                .and_then(|c| c.compress_to_buffer(&input[..size], &mut out))
+                .map_err(|e| ArchiveError::io("zstd compression failed", e))?;
+            out.shrink_to_fit();
+            Ok(Bytes::from(out))
+        });
+        ws.input = input;
+        encoded
+    })
+}
+
+/// Reads and encodes a chunk: frames in parallel (bounded by `cpu`), hashed in order on
+/// their own thread while later frames are still being compressed.
 pub async fn pack_chunk(
     source: &Path,
     destinations: &[FileLocation],
@@ -117,7 +187,15 @@ pub async fn pack_chunk(
 ) -> Result<Packed, ArchiveError> {
     let data_size = destinations.iter().map(|d| d.size).sum();
     let source: PathBuf = source.to_path_buf();
-    let frames: Vec<Vec<u8>> = futures::stream::iter(blocks(destinations))
+    let (hash_tx, hash_rx) = std::sync::mpsc::channel::<Bytes>();
+    let hasher = tokio::task::spawn_blocking(move || {
+        let mut hasher = blake3::Hasher::new();
+        for frame in hash_rx {
+            hasher.update(&frame);
+        }
+        Checksum::Blake3(hasher.finalize().as_bytes().to_vec())
+    });
+    let frames: Vec<Bytes> = futures::stream::iter(blocks(destinations))
         .map(|segments| {
             let source = source.clone();
             let cpu = cpu.clone();
@@ -132,24 +210,21 @@ pub async fn pack_chunk(
             }
         })
         .buffered(cpu_threads.max(1))
+        .inspect_ok(|frame| {
+            // The hasher only stops early when it panicked; the join below reports that.
+            let _ = hash_tx.send(frame.clone());
+        })
         .try_collect()
         .await?;
-    tokio::task::spawn_blocking(move || {
-        let len = frames.iter().map(Vec::len).sum();
-        let mut data = Vec::with_capacity(len);
-        let mut hasher = blake3::Hasher::new();
-        for f in &frames {
-            hasher.update(f);
-            data.extend_from_slice(f);
-        }
-        Packed {
-            data,
-            checksum: Checksum::Blake3(hasher.finalize().as_bytes().to_vec()),
-            data_size,
-        }
+    drop(hash_tx);
+    let checksum = hasher
+        .await
+        .map_err(|e| ArchiveError::Config(format!("digest task failed: {e}")))?;
+    Ok(Packed {
+        frames,
+        checksum,
+        data_size,
     })
-    .await
-    .map_err(|e| ArchiveError::Config(format!("digest task failed: {e}")))
 }
 
 #[cfg(test)]
@@ -194,15 +269,24 @@ mod tests {
         let packed = pack_chunk(tmp.path(), &dests, Some(Compression::Zstd(3)), &cpu, 2)
             .await
             .unwrap();
-        assert_eq!(packed.checksum, Checksum::blake3_of(&packed.data));
-        let plain = zstd::stream::decode_all(&packed.data[..]).unwrap();
+        let data: Vec<u8> = packed.frames.concat();
+        assert_eq!(packed.frames.len(), 2);
+        assert_eq!(packed.size(), data.len() as u64);
+        assert_eq!(packed.checksum, Checksum::blake3_of(&data));
+        let plain = zstd::stream::decode_all(&data[..]).unwrap();
         assert_eq!(&plain[..3], b"ell");
         assert_eq!(&plain[3..], &a[..]);
         assert_eq!(packed.data_size, plain.len() as u64);
         let raw = pack_chunk(tmp.path(), &dests[..1], None, &cpu, 2)
             .await
             .unwrap();
-        assert_eq!(raw.data, b"ell");
+        assert_eq!(raw.frames.concat(), b"ell");
+        // Another level on the same threads (their compression contexts are reused).
+        let fast = pack_chunk(tmp.path(), &dests, Some(Compression::Zstd(1)), &cpu, 2)
+            .await
+            .unwrap();
+        let again = zstd::stream::decode_all(&fast.frames.concat()[..]).unwrap();
+        assert_eq!(&again[3..], &a[..]);
     }
 
     #[tokio::test]

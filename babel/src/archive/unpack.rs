@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read};
+use std::io;
 use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 use std::sync::mpsc as std_mpsc;
@@ -18,6 +18,7 @@ use babel_api::job::Compression;
 use bytes::Bytes;
 use sha2::Digest;
 use tokio::sync::mpsc;
+use zstd::stream::raw::{InBuffer, Operation, OutBuffer};
 
 use super::ArchiveError;
 use super::model::{Checksum, Chunk, FileLocation};
@@ -37,41 +38,44 @@ pub fn safe_join(root: &Path, rel: &str) -> Option<PathBuf> {
     Some(root.join(p))
 }
 
-/// Reads the stored bytes from the channel, hashing and counting them.
-struct HashingReader {
-    rx: mpsc::Receiver<Bytes>,
-    cur: Bytes,
-    hasher: Hasher,
-    count: u64,
-}
-
+/// Digest of the stored bytes, as the manifest names it.
 enum Hasher {
     Blake3(Box<blake3::Hasher>),
     Sha256(sha2::Sha256),
 }
 
-impl Read for HashingReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.cur.is_empty() {
-            match self.rx.blocking_recv() {
-                Some(b) => {
-                    match &mut self.hasher {
-                        Hasher::Blake3(h) => {
-                            h.update(&b);
-                        }
-                        Hasher::Sha256(h) => h.update(&b),
-                    }
-                    self.count += b.len() as u64;
-                    self.cur = b;
-                }
-                None => return Ok(0),
-            }
+impl Hasher {
+    fn for_checksum(checksum: &Checksum) -> Result<Self, ArchiveError> {
+        match checksum {
+            Checksum::Blake3(_) => Ok(Self::Blake3(Box::default())),
+            Checksum::Sha256(_) => Ok(Self::Sha256(sha2::Sha256::new())),
+            Checksum::Sha1(_) => Err(ArchiveError::Manifest(
+                "sha1 chunk checksums are not supported".into(),
+            )),
         }
-        let n = buf.len().min(self.cur.len());
-        buf[..n].copy_from_slice(&self.cur[..n]);
-        let _ = self.cur.split_to(n);
-        Ok(n)
     }
+
+    fn update(&mut self, data: &[u8]) {
+        match self {
+            Self::Blake3(h) => {
+                h.update(data);
+            }
+            Self::Sha256(h) => h.update(data),
+        }
+    }
+
+    fn finalize(self) -> Checksum {
+        match self {
+            Self::Blake3(h) => Checksum::Blake3(h.finalize().as_bytes().to_vec()),
+            Self::Sha256(h) => Checksum::Sha256(h.finalize().to_vec()),
+        }
+    }
+}
+
+/// What arrived for a chunk: byte count and digest of the stored bytes.
+struct Received {
+    count: u64,
+    hasher: Hasher,
 }
 
 /// One range of decoded bytes for the writer.
@@ -83,7 +87,7 @@ struct Seg {
 }
 
 struct WriteOp {
-    data: Bytes,
+    data: Vec<u8>,
     segs: Vec<Seg>,
 }
 
@@ -94,99 +98,144 @@ pub fn unpack_chunk(
     compression: Option<Compression>,
     rx: mpsc::Receiver<Bytes>,
 ) -> Result<(), ArchiveError> {
-    let hasher = match &chunk.checksum {
-        Checksum::Blake3(_) => Hasher::Blake3(Box::default()),
-        Checksum::Sha256(_) => Hasher::Sha256(sha2::Sha256::new()),
-        Checksum::Sha1(_) => {
-            return Err(ArchiveError::Manifest(
-                "sha1 chunk checksums are not supported".into(),
-            ));
-        }
-    };
+    let hasher = Hasher::for_checksum(&chunk.checksum)?;
     let mut targets = Vec::with_capacity(chunk.destinations.len());
     for d in &chunk.destinations {
         let path = safe_join(root, &d.path)
             .ok_or_else(|| ArchiveError::Manifest(format!("invalid destination '{}'", d.path)))?;
         targets.push((path, d.clone()));
     }
-    let reader = HashingReader {
-        rx,
-        cur: Bytes::new(),
-        hasher,
-        count: 0,
-    };
     let (wtx, wrx) = std_mpsc::sync_channel::<WriteOp>(WRITE_QUEUE);
+    // Written buffers come back for reuse; at most WRITE_QUEUE + 2 are ever allocated.
+    let (back_tx, back_rx) = std_mpsc::channel::<Vec<u8>>();
     std::thread::scope(|s| {
-        let writer = s.spawn(|| write_all(&targets, wrx));
-        let decoded = decode(reader, chunk, compression, &wtx);
-        drop(wtx);
+        let writer = s.spawn(|| write_all(&targets, wrx, back_tx));
+        let out = Output {
+            splitter: Splitter::new(&chunk.destinations),
+            wtx,
+            back: back_rx,
+            buf: Vec::with_capacity(WRITE_BUFFER),
+        };
+        let zstd = matches!(compression, Some(Compression::Zstd(_))) && chunk.size > 0;
+        let decoded = decode(rx, hasher, zstd, out);
         let written = writer
             .join()
             .unwrap_or_else(|_| Err(io::Error::other("writer thread panicked")));
         // A writer failure explains a decoder that stopped early; report it first.
         written.map_err(|e| ArchiveError::io("Writer error", e))?;
-        let reader = decoded?;
-        verify(reader, chunk)
+        verify(decoded?, chunk)
     })
 }
 
-/// Decodes everything and hands the bytes to the writer; returns the drained reader.
-fn decode(
-    reader: HashingReader,
-    chunk: &Chunk,
-    compression: Option<Compression>,
-    wtx: &std_mpsc::SyncSender<WriteOp>,
-) -> Result<HashingReader, ArchiveError> {
-    let corrupt = |e: io::Error| ArchiveError::Corrupt(format!("chunk decoding failed: {e}"));
-    let mut splitter = Splitter::new(&chunk.destinations);
-    let mut reader = match compression {
-        Some(Compression::Zstd(_)) if chunk.size > 0 => {
-            let mut dec = zstd::stream::read::Decoder::new(reader).map_err(corrupt)?;
-            pump(&mut dec, &mut splitter, wtx)?;
-            dec.finish().into_inner()
-        }
-        _ => {
-            let mut r = reader;
-            pump(&mut r, &mut splitter, wtx)?;
-            r
-        }
-    };
-    // Whatever the decoder did not need still counts for the digest.
-    io::copy(&mut reader, &mut io::sink()).map_err(corrupt)?;
-    Ok(reader)
+fn corrupt(e: impl std::fmt::Display) -> ArchiveError {
+    ArchiveError::Corrupt(format!("chunk decoding failed: {e}"))
 }
 
-/// Reads decoded bytes, cut along the destinations, into the writer until EOF.
-fn pump(
-    src: &mut dyn Read,
-    splitter: &mut Splitter,
-    wtx: &std_mpsc::SyncSender<WriteOp>,
-) -> Result<(), ArchiveError> {
-    let mismatch =
-        || ArchiveError::Corrupt("(decompressed) chunk size doesn't match expected one".into());
-    let gone = || ArchiveError::io("Writer error", io::Error::other("writer stopped"));
-    loop {
-        let mut buf = vec![0u8; WRITE_BUFFER];
-        let mut filled = 0;
-        while filled < buf.len() {
-            let n = src
-                .read(&mut buf[filled..])
-                .map_err(|e| ArchiveError::Corrupt(format!("chunk decoding failed: {e}")))?;
-            if n == 0 {
+/// Hashes the stored bytes as they arrive and decodes them straight into write buffers.
+fn decode(
+    mut rx: mpsc::Receiver<Bytes>,
+    mut hasher: Hasher,
+    zstd: bool,
+    mut out: Output,
+) -> Result<Received, ArchiveError> {
+    let mut count = 0u64;
+    let mut decoder = if zstd {
+        Some(zstd::stream::raw::Decoder::new().map_err(corrupt)?)
+    } else {
+        None
+    };
+    // True between frames: nothing started, or the last frame ended and was flushed.
+    let mut frame_done = true;
+    while let Some(stored) = rx.blocking_recv() {
+        hasher.update(&stored);
+        count += stored.len() as u64;
+        let Some(dec) = decoder.as_mut() else {
+            out.copy_from(&stored)?;
+            continue;
+        };
+        let mut input = InBuffer::around(&stored);
+        loop {
+            step(dec, &mut input, &mut out, &mut frame_done)?;
+            if out.is_full() {
+                out.flush(false)?;
+            } else if input.pos() == stored.len() {
+                // Output room left: the decoder holds nothing back.
                 break;
             }
-            filled += n;
         }
-        buf.truncate(filled);
-        let eof = filled < WRITE_BUFFER;
-        let data = Bytes::from(buf);
-        let segs = splitter.split(data.len(), eof).ok_or_else(mismatch)?;
-        if !segs.is_empty() {
-            wtx.send(WriteOp { data, segs }).map_err(|_| gone())?;
+    }
+    if !frame_done {
+        return Err(corrupt("the last zstd frame is truncated"));
+    }
+    out.flush(true)?;
+    Ok(Received { count, hasher })
+}
+
+/// One decoder call. Its hint says whether a frame just ended (0); a call that neither read
+/// nor wrote anything (already between frames) leaves `frame_done` as it was.
+fn step(
+    dec: &mut zstd::stream::raw::Decoder<'_>,
+    input: &mut InBuffer<'_>,
+    out: &mut Output,
+    frame_done: &mut bool,
+) -> Result<(), ArchiveError> {
+    let (read, written) = (input.pos(), out.buf.len());
+    let pos = out.buf.len();
+    let hint = {
+        let mut o = OutBuffer::around_pos(&mut out.buf, pos);
+        dec.run(input, &mut o).map_err(corrupt)?
+    };
+    if input.pos() > read || out.buf.len() > written {
+        *frame_done = hint == 0;
+    }
+    Ok(())
+}
+
+/// The decoder's side of the writer: the current buffer, cut along the destinations.
+struct Output {
+    splitter: Splitter,
+    wtx: std_mpsc::SyncSender<WriteOp>,
+    back: std_mpsc::Receiver<Vec<u8>>,
+    buf: Vec<u8>,
+}
+
+impl Output {
+    fn is_full(&self) -> bool {
+        self.buf.len() == self.buf.capacity()
+    }
+
+    fn copy_from(&mut self, mut data: &[u8]) -> Result<(), ArchiveError> {
+        while !data.is_empty() {
+            let n = data.len().min(self.buf.capacity() - self.buf.len());
+            self.buf.extend_from_slice(&data[..n]);
+            data = &data[n..];
+            if self.is_full() {
+                self.flush(false)?;
+            }
         }
-        if eof {
+        Ok(())
+    }
+
+    /// Hands the buffer to the writer (at `eof` also the trailing empty destinations).
+    fn flush(&mut self, eof: bool) -> Result<(), ArchiveError> {
+        let segs = self.splitter.split(self.buf.len(), eof).ok_or_else(|| {
+            ArchiveError::Corrupt("(decompressed) chunk size doesn't match expected one".into())
+        })?;
+        if segs.is_empty() {
+            self.buf.clear();
             return Ok(());
         }
+        let next = match self.back.try_recv() {
+            Ok(mut v) => {
+                v.clear();
+                v
+            }
+            Err(_) => Vec::with_capacity(WRITE_BUFFER),
+        };
+        let data = std::mem::replace(&mut self.buf, next);
+        self.wtx
+            .send(WriteOp { data, segs })
+            .map_err(|_| ArchiveError::io("Writer error", io::Error::other("writer stopped")))
     }
 }
 
@@ -255,6 +304,7 @@ impl Splitter {
 fn write_all(
     targets: &[(PathBuf, FileLocation)],
     rx: std_mpsc::Receiver<WriteOp>,
+    back: std_mpsc::Sender<Vec<u8>>,
 ) -> io::Result<()> {
     let mut dirs: HashSet<PathBuf> = HashSet::new();
     let mut open: Option<(usize, File)> = None;
@@ -286,6 +336,8 @@ fn write_all(
                     .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
             }
         }
+        // The decoder may be gone already; then the buffer is simply freed.
+        let _ = back.send(op.data);
     }
     Ok(())
 }
@@ -301,17 +353,14 @@ fn ensure_dir(dir: &Path, known: &mut HashSet<PathBuf>) -> io::Result<()> {
 }
 
 /// Compares size and digest of what was received with the manifest entry.
-fn verify(reader: HashingReader, chunk: &Chunk) -> Result<(), ArchiveError> {
-    if reader.count != chunk.size {
+fn verify(received: Received, chunk: &Chunk) -> Result<(), ArchiveError> {
+    if received.count != chunk.size {
         return Err(ArchiveError::Corrupt(format!(
             "received {} bytes, expected {}",
-            reader.count, chunk.size
+            received.count, chunk.size
         )));
     }
-    let actual = match reader.hasher {
-        Hasher::Blake3(h) => Checksum::Blake3(h.finalize().as_bytes().to_vec()),
-        Hasher::Sha256(h) => Checksum::Sha256(h.finalize().to_vec()),
-    };
+    let actual = received.hasher.finalize();
     if actual != chunk.checksum {
         return Err(ArchiveError::Corrupt(format!(
             "chunk checksum mismatch - expected {}, actual {actual}",
@@ -453,6 +502,34 @@ mod tests {
         assert_eq!(fs::read(tmp.path().join("e")).unwrap().len(), 0);
         assert!(tmp.path().join("z/empty").is_file());
         assert!(tmp.path().join("d").is_dir());
+    }
+
+    #[test]
+    fn concatenated_frames_in_any_pieces_and_truncation() {
+        let data: Vec<u8> = (0..5 * WRITE_BUFFER / 2)
+            .map(|i| (i * 7 % 251) as u8)
+            .collect();
+        let (a, b) = data.split_at(WRITE_BUFFER + 3);
+        let mut stored = zstd::bulk::compress(a, 3).unwrap();
+        stored.extend(zstd::bulk::compress(b, 1).unwrap());
+        let zstd = Some(Compression::Zstd(3));
+        for piece in [1, 4096, stored.len()] {
+            let tmp = tempfile::tempdir().unwrap();
+            let n = data.len() as u64;
+            let chunk = chunk_for(&data, &stored, vec![loc("f", 0, n)]);
+            unpack_chunk(tmp.path(), &chunk, zstd, feed(&stored, piece)).unwrap();
+            assert_eq!(fs::read(tmp.path().join("f")).unwrap(), data, "{piece}");
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let cut = &stored[..stored.len() - 5];
+        let chunk = chunk_for(&data, cut, vec![loc("f", 0, data.len() as u64)]);
+        let err = unpack_chunk(tmp.path(), &chunk, zstd, feed(cut, 999)).unwrap_err();
+        assert!(err.to_string().contains("truncated"), "{err}");
+        let mut extra = stored.clone();
+        extra.extend_from_slice(b"trailing junk");
+        let chunk = chunk_for(&data, &extra, vec![loc("f", 0, data.len() as u64)]);
+        let err = unpack_chunk(tmp.path(), &chunk, zstd, feed(&extra, 999)).unwrap_err();
+        assert!(matches!(err, ArchiveError::Corrupt(_)), "{err}");
     }
 
     #[test]

@@ -12,14 +12,13 @@ use std::time::SystemTime;
 
 use babel_api::job::Compression;
 use babel_api::pb::babel::v1 as pb;
-use bytes::Bytes;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::model::{Checksum, Chunk, DownloadManifest};
-use super::pack::pack_chunk;
+use super::pack::{Packed, pack_chunk};
 use super::plan::{compile_excludes, plan_chunks, scan, slot_count};
 use super::state::{Blueprint, Progress, StateDir, UPLOAD_BLUEPRINT, UPLOAD_CHUNKS};
 use super::{ArchiveBackend, ArchiveError, TransferOptions};
@@ -353,14 +352,13 @@ impl ChunkUpload {
             )
             .await?
         };
-        let body = Bytes::from(packed.data);
         let mut attempt = 0;
         loop {
             let url = match &self.chunk.url {
                 Some(u) => u.clone(),
                 None => self.fresh_url().await?,
             };
-            match self.put(&url, body.clone()).await {
+            match self.put(&url, &packed).await {
                 Ok(()) => break,
                 Err(e) if attempt < self.opts.retries && e.is_transient() => {
                     warn!("chunk '{}' upload attempt {attempt} failed: {e}", chunk.key);
@@ -376,8 +374,8 @@ impl ChunkUpload {
             }
         }
         chunk.key.clone_from(&self.chunk.key);
+        chunk.size = packed.size();
         chunk.checksum = packed.checksum;
-        chunk.size = body.len() as u64;
         Ok(chunk)
     }
 
@@ -398,18 +396,18 @@ impl ChunkUpload {
         Ok(slot.url)
     }
 
-    async fn put(&self, url: &str, body: Bytes) -> Result<(), ArchiveError> {
+    async fn put(&self, url: &str, packed: &Packed) -> Result<(), ArchiveError> {
         let _conn = self
             .connections
             .acquire()
             .await
             .map_err(|_| ArchiveError::Interrupted("upload"))?;
-        let len = body.len();
+        // Object stores want the length up front (no chunked uploads to presigned URLs).
         let resp = self
             .client
             .put(url)
-            .header(reqwest::header::CONTENT_LENGTH, len)
-            .body(body)
+            .header(reqwest::header::CONTENT_LENGTH, packed.size())
+            .body(packed.body())
             .send()
             .await
             .map_err(|e| ArchiveError::Http(format!("PUT failed: {e}")))?;

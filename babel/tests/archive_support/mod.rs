@@ -130,8 +130,13 @@ impl Drop for ObjectServer {
 async fn put_object(
     State(st): State<Arc<ServerState>>,
     UrlPath(key): UrlPath<String>,
+    headers: HeaderMap,
     body: Body,
 ) -> Response {
+    // Like S3 with a presigned URL: the length must be declared, not chunked.
+    if !headers.contains_key(header::CONTENT_LENGTH) {
+        return (StatusCode::LENGTH_REQUIRED, "MissingContentLength").into_response();
+    }
     *st.counters
         .lock()
         .unwrap()
