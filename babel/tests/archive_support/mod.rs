@@ -20,7 +20,7 @@ use babel::archive::model::{Chunk, DownloadManifest};
 use babel::archive::{ArchiveBackend, ArchiveError};
 use babel_api::pb::babel::v1 as pb;
 use futures::StreamExt;
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 // --- object server ------------------------------------------------------------------------
 
@@ -148,17 +148,33 @@ async fn put_object(
     }
     let path = st.dir.join(key.replace('/', "_"));
     let tmp = path.with_extension("part");
-    let mut f = tokio::fs::File::create(&tmp).await.unwrap();
+    // One blocking writer per body (tokio::fs would hop threads for every piece).
+    let (tx, rx) = std::sync::mpsc::channel::<bytes::Bytes>();
+    let writer = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&tmp)?;
+        for piece in rx {
+            f.write_all(&piece)?;
+        }
+        drop(f);
+        std::fs::rename(&tmp, &path)
+    });
     let mut stream = body.into_data_stream();
     while let Some(piece) = stream.next().await {
         match piece {
-            Ok(b) => f.write_all(&b).await.unwrap(),
+            Ok(b) => {
+                if tx.send(b).is_err() {
+                    break;
+                }
+            }
             Err(_) => return StatusCode::BAD_REQUEST.into_response(),
         }
     }
-    f.flush().await.unwrap();
-    tokio::fs::rename(&tmp, &path).await.unwrap();
-    StatusCode::OK.into_response()
+    drop(tx);
+    match writer.await {
+        Ok(Ok(())) => StatusCode::OK.into_response(),
+        _ => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
 }
 
 fn parse_range(headers: &HeaderMap, len: u64) -> Option<(u64, u64)> {
