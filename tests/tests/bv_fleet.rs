@@ -241,10 +241,18 @@ fn metrics_update_alerts_and_auto_upgrade() {
         Some(1.0)
     );
     // The engine keeps seeing 1.2.0 and leaves it alone.
-    wait_for(Duration::from_secs(30), "1.2.0 blocked", || {
-        d.node(&name)["auto_upgrade"]["state"]
-            .as_str()
-            .is_some_and(|s| s == "1.2.0 was rolled back; waiting for a newer version")
-    });
+    let start = std::time::Instant::now();
+    loop {
+        let seen = d.node(&name)["auto_upgrade"].clone();
+        if seen["state"].as_str() == Some("1.2.0 was rolled back; waiting for a newer version") {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "1.2.0 not blocked: {seen}\n{}",
+            d.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     assert_eq!(d.node(&name)["image"]["version"], "1.1.0");
 }

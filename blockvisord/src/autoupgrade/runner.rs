@@ -15,8 +15,14 @@ use crate::node::state::{NodeImage, Status};
 use crate::node::upgrade::UpgradeTarget;
 use crate::nodes::{NodeEntry, Registry};
 
-fn view(registry: &Registry, entry: &NodeEntry, record: &Record) -> NodeView {
-    let busy = entry.try_lock().is_none();
+/// How long a pass waits for a node another task holds (a status query, a metrics scrape)
+/// before it counts the node as busy (start, stop, upgrade in progress) and skips it.
+const BUSY_AFTER: Duration = Duration::from_millis(1500);
+
+async fn view(registry: &Registry, entry: &NodeEntry, record: &Record) -> NodeView {
+    let busy = tokio::time::timeout(BUSY_AFTER, entry.lock())
+        .await
+        .is_err();
     let state = entry.cached();
     let obs = registry.observed().get(&entry.id);
     let since = record.pending.as_ref().map(|p| p.upgraded_at);
@@ -83,7 +89,7 @@ pub async fn pass(registry: &Registry, planner: &Planner, host: &UpgradeConfig) 
         if policy.mode == Mode::Manual && record.pending.is_none() && record.state == "manual" {
             continue;
         }
-        let node = view(registry, &entry, &record);
+        let node = view(registry, &entry, &record).await;
         let (action, state) = planner.plan(&policy, &node, &mut record).await;
         record.state = state;
         match action {
