@@ -10,6 +10,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 use std::sync::mpsc as std_mpsc;
@@ -300,6 +301,63 @@ impl Splitter {
     }
 }
 
+/// Dirty bytes of one file after which their writeback is started.
+const WRITEBACK_BYTES: u64 = 8 * 1024 * 1024;
+/// Smaller dirty ranges left when a file is closed are left to syncfs (a system call per
+/// small file would cost more than it saves).
+const WRITEBACK_MIN: u64 = 1024 * 1024;
+
+/// The file the writer has open, and its written range whose writeback is not started yet.
+struct OpenFile {
+    dest: usize,
+    file: File,
+    dirty_from: u64,
+    dirty_to: u64,
+}
+
+impl OpenFile {
+    fn wrote(&mut self, pos: u64, len: u64) {
+        if self.dirty_to != pos || self.dirty_from == self.dirty_to {
+            self.start_writeback();
+            self.dirty_from = pos;
+        }
+        self.dirty_to = pos + len;
+        if self.dirty_to - self.dirty_from >= WRITEBACK_BYTES {
+            self.start_writeback();
+        }
+    }
+
+    /// Done with the file: starts the writeback of a sizable dirty tail.
+    fn close(mut self) {
+        if self.dirty_to - self.dirty_from >= WRITEBACK_MIN {
+            self.start_writeback();
+        }
+    }
+
+    /// Asks the kernel to start writing the dirty range out without waiting for it, so the
+    /// syncfs that makes finished chunks durable has little left to do.
+    fn start_writeback(&mut self) {
+        let (from, to) = (self.dirty_from, self.dirty_to);
+        self.dirty_from = to;
+        if to <= from {
+            return;
+        }
+        let (Ok(offset), Ok(len)) = (i64::try_from(from), i64::try_from(to - from)) else {
+            return;
+        };
+        // SAFETY: sync_file_range only reads its integer arguments; the fd is owned by
+        // `self.file` and open. The call is advisory: a failure leaves the work to syncfs.
+        unsafe {
+            libc::sync_file_range(
+                self.file.as_raw_fd(),
+                offset,
+                len,
+                libc::SYNC_FILE_RANGE_WRITE,
+            );
+        }
+    }
+}
+
 /// The writer thread: creates and writes the destinations, one open file at a time.
 fn write_all(
     targets: &[(PathBuf, FileLocation)],
@@ -307,7 +365,7 @@ fn write_all(
     back: std_mpsc::Sender<Vec<u8>>,
 ) -> io::Result<()> {
     let mut dirs: HashSet<PathBuf> = HashSet::new();
-    let mut open: Option<(usize, File)> = None;
+    let mut open: Option<OpenFile> = None;
     for op in rx {
         for seg in &op.segs {
             let (path, loc) = &targets[seg.dest];
@@ -315,29 +373,41 @@ fn write_all(
                 ensure_dir(path, &mut dirs)?;
                 continue;
             }
-            if open.as_ref().map(|(d, _)| *d != seg.dest).unwrap_or(true) {
-                drop(open.take());
+            if open.as_ref().is_none_or(|o| o.dest != seg.dest) {
+                if let Some(done) = open.take() {
+                    done.close();
+                }
                 if let Some(parent) = path.parent() {
                     ensure_dir(parent, &mut dirs)?;
                 }
-                let f = OpenOptions::new()
+                let file = OpenOptions::new()
                     .write(true)
                     .create(true)
                     .truncate(false)
                     .mode(loc.mode.unwrap_or(0o644) | 0o600)
                     .open(path)
                     .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
-                open = Some((seg.dest, f));
+                open = Some(OpenFile {
+                    dest: seg.dest,
+                    file,
+                    dirty_from: 0,
+                    dirty_to: 0,
+                });
             }
             if seg.len > 0
-                && let Some((_, f)) = &open
+                && let Some(o) = &mut open
             {
-                f.write_all_at(&op.data[seg.start..seg.start + seg.len], seg.file_pos)
+                o.file
+                    .write_all_at(&op.data[seg.start..seg.start + seg.len], seg.file_pos)
                     .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+                o.wrote(seg.file_pos, seg.len as u64);
             }
         }
         // The decoder may be gone already; then the buffer is simply freed.
         let _ = back.send(op.data);
+    }
+    if let Some(done) = open.take() {
+        done.close();
     }
     Ok(())
 }
