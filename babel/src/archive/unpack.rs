@@ -73,6 +73,9 @@ impl Hasher {
     }
 }
 
+/// Stored pieces queued for the hashing thread.
+const HASH_QUEUE: usize = 64;
+
 /// What arrived for a chunk: byte count and digest of the stored bytes.
 struct Received {
     count: u64,
@@ -117,14 +120,28 @@ pub fn unpack_chunk(
             back: back_rx,
             buf: Vec::with_capacity(WRITE_BUFFER),
         };
+        // The digest runs beside the decoder (on one chunk, the decoder is the bottleneck).
+        let (htx, hrx) = std_mpsc::sync_channel::<Bytes>(HASH_QUEUE);
+        let hashing = s.spawn(move || {
+            let mut hasher = hasher;
+            for piece in hrx {
+                hasher.update(&piece);
+            }
+            hasher
+        });
         let zstd = matches!(compression, Some(Compression::Zstd(_))) && chunk.size > 0;
-        let decoded = decode(rx, hasher, zstd, out);
+        let decoded = decode(rx, &htx, zstd, out);
+        drop(htx);
+        let hasher = hashing
+            .join()
+            .map_err(|_| ArchiveError::Config("hashing thread panicked".into()))?;
         let written = writer
             .join()
             .unwrap_or_else(|_| Err(io::Error::other("writer thread panicked")));
         // A writer failure explains a decoder that stopped early; report it first.
         written.map_err(|e| ArchiveError::io("Writer error", e))?;
-        verify(decoded?, chunk)
+        let count = decoded?;
+        verify(Received { count, hasher }, chunk)
     })
 }
 
@@ -132,13 +149,14 @@ fn corrupt(e: impl std::fmt::Display) -> ArchiveError {
     ArchiveError::Corrupt(format!("chunk decoding failed: {e}"))
 }
 
-/// Hashes the stored bytes as they arrive and decodes them straight into write buffers.
+/// Passes the stored bytes to the hasher as they arrive and decodes them straight into
+/// write buffers; returns how many stored bytes arrived.
 fn decode(
     mut rx: mpsc::Receiver<Bytes>,
-    mut hasher: Hasher,
+    hasher: &std_mpsc::SyncSender<Bytes>,
     zstd: bool,
     mut out: Output,
-) -> Result<Received, ArchiveError> {
+) -> Result<u64, ArchiveError> {
     let mut count = 0u64;
     let mut decoder = if zstd {
         Some(zstd::stream::raw::Decoder::new().map_err(corrupt)?)
@@ -148,7 +166,9 @@ fn decode(
     // True between frames: nothing started, or the last frame ended and was flushed.
     let mut frame_done = true;
     while let Some(stored) = rx.blocking_recv() {
-        hasher.update(&stored);
+        hasher
+            .send(stored.clone())
+            .map_err(|_| ArchiveError::Config("hashing thread stopped".into()))?;
         count += stored.len() as u64;
         let Some(dec) = decoder.as_mut() else {
             out.copy_from(&stored)?;
@@ -169,7 +189,7 @@ fn decode(
         return Err(corrupt("the last zstd frame is truncated"));
     }
     out.flush(true)?;
-    Ok(Received { count, hasher })
+    Ok(count)
 }
 
 /// One decoder call. Its hint says whether a frame just ended (0); a call that neither read
@@ -440,26 +460,14 @@ fn verify(received: Received, chunk: &Chunk) -> Result<(), ArchiveError> {
     Ok(())
 }
 
-/// After the last chunk: every file gets its final size (a longer leftover is cut), its mode
-/// and one common modification time; directories are created and get their modes last.
-pub fn finalize(root: &Path, chunks: &[Chunk]) -> Result<(), ArchiveError> {
-    let mut files: BTreeMap<&str, (u64, Option<u32>)> = BTreeMap::new();
-    let mut dirs: Vec<(&str, Option<u32>)> = Vec::new();
-    for d in chunks.iter().flat_map(|c| &c.destinations) {
-        if d.is_dir() {
-            dirs.push((&d.path, d.mode));
-        } else {
-            let e = files.entry(&d.path).or_insert((0, d.mode));
-            e.0 = e.0.max(d.pos + d.size);
-        }
-    }
-    let now = nix::sys::time::TimeSpec::from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default(),
-    );
+/// Final size, mode and modification time of `files` (relative path, size, mode).
+fn finalize_files(
+    root: &Path,
+    files: &[(&str, u64, Option<u32>)],
+    now: &nix::sys::time::TimeSpec,
+) -> Result<(), ArchiveError> {
     let ctx = |p: &Path| format!("can't finalize {}", p.display());
-    for (rel, (size, mode)) in files {
+    for &(rel, size, mode) in files {
         let Some(path) = safe_join(root, rel) else {
             continue;
         };
@@ -480,12 +488,54 @@ pub fn finalize(root: &Path, chunks: &[Chunk]) -> Result<(), ArchiveError> {
         nix::sys::stat::utimensat(
             nix::fcntl::AT_FDCWD,
             &path,
-            &now,
-            &now,
+            now,
+            now,
             nix::sys::stat::UtimensatFlags::NoFollowSymlink,
         )
         .map_err(|e| ArchiveError::io(ctx(&path), e.into()))?;
     }
+    Ok(())
+}
+
+/// After the last chunk: every file gets its final size (a longer leftover is cut), its mode
+/// and one common modification time; directories are created and get their modes last.
+pub fn finalize(root: &Path, chunks: &[Chunk]) -> Result<(), ArchiveError> {
+    let mut files: BTreeMap<&str, (u64, Option<u32>)> = BTreeMap::new();
+    let mut dirs: Vec<(&str, Option<u32>)> = Vec::new();
+    for d in chunks.iter().flat_map(|c| &c.destinations) {
+        if d.is_dir() {
+            dirs.push((&d.path, d.mode));
+        } else {
+            let e = files.entry(&d.path).or_insert((0, d.mode));
+            e.0 = e.0.max(d.pos + d.size);
+        }
+    }
+    let now = nix::sys::time::TimeSpec::from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default(),
+    );
+    // Syscall-bound (stat, utimensat per file): the files are split over the cores.
+    let files: Vec<(&str, u64, Option<u32>)> = files
+        .into_iter()
+        .map(|(rel, (size, mode))| (rel, size, mode))
+        .collect();
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 4);
+    let per_thread = files.len().div_ceil(threads).max(1);
+    std::thread::scope(|s| {
+        let parts: Vec<_> = files
+            .chunks(per_thread)
+            .map(|part| s.spawn(move || finalize_files(root, part, &now)))
+            .collect();
+        parts.into_iter().try_for_each(|p| {
+            p.join()
+                .unwrap_or_else(|_| Err(ArchiveError::Config("finalize thread panicked".into())))
+        })
+    })?;
+    let ctx = |p: &Path| format!("can't finalize {}", p.display());
     // Deepest first, so a read-only parent is set after its children.
     dirs.sort_by(|a, b| b.0.cmp(a.0));
     for (rel, mode) in dirs {
