@@ -18,6 +18,12 @@ use super::model::{Checksum, Chunk, FileLocation};
 
 /// Default uncompressed bytes per chunk when the job sets no `number_of_chunks`.
 pub const DEFAULT_CHUNK_BYTES: u64 = 500_000_000;
+/// Mid-size data is cut into at least this many chunks (of at least [`MIN_CHUNK_BYTES`]):
+/// a chunk is decoded by one thread, so an archive of one or two chunks would leave cores
+/// idle on download, and a resume would redo more.
+pub const MIN_PARALLEL_CHUNKS: u64 = 4;
+/// Smallest chunk the default planning makes for the sake of parallelism.
+pub const MIN_CHUNK_BYTES: u64 = 64 * 1024 * 1024;
 
 /// One entry of the source tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,7 +123,11 @@ pub fn slot_count(total_size: u64, number_of_chunks: Option<u32>) -> Result<u32,
             "invalid number of chunks - need at least one".into(),
         )),
         Some(n) => Ok(n),
-        None => Ok(u32::try_from(1 + total_size / DEFAULT_CHUNK_BYTES).unwrap_or(u32::MAX)),
+        None => {
+            let by_size = 1 + total_size / DEFAULT_CHUNK_BYTES;
+            let parallel = (total_size / MIN_CHUNK_BYTES).min(MIN_PARALLEL_CHUNKS);
+            Ok(u32::try_from(by_size.max(parallel)).unwrap_or(u32::MAX))
+        }
     }
 }
 
@@ -248,7 +258,11 @@ mod tests {
     #[test]
     fn slot_count_defaults_and_zero() {
         assert_eq!(slot_count(0, None).unwrap(), 1);
-        assert_eq!(slot_count(1_200_000_000, None).unwrap(), 3);
+        assert_eq!(slot_count(MIN_CHUNK_BYTES - 1, None).unwrap(), 1);
+        assert_eq!(slot_count(2 * MIN_CHUNK_BYTES, None).unwrap(), 2);
+        assert_eq!(slot_count(300_000_000, None).unwrap(), 4);
+        assert_eq!(slot_count(1_200_000_000, None).unwrap(), 4);
+        assert_eq!(slot_count(2_600_000_000, None).unwrap(), 6);
         assert_eq!(slot_count(10, Some(4)).unwrap(), 4);
         let err = slot_count(10, Some(0)).unwrap_err().to_string();
         assert!(err.contains("need at least one"), "{err}");
