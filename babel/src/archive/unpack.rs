@@ -10,13 +10,15 @@
 use std::collections::{BTreeMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io;
-use std::os::fd::AsRawFd;
-use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 use std::sync::mpsc as std_mpsc;
 
 use babel_api::job::Compression;
 use bytes::Bytes;
+use nix::fcntl::{AT_FDCWD, OFlag, openat};
+use nix::sys::stat::Mode;
 use sha2::Digest;
 use tokio::sync::mpsc;
 use zstd::stream::raw::{InBuffer, Operation, OutBuffer};
@@ -385,6 +387,7 @@ fn write_all(
     back: std_mpsc::Sender<Vec<u8>>,
 ) -> io::Result<()> {
     let mut dirs: HashSet<PathBuf> = HashSet::new();
+    let mut parent = ParentDir::default();
     let mut open: Option<OpenFile> = None;
     for op in rx {
         for seg in &op.segs {
@@ -397,15 +400,8 @@ fn write_all(
                 if let Some(done) = open.take() {
                     done.close();
                 }
-                if let Some(parent) = path.parent() {
-                    ensure_dir(parent, &mut dirs)?;
-                }
-                let file = OpenOptions::new()
-                    .write(true)
-                    .create(true)
-                    .truncate(false)
-                    .mode(loc.mode.unwrap_or(0o644) | 0o600)
-                    .open(path)
+                let file = parent
+                    .open(path, loc.mode.unwrap_or(0o644) | 0o600, &mut dirs)
                     .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
                 open = Some(OpenFile {
                     dest: seg.dest,
@@ -430,6 +426,38 @@ fn write_all(
         done.close();
     }
     Ok(())
+}
+
+/// The directory of the files being written, held open: files in it are opened by name
+/// (openat), without walking the whole path again for every small file.
+#[derive(Default)]
+struct ParentDir {
+    path: PathBuf,
+    fd: Option<OwnedFd>,
+}
+
+impl ParentDir {
+    /// Opens (creating it if needed) the file `path` for writing, without truncating it.
+    fn open(&mut self, path: &Path, mode: u32, known: &mut HashSet<PathBuf>) -> io::Result<File> {
+        let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a file path",
+            ));
+        };
+        if self.fd.is_none() || self.path != dir {
+            ensure_dir(dir, known)?;
+            let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+            self.fd = Some(openat(AT_FDCWD, dir, flags, Mode::empty())?);
+            dir.clone_into(&mut self.path);
+        }
+        let Some(dirfd) = &self.fd else {
+            return Err(io::Error::other("directory not open"));
+        };
+        let flags = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_CLOEXEC;
+        let fd = openat(dirfd, name, flags, Mode::from_bits_truncate(mode))?;
+        Ok(File::from(fd))
+    }
 }
 
 fn ensure_dir(dir: &Path, known: &mut HashSet<PathBuf>) -> io::Result<()> {
