@@ -4,12 +4,14 @@
 //! data uploaded by one node into the API's store and downloaded byte-identically by the
 //! default init of another (babel ⇄ blockvisord ⇄ API ⇄ storage).
 
+mod api_support;
 mod bv_support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use api_support::{Api, start_api};
 use babel_api::pb::api::v1 as pb;
 use bv_support::{Daemon, build_image, remove_image, unique, wait_for};
 use serde_json::Value;
@@ -30,51 +32,6 @@ fn protocol_status() { #{state: "broadcasting", health: "healthy"} }
 fn put_s(param) { put_secret("k", param.to_blob()); "stored" }
 fn get_s() { get_secret("k").as_string() }
 "#;
-
-struct Api {
-    child: Child,
-    url: String,
-    data: PathBuf,
-}
-
-impl Drop for Api {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-// The child is killed and waited for in `Api::drop` (or below on timeout).
-#[allow(clippy::zombie_processes)]
-fn start_api(data: &Path) -> Api {
-    let log = std::fs::File::create(data.with_extension("log")).expect("api log");
-    let mut child = Command::new(e2e::bin_dir().join("bv-api"))
-        .arg("--data-dir")
-        .arg(data)
-        .args(["--listen", "127.0.0.1:0"])
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("start bv-api");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let addr = std::fs::read_to_string(data.join("address")).unwrap_or_default();
-        let password = std::fs::read_to_string(data.join("admin.password")).unwrap_or_default();
-        if !addr.trim().is_empty() && !password.trim().is_empty() {
-            return Api {
-                child,
-                url: format!("http://{}", addr.trim()),
-                data: data.to_path_buf(),
-            };
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("bv-api did not start");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 impl Api {
     fn read(&self, file: &str) -> String {

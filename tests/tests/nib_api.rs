@@ -1,56 +1,12 @@
 //! `nib login`, `nib protocol push/list` and `nib image push` against a real `bv-api`
 //! started in a temporary data dir on a free port.
 
+mod api_support;
+
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
-struct Api {
-    child: Child,
-    url: String,
-    password: String,
-}
-
-impl Drop for Api {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-// The child is killed and waited for in `Api::drop` (or below on timeout).
-#[allow(clippy::zombie_processes)]
-fn start_api(data: &Path) -> Api {
-    let mut child = Command::new(e2e::bin_dir().join("bv-api"))
-        .args([
-            "--data-dir",
-            data.to_str().expect("utf-8 temp path"),
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start bv-api");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let addr = std::fs::read_to_string(data.join("address")).unwrap_or_default();
-        let password = std::fs::read_to_string(data.join("admin.password")).unwrap_or_default();
-        if !addr.trim().is_empty() && !password.trim().is_empty() {
-            return Api {
-                child,
-                url: format!("http://{}", addr.trim()),
-                password: password.trim().to_string(),
-            };
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("bv-api did not start");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+use api_support::start_api;
 
 fn nib(args: &[&str], cwd: &Path, config: &Path) -> Output {
     Command::new(e2e::bin_dir().join("nib"))
