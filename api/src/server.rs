@@ -82,7 +82,9 @@ async fn bootstrap(state: &AppState, config: &Config) -> Result<Option<String>, 
     if db::users::count(&state.db).await? > 0 {
         return Ok(None);
     }
-    let password = new_token("");
+    // Prefixed: base64url may start with '-', which a shell user would pass to
+    // `nib login --password …` as a flag.
+    let password = new_token("bvpw_");
     let hash = hash_password(&password).map_err(ServerError::Bootstrap)?;
     let user = db::users::insert(&state.db, &config.admin_email, &hash, true).await?;
     let token = new_token("bva_");
