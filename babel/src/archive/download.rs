@@ -14,17 +14,19 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use babel_api::job::Compression;
+use nix::sys::time::TimeSpec;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::fetch::{Fetched, fetch_chunk};
+use super::finalize::{Fresh, finalize};
 use super::model::{Chunk, DownloadMetadata};
 use super::state::{
     DOWNLOAD_CHUNKS, DOWNLOAD_METADATA, DOWNLOAD_PARTS, Progress, StateDir, cleanup_download,
 };
-use super::unpack::{finalize, unpack_chunk};
+use super::unpack::unpack_chunk;
 use super::{ArchiveBackend, ArchiveError, TransferOptions};
 
 /// Stored bytes queued between the HTTP stream and the decoder of one chunk.
@@ -68,13 +70,19 @@ impl Downloader {
     /// Downloads into `dest` (the protocol data directory).
     pub async fn run(&self, dest: &Path) -> Result<DownloadReport, ArchiveError> {
         let (meta, done) = self.metadata(dest).await?;
+        // The common modification time of the downloaded files.
+        let now = TimeSpec::from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default(),
+        );
         std::fs::create_dir_all(dest)
             .map_err(|e| ArchiveError::io(format!("can't create {}", dest.display()), e))?;
         check_disk_space(dest, &meta, &done)?;
-        let (done, downloaded_now) = self.transfer(dest, &meta, done).await?;
+        let (done, fresh, downloaded_now) = self.transfer(dest, &meta, done, now).await?;
         let chunks: Vec<Chunk> = done.values().cloned().collect();
         let root = dest.to_path_buf();
-        tokio::task::spawn_blocking(move || finalize(&root, &chunks))
+        tokio::task::spawn_blocking(move || finalize(&root, &chunks, &fresh, &now))
             .await
             .map_err(|e| ArchiveError::Config(format!("finalize task failed: {e}")))??;
         Ok(DownloadReport {
@@ -116,15 +124,17 @@ impl Downloader {
         dest: &Path,
         meta: &DownloadMetadata,
         mut done: BTreeMap<u32, Chunk>,
-    ) -> Result<(BTreeMap<u32, Chunk>, u32), ArchiveError> {
+        mtime: TimeSpec,
+    ) -> Result<(BTreeMap<u32, Chunk>, Fresh, u32), ArchiveError> {
         let mut downloaded_now = 0u32;
+        let mut fresh = Fresh::new();
         let mut pending: BTreeSet<u32> =
             (0..meta.chunks).filter(|i| !done.contains_key(i)).collect();
         let mut buffered: VecDeque<Chunk> = VecDeque::new();
         let client = self.opts.http_client()?;
         let connections = Arc::new(Semaphore::new(self.opts.max_connections.max(1)));
         let stop = self.cancel.child_token();
-        let mut tasks: JoinSet<Result<Chunk, ArchiveError>> = JoinSet::new();
+        let mut tasks: JoinSet<Result<(Chunk, Vec<usize>), ArchiveError>> = JoinSet::new();
         let mut unrecorded: Vec<Chunk> = Vec::new();
         let mut last_record = Instant::now();
         let mut first_error: Option<ArchiveError> = None;
@@ -179,6 +189,7 @@ impl Downloader {
                     connections: connections.clone(),
                     opts: self.opts.clone(),
                     cancel: stop.clone(),
+                    mtime,
                 };
                 tasks.spawn(job.run());
             }
@@ -186,7 +197,8 @@ impl Downloader {
                 break;
             };
             match joined {
-                Ok(Ok(chunk)) => {
+                Ok(Ok((chunk, created))) => {
+                    fresh.extend(created.into_iter().map(|d| (chunk.index, d)));
                     debug!("chunk {} downloaded", chunk.index);
                     downloaded_now += 1;
                     unrecorded.push(chunk);
@@ -218,7 +230,7 @@ impl Downloader {
         if let Some(e) = first_error {
             return Err(e);
         }
-        Ok((done, downloaded_now))
+        Ok((done, fresh, downloaded_now))
     }
 
     /// Makes finished chunks durable, then records them.
@@ -300,17 +312,20 @@ struct ChunkDownload {
     connections: Arc<Semaphore>,
     opts: TransferOptions,
     cancel: CancellationToken,
+    /// The download's common modification time.
+    mtime: TimeSpec,
 }
 
 impl ChunkDownload {
-    async fn run(mut self) -> Result<Chunk, ArchiveError> {
+    /// The chunk, and the destinations whose files it created.
+    async fn run(mut self) -> Result<(Chunk, Vec<usize>), ArchiveError> {
         let key = self.chunk.key.clone();
         let mut attempt = 0;
         loop {
             match self.once().await {
-                Ok(()) => {
+                Ok(created) => {
                     self.chunk.url = None;
-                    return Ok(self.chunk);
+                    return Ok((self.chunk, created));
                 }
                 Err(e) if attempt < self.opts.retries && e.is_transient() => {
                     warn!("chunk '{key}' download attempt {attempt} failed: {e}");
@@ -344,13 +359,15 @@ impl ChunkDownload {
     }
 
     /// One attempt: stream the stored bytes into the unpacker and wait for both.
-    async fn once(&self) -> Result<(), ArchiveError> {
+    async fn once(&self) -> Result<Vec<usize>, ArchiveError> {
         let (tx, rx) = mpsc::channel(STREAM_QUEUE);
         let root = self.root.clone();
         let chunk = self.chunk.clone();
         let compression = self.compression;
-        let unpacker =
-            tokio::task::spawn_blocking(move || unpack_chunk(&root, &chunk, compression, rx));
+        let mtime = self.mtime;
+        let unpacker = tokio::task::spawn_blocking(move || {
+            unpack_chunk(&root, &chunk, compression, rx, &mtime)
+        });
         let fetched = match (&self.chunk.url, self.chunk.size) {
             (_, 0) => Ok(Fetched::Complete),
             (Some(url), size) => {

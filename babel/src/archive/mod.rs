@@ -16,6 +16,7 @@
 pub mod download;
 pub mod engine;
 pub mod fetch;
+pub mod finalize;
 pub mod job;
 pub mod model;
 pub mod pack;

@@ -7,18 +7,20 @@
 //! write returned; until then the downloader does not record it, and a resumed download
 //! writes the whole chunk again.
 
-use std::collections::{BTreeMap, HashSet};
-use std::fs::{self, File, OpenOptions};
+use std::collections::HashSet;
+use std::fs::{self, File};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::fs::{FileExt, PermissionsExt};
+use std::os::unix::fs::FileExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::mpsc as std_mpsc;
 
 use babel_api::job::Compression;
 use bytes::Bytes;
+use nix::errno::Errno;
 use nix::fcntl::{AT_FDCWD, OFlag, openat};
-use nix::sys::stat::Mode;
+use nix::sys::stat::{Mode, fchmod, futimens};
+use nix::sys::time::TimeSpec;
 use sha2::Digest;
 use tokio::sync::mpsc;
 use zstd::stream::raw::{InBuffer, Operation, OutBuffer};
@@ -97,13 +99,16 @@ struct WriteOp {
     segs: Vec<Seg>,
 }
 
-/// Unpacks `chunk` from `rx` under `root`. Runs on a blocking thread.
+/// Unpacks `chunk` from `rx` under `root`. Runs on a blocking thread. Files this writer
+/// creates get their mode and the modification time `mtime` before they are closed; the
+/// indexes of their destinations are returned (see [`super::finalize::finalize`]).
 pub fn unpack_chunk(
     root: &Path,
     chunk: &Chunk,
     compression: Option<Compression>,
     rx: mpsc::Receiver<Bytes>,
-) -> Result<(), ArchiveError> {
+    mtime: &TimeSpec,
+) -> Result<Vec<usize>, ArchiveError> {
     let hasher = Hasher::for_checksum(&chunk.checksum)?;
     let mut targets = Vec::with_capacity(chunk.destinations.len());
     for d in &chunk.destinations {
@@ -115,7 +120,7 @@ pub fn unpack_chunk(
     // Written buffers come back for reuse; at most WRITE_QUEUE + 2 are ever allocated.
     let (back_tx, back_rx) = std_mpsc::channel::<Vec<u8>>();
     std::thread::scope(|s| {
-        let writer = s.spawn(|| write_all(&targets, wrx, back_tx));
+        let writer = s.spawn(|| write_all(&targets, wrx, back_tx, mtime));
         let out = Output {
             splitter: Splitter::new(&chunk.destinations),
             wtx,
@@ -141,9 +146,10 @@ pub fn unpack_chunk(
             .join()
             .unwrap_or_else(|_| Err(io::Error::other("writer thread panicked")));
         // A writer failure explains a decoder that stopped early; report it first.
-        written.map_err(|e| ArchiveError::io("Writer error", e))?;
+        let fresh = written.map_err(|e| ArchiveError::io("Writer error", e))?;
         let count = decoded?;
-        verify(Received { count, hasher }, chunk)
+        verify(Received { count, hasher }, chunk)?;
+        Ok(fresh)
     })
 }
 
@@ -333,6 +339,9 @@ const WRITEBACK_MIN: u64 = 1024 * 1024;
 struct OpenFile {
     dest: usize,
     file: File,
+    /// Created by this writer (it did not exist before).
+    created: bool,
+    mode: Option<u32>,
     dirty_from: u64,
     dirty_to: u64,
 }
@@ -350,10 +359,20 @@ impl OpenFile {
     }
 
     /// Done with the file: starts the writeback of a sizable dirty tail.
-    fn close(mut self) {
+    /// Done with the file: a file this writer created gets its mode and `mtime` (so the final
+    /// pass can leave it alone); a sizable dirty tail gets its writeback started. Returns
+    /// whether the file was created here.
+    fn close(mut self, mtime: &TimeSpec) -> io::Result<bool> {
+        if self.created {
+            if let Some(mode) = self.mode {
+                fchmod(&self.file, Mode::from_bits_truncate(mode | 0o600))?;
+            }
+            futimens(&self.file, mtime, mtime)?;
+        }
         if self.dirty_to - self.dirty_from >= WRITEBACK_MIN {
             self.start_writeback();
         }
+        Ok(self.created)
     }
 
     /// Asks the kernel to start writing the dirty range out without waiting for it, so the
@@ -385,10 +404,19 @@ fn write_all(
     targets: &[(PathBuf, FileLocation)],
     rx: std_mpsc::Receiver<WriteOp>,
     back: std_mpsc::Sender<Vec<u8>>,
-) -> io::Result<()> {
+    mtime: &TimeSpec,
+) -> io::Result<Vec<usize>> {
     let mut dirs: HashSet<PathBuf> = HashSet::new();
     let mut parent = ParentDir::default();
     let mut open: Option<OpenFile> = None;
+    let mut fresh = Vec::new();
+    let mut close = |file: OpenFile| -> io::Result<()> {
+        let dest = file.dest;
+        if file.close(mtime)? {
+            fresh.push(dest);
+        }
+        Ok(())
+    };
     for op in rx {
         for seg in &op.segs {
             let (path, loc) = &targets[seg.dest];
@@ -398,14 +426,18 @@ fn write_all(
             }
             if open.as_ref().is_none_or(|o| o.dest != seg.dest) {
                 if let Some(done) = open.take() {
-                    done.close();
+                    close(done).map_err(|e| {
+                        io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+                    })?;
                 }
-                let file = parent
+                let (file, created) = parent
                     .open(path, loc.mode.unwrap_or(0o644) | 0o600, &mut dirs)
                     .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
                 open = Some(OpenFile {
                     dest: seg.dest,
                     file,
+                    created,
+                    mode: loc.mode,
                     dirty_from: 0,
                     dirty_to: 0,
                 });
@@ -423,9 +455,9 @@ fn write_all(
         let _ = back.send(op.data);
     }
     if let Some(done) = open.take() {
-        done.close();
+        close(done)?;
     }
-    Ok(())
+    Ok(fresh)
 }
 
 /// The directory of the files being written, held open: files in it are opened by name
@@ -437,8 +469,14 @@ struct ParentDir {
 }
 
 impl ParentDir {
-    /// Opens (creating it if needed) the file `path` for writing, without truncating it.
-    fn open(&mut self, path: &Path, mode: u32, known: &mut HashSet<PathBuf>) -> io::Result<File> {
+    /// Opens (creating it if needed) the file `path` for writing, without truncating it;
+    /// says whether it was created.
+    fn open(
+        &mut self,
+        path: &Path,
+        mode: u32,
+        known: &mut HashSet<PathBuf>,
+    ) -> io::Result<(File, bool)> {
         let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -454,9 +492,16 @@ impl ParentDir {
         let Some(dirfd) = &self.fd else {
             return Err(io::Error::other("directory not open"));
         };
-        let flags = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_CLOEXEC;
-        let fd = openat(dirfd, name, flags, Mode::from_bits_truncate(mode))?;
-        Ok(File::from(fd))
+        let mode = Mode::from_bits_truncate(mode);
+        let create = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_CLOEXEC;
+        match openat(dirfd, name, create, mode) {
+            Ok(fd) => Ok((File::from(fd), true)),
+            Err(Errno::EEXIST) => {
+                let fd = openat(dirfd, name, OFlag::O_WRONLY | OFlag::O_CLOEXEC, mode)?;
+                Ok((File::from(fd), false))
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 }
 
@@ -488,100 +533,13 @@ fn verify(received: Received, chunk: &Chunk) -> Result<(), ArchiveError> {
     Ok(())
 }
 
-/// Final size, mode and modification time of `files` (relative path, size, mode).
-fn finalize_files(
-    root: &Path,
-    files: &[(&str, u64, Option<u32>)],
-    now: &nix::sys::time::TimeSpec,
-) -> Result<(), ArchiveError> {
-    let ctx = |p: &Path| format!("can't finalize {}", p.display());
-    for &(rel, size, mode) in files {
-        let Some(path) = safe_join(root, rel) else {
-            continue;
-        };
-        let meta = fs::metadata(&path).map_err(|e| ArchiveError::io(ctx(&path), e))?;
-        if meta.len() != size {
-            OpenOptions::new()
-                .write(true)
-                .open(&path)
-                .and_then(|f| f.set_len(size))
-                .map_err(|e| ArchiveError::io(ctx(&path), e))?;
-        }
-        if let Some(mode) = mode
-            && meta.permissions().mode() & 0o7777 != mode
-        {
-            fs::set_permissions(&path, fs::Permissions::from_mode(mode))
-                .map_err(|e| ArchiveError::io(ctx(&path), e))?;
-        }
-        nix::sys::stat::utimensat(
-            nix::fcntl::AT_FDCWD,
-            &path,
-            now,
-            now,
-            nix::sys::stat::UtimensatFlags::NoFollowSymlink,
-        )
-        .map_err(|e| ArchiveError::io(ctx(&path), e.into()))?;
-    }
-    Ok(())
-}
-
-/// After the last chunk: every file gets its final size (a longer leftover is cut), its mode
-/// and one common modification time; directories are created and get their modes last.
-pub fn finalize(root: &Path, chunks: &[Chunk]) -> Result<(), ArchiveError> {
-    let mut files: BTreeMap<&str, (u64, Option<u32>)> = BTreeMap::new();
-    let mut dirs: Vec<(&str, Option<u32>)> = Vec::new();
-    for d in chunks.iter().flat_map(|c| &c.destinations) {
-        if d.is_dir() {
-            dirs.push((&d.path, d.mode));
-        } else {
-            let e = files.entry(&d.path).or_insert((0, d.mode));
-            e.0 = e.0.max(d.pos + d.size);
-        }
-    }
-    let now = nix::sys::time::TimeSpec::from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default(),
-    );
-    // Syscall-bound (stat, utimensat per file): the files are split over the cores.
-    let files: Vec<(&str, u64, Option<u32>)> = files
-        .into_iter()
-        .map(|(rel, (size, mode))| (rel, size, mode))
-        .collect();
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .clamp(1, 4);
-    let per_thread = files.len().div_ceil(threads).max(1);
-    std::thread::scope(|s| {
-        let parts: Vec<_> = files
-            .chunks(per_thread)
-            .map(|part| s.spawn(move || finalize_files(root, part, &now)))
-            .collect();
-        parts.into_iter().try_for_each(|p| {
-            p.join()
-                .unwrap_or_else(|_| Err(ArchiveError::Config("finalize thread panicked".into())))
-        })
-    })?;
-    let ctx = |p: &Path| format!("can't finalize {}", p.display());
-    // Deepest first, so a read-only parent is set after its children.
-    dirs.sort_by(|a, b| b.0.cmp(a.0));
-    for (rel, mode) in dirs {
-        let Some(path) = safe_join(root, rel) else {
-            continue;
-        };
-        fs::create_dir_all(&path).map_err(|e| ArchiveError::io(ctx(&path), e))?;
-        if let Some(mode) = mode {
-            fs::set_permissions(&path, fs::Permissions::from_mode(mode))
-                .map_err(|e| ArchiveError::io(ctx(&path), e))?;
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn t0() -> TimeSpec {
+        TimeSpec::new(1_700_000_000, 0)
+    }
 
     fn loc(path: &str, pos: u64, size: u64) -> FileLocation {
         FileLocation {
@@ -641,6 +599,7 @@ mod tests {
             &chunk,
             Some(Compression::Zstd(3)),
             feed(&stored, 777),
+            &t0(),
         )
         .unwrap();
         let a = fs::read(tmp.path().join("a")).unwrap();
@@ -650,6 +609,26 @@ mod tests {
         assert_eq!(fs::read(tmp.path().join("e")).unwrap().len(), 0);
         assert!(tmp.path().join("z/empty").is_file());
         assert!(tmp.path().join("d").is_dir());
+    }
+
+    #[test]
+    fn created_files_get_mode_and_mtime_existing_ones_are_not_fresh() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::write(tmp.path().join("old"), b"leftover!").unwrap();
+        let data = b"abcdef".to_vec();
+        let mut new = loc("new", 0, 3);
+        new.mode = Some(0o751);
+        let chunk = chunk_for(&data, &data, vec![new, loc("old", 0, 3)]);
+        let fresh = unpack_chunk(tmp.path(), &chunk, None, feed(&data, 2), &t0()).unwrap();
+        assert_eq!(fresh, vec![0]);
+        let m = fs::metadata(tmp.path().join("new")).unwrap();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o7777,
+            0o751
+        );
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        assert_eq!(m.modified().unwrap(), t);
+        assert_eq!(fs::read(tmp.path().join("old")).unwrap(), b"deftover!");
     }
 
     #[test]
@@ -665,18 +644,18 @@ mod tests {
             let tmp = tempfile::tempdir().unwrap();
             let n = data.len() as u64;
             let chunk = chunk_for(&data, &stored, vec![loc("f", 0, n)]);
-            unpack_chunk(tmp.path(), &chunk, zstd, feed(&stored, piece)).unwrap();
+            unpack_chunk(tmp.path(), &chunk, zstd, feed(&stored, piece), &t0()).unwrap();
             assert_eq!(fs::read(tmp.path().join("f")).unwrap(), data, "{piece}");
         }
         let tmp = tempfile::tempdir().unwrap();
         let cut = &stored[..stored.len() - 5];
         let chunk = chunk_for(&data, cut, vec![loc("f", 0, data.len() as u64)]);
-        let err = unpack_chunk(tmp.path(), &chunk, zstd, feed(cut, 999)).unwrap_err();
+        let err = unpack_chunk(tmp.path(), &chunk, zstd, feed(cut, 999), &t0()).unwrap_err();
         assert!(err.to_string().contains("truncated"), "{err}");
         let mut extra = stored.clone();
         extra.extend_from_slice(b"trailing junk");
         let chunk = chunk_for(&data, &extra, vec![loc("f", 0, data.len() as u64)]);
-        let err = unpack_chunk(tmp.path(), &chunk, zstd, feed(&extra, 999)).unwrap_err();
+        let err = unpack_chunk(tmp.path(), &chunk, zstd, feed(&extra, 999), &t0()).unwrap_err();
         assert!(matches!(err, ArchiveError::Corrupt(_)), "{err}");
     }
 
@@ -687,14 +666,14 @@ mod tests {
         let mut chunk = chunk_for(&data, &data, vec![loc("f", 0, 11)]);
         let mut bad = data.clone();
         bad[3] ^= 1;
-        let err = unpack_chunk(tmp.path(), &chunk, None, feed(&bad, 4)).unwrap_err();
+        let err = unpack_chunk(tmp.path(), &chunk, None, feed(&bad, 4), &t0()).unwrap_err();
         assert!(err.to_string().contains("checksum mismatch"), "{err}");
         assert!(err.is_transient());
         chunk.destinations = vec![loc("f", 0, 12)];
-        let err = unpack_chunk(tmp.path(), &chunk, None, feed(&data, 4)).unwrap_err();
+        let err = unpack_chunk(tmp.path(), &chunk, None, feed(&data, 4), &t0()).unwrap_err();
         assert!(err.to_string().contains("doesn't match expected"), "{err}");
         chunk.destinations = vec![loc("f", 0, 5)];
-        let err = unpack_chunk(tmp.path(), &chunk, None, feed(&data, 4)).unwrap_err();
+        let err = unpack_chunk(tmp.path(), &chunk, None, feed(&data, 4), &t0()).unwrap_err();
         assert!(err.to_string().contains("doesn't match expected"), "{err}");
         let garbage = b"not zstd at all".to_vec();
         let chunk = chunk_for(&data, &garbage, vec![loc("f", 0, 11)]);
@@ -703,6 +682,7 @@ mod tests {
             &chunk,
             Some(Compression::Zstd(3)),
             feed(&garbage, 4),
+            &t0(),
         )
         .unwrap_err();
         assert!(matches!(err, ArchiveError::Corrupt(_)), "{err}");
@@ -714,9 +694,9 @@ mod tests {
         let data = b"abc".to_vec();
         let mut chunk = chunk_for(&data, &data, vec![loc("f", 0, 3)]);
         chunk.checksum = Checksum::Sha256(sha2::Sha256::digest(&data).to_vec());
-        unpack_chunk(tmp.path(), &chunk, None, feed(&data, 2)).unwrap();
+        unpack_chunk(tmp.path(), &chunk, None, feed(&data, 2), &t0()).unwrap();
         chunk.destinations = vec![loc("../f", 0, 3)];
-        let err = unpack_chunk(tmp.path(), &chunk, None, feed(&data, 2)).unwrap_err();
+        let err = unpack_chunk(tmp.path(), &chunk, None, feed(&data, 2), &t0()).unwrap_err();
         assert!(matches!(err, ArchiveError::Manifest(_)), "{err}");
     }
 
@@ -726,34 +706,8 @@ mod tests {
         fs::write(tmp.path().join("blocker"), b"").unwrap();
         let data = b"abc".to_vec();
         let chunk = chunk_for(&data, &data, vec![loc("blocker/f", 0, 3)]);
-        let err = unpack_chunk(tmp.path(), &chunk, None, feed(&data, 2)).unwrap_err();
+        let err = unpack_chunk(tmp.path(), &chunk, None, feed(&data, 2), &t0()).unwrap_err();
         assert!(err.to_string().starts_with("Writer error"), "{err}");
         assert!(!err.is_transient());
-    }
-
-    #[test]
-    fn finalize_sets_sizes_modes_and_one_mtime() {
-        let tmp = tempfile::tempdir().unwrap();
-        let root = tmp.path();
-        fs::write(root.join("f"), b"0123456789").unwrap();
-        fs::create_dir_all(root.join("sub")).unwrap();
-        fs::write(root.join("sub/g"), b"x").unwrap();
-        let c = chunk_for(
-            b"0123x",
-            b"",
-            vec![
-                loc("f", 0, 4),
-                loc("sub/g", 0, 1),
-                loc("sub/", 0, 0),
-                loc("empty/", 0, 0),
-            ],
-        );
-        finalize(root, &[c]).unwrap();
-        assert_eq!(fs::read(root.join("f")).unwrap(), b"0123");
-        let m = |p: &str| fs::metadata(root.join(p)).unwrap();
-        assert_eq!(m("f").permissions().mode() & 0o7777, 0o640);
-        assert_eq!(m("sub").permissions().mode() & 0o7777, 0o640);
-        assert!(m("empty").is_dir());
-        assert_eq!(m("f").modified().unwrap(), m("sub/g").modified().unwrap());
     }
 }
