@@ -136,12 +136,7 @@ mod tests {
     use crate::archive::model::{Checksum, FileLocation};
 
     fn loc(path: &str, pos: u64, size: u64) -> FileLocation {
-        FileLocation {
-            path: path.into(),
-            pos,
-            size,
-            mode: Some(0o640),
-        }
+        FileLocation::range(path, pos, size, Some(0o640))
     }
 
     fn chunk_for(index: u32, dests: Vec<FileLocation>) -> Chunk {

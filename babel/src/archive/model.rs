@@ -55,6 +55,17 @@ impl FileLocation {
     pub fn is_dir(&self) -> bool {
         self.path.ends_with('/')
     }
+
+    /// A range of `path` for the archive unit tests.
+    #[cfg(test)]
+    pub(crate) fn range(path: &str, pos: u64, size: u64, mode: Option<u32>) -> Self {
+        Self {
+            path: path.into(),
+            pos,
+            size,
+            mode,
+        }
+    }
 }
 
 /// One chunk of an archive: its stored object and where its content goes.

@@ -232,12 +232,7 @@ mod tests {
     use super::*;
 
     fn loc(path: &str, pos: u64, size: u64) -> FileLocation {
-        FileLocation {
-            path: path.into(),
-            pos,
-            size,
-            mode: None,
-        }
+        FileLocation::range(path, pos, size, None)
     }
 
     #[test]

@@ -542,12 +542,7 @@ mod tests {
     }
 
     fn loc(path: &str, pos: u64, size: u64) -> FileLocation {
-        FileLocation {
-            path: path.into(),
-            pos,
-            size,
-            mode: Some(0o640),
-        }
+        FileLocation::range(path, pos, size, Some(0o640))
     }
 
     fn chunk_for(data: &[u8], stored: &[u8], dests: Vec<FileLocation>) -> Chunk {
