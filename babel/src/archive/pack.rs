@@ -99,18 +99,16 @@ struct Workspace {
 
 impl Workspace {
     fn compressor(&mut self, level: i32) -> std::io::Result<&mut zstd::bulk::Compressor<'static>> {
-        match &mut self.zstd {
-            Some((l, c)) if *l == level => {}
-            Some((l, c)) => {
-                c.set_compression_level(level)?;
-                *l = level;
-            }
-            None => self.zstd = Some((level, zstd::bulk::Compressor::new(level)?)),
+        let ctx = match self.zstd.take() {
+            Some(ctx) => ctx,
+            None => (level, zstd::bulk::Compressor::new(level)?),
+        };
+        let (l, c) = self.zstd.insert(ctx);
+        if *l != level {
+            c.set_compression_level(level)?;
+            *l = level;
         }
-        match &mut self.zstd {
-            Some((_, c)) => Ok(c),
-            None => Err(std::io::Error::other("zstd context missing")),
-        }
+        Ok(c)
     }
 }
 
