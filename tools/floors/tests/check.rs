@@ -1,5 +1,7 @@
 //! The checker on small workspaces written to a temp dir.
 
+#![allow(clippy::unwrap_used)]
+
 use std::path::Path;
 
 fn write(root: &Path, files: &[(&str, &str)]) {
