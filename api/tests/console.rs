@@ -313,6 +313,8 @@ async fn console_api_end_to_end() {
         "{detail}"
     );
     assert_eq!(detail["history"].as_array().expect("h")[0]["height"], 42);
+    let all = web.get("/api/history").await;
+    assert_eq!(all[&node_id][0]["height"], 42);
     host.nodes
         .report_status(pb::ReportNodeStatusRequest {
             node_id: node_id.clone(),

@@ -15,6 +15,7 @@ use tonic::Status;
 use super::error::ApiResult;
 use super::session::Caller;
 use super::state::Shared;
+use super::telemetry::Point;
 use super::view::{self, Fleet, NodeDetail, NodeView};
 use crate::auth::Scope;
 use crate::db;
@@ -25,6 +26,17 @@ use crate::services::protocol::Protocols;
 
 pub async fn fleet(State(c): State<Shared>, _caller: Caller) -> ApiResult<Json<Fleet>> {
     Ok(Json(view::fleet(&c.app.db, &c.telemetry).await?))
+}
+
+/// Status histories of the fleet's live nodes, by node id.
+pub async fn history(
+    State(c): State<Shared>,
+    _caller: Caller,
+) -> ApiResult<Json<std::collections::HashMap<String, Vec<Point>>>> {
+    let (rows, _) = db::nodes::list(&c.app.db, &Default::default(), 0, 10_000).await?;
+    let mut all = c.telemetry.histories();
+    all.retain(|id, _| rows.iter().any(|r| &r.node_id == id));
+    Ok(Json(all))
 }
 
 async fn node_view(c: &Shared, caller: &Caller, node_id: &str) -> ApiResult<NodeView> {

@@ -52,6 +52,7 @@ pub fn router(console: Shared) -> Router {
         .route("/api/me", get(session::me))
         .route("/api/fleet", get(handlers::fleet))
         .route("/api/events", get(events::stream))
+        .route("/api/history", get(handlers::history))
         .route("/api/catalog", get(handlers::catalog))
         .route("/api/nodes", post(handlers::create))
         .route("/api/nodes/{id}", get(handlers::node))

@@ -230,6 +230,16 @@ impl Telemetry {
             .cloned()
     }
 
+    /// Every node's history, by node id.
+    pub fn histories(&self) -> HashMap<String, Vec<Point>> {
+        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        inner
+            .history
+            .iter()
+            .map(|(id, h)| (id.clone(), h.iter().cloned().collect()))
+            .collect()
+    }
+
     pub fn history(&self, node_id: &str) -> Vec<Point> {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
         inner
