@@ -187,8 +187,6 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
         hub: Hub::default(),
     });
     let new_admin_token = bootstrap(&state, &config).await?;
-    std::fs::write(config.data_dir.join("address"), format!("{addr}\n"))
-        .map_err(io("writing address file"))?;
 
     let console = crate::console::start(state.clone(), &config.console).await?;
     if let Some(c) = &console {
@@ -198,6 +196,9 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
         )
         .map_err(io("writing console address file"))?;
     }
+    // Written last: tests and scripts wait for this file.
+    std::fs::write(config.data_dir.join("address"), format!("{addr}\n"))
+        .map_err(io("writing address file"))?;
 
     let router = grpc_routes(&state)
         .into_axum_router()
