@@ -105,6 +105,12 @@ function Console({ me, onLogout }) {
   const heading = useRef(null);
 
   const announce = useCallback((text) => setMessage(text), []);
+  const [toast, setToast] = useState('');
+  useEffect(() => {
+    setToast(message);
+    const t = setTimeout(() => setToast(''), 6000);
+    return () => clearTimeout(t);
+  }, [message]);
 
   useEffect(() => {
     api.fleet().then(setFleet, () => {});
@@ -184,7 +190,7 @@ function Console({ me, onLogout }) {
       </header>
       <main id="main" tabindex="-1">{page}</main>
       <div class="sr-only" aria-live="polite" aria-atomic="true" id="announcer">{message}</div>
-      {message && <div class="toast" aria-hidden="true">{message}</div>}
+      {toast && <div class="toast" aria-hidden="true">{toast}</div>}
       <Confirm
         request={confirm}
         onDone={(ok) => {
