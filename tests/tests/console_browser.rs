@@ -288,6 +288,11 @@ fn console_in_a_browser() {
     );
     save(&b, "console-nodes.png");
 
+    // Pictures for the docs get a longer status history (and no toast).
+    if screenshot_dirs().len() > 1 {
+        std::thread::sleep(Duration::from_secs(30));
+    }
+
     // Node detail with its height / block-age chart.
     b.click(&b.find(&format!("{} a", row(&b_id)), Duration::from_secs(5)));
     b.find(".uplot canvas", Duration::from_secs(30));
