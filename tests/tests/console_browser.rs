@@ -256,11 +256,50 @@ fn console_in_a_browser() {
     assert!(b.text(&row(&a)).contains("running"), "{}", b.text(&row(&a)));
     b.eval("window.__sameDocument = 42; return null", json!([]));
 
-    // Stop node A: confirm in the dialog, then watch the state change live.
+    // Keyboard: a new page puts focus on its heading, the next Tab stop is the first
+    // filter; the confirmation dialog takes focus and Escape cancels it.
+    assert_eq!(
+        b.eval("return document.activeElement.id", json!([])),
+        "nodes-title"
+    );
+    b.press("\u{E004}");
+    assert_eq!(
+        b.eval("return document.activeElement.id", json!([])),
+        "f-protocol"
+    );
     let stop = b.find(
         &format!("{} .actions button", row(&a)),
         Duration::from_secs(5),
     );
+    b.click(&stop);
+    b.find("dialog[open] button.danger", Duration::from_secs(5));
+    assert_eq!(
+        b.eval(
+            "return document.activeElement.closest('dialog') !== null",
+            json!([])
+        ),
+        true,
+        "focus moves into the dialog"
+    );
+    b.press("\u{E00C}");
+    b.wait("Escape closes the dialog", Duration::from_secs(5), |b| {
+        b.eval(
+            "return document.querySelector('dialog[open]') === null",
+            json!([]),
+        ) == true
+    });
+    assert_eq!(
+        b.eval("return document.activeElement.textContent", json!([])),
+        b.text(&format!("{} .actions button", row(&a))),
+        "focus returns to the button that opened the dialog"
+    );
+    assert_eq!(
+        node_by_id(&d, &a)["status"],
+        "Running",
+        "cancel does nothing"
+    );
+
+    // Stop node A: confirm in the dialog, then watch the state change live.
     b.click(&stop);
     let confirm = b.find("dialog[open] button.danger", Duration::from_secs(5));
     assert!(b.text("dialog[open]").contains("Stop"));
