@@ -78,7 +78,10 @@ impl Running {
 
     /// Base URL of the web console, when it runs.
     pub fn console_url(&self) -> Option<String> {
-        self.console.as_ref().map(|c| format!("http://{}", c.addr))
+        self.console.as_ref().map(|c| {
+            let scheme = if c.tls { "https" } else { "http" };
+            format!("{scheme}://{}", c.addr)
+        })
     }
 
     pub async fn shutdown(mut self) -> Result<(), ServerError> {

@@ -387,3 +387,66 @@ async fn console_api_end_to_end() {
     drop(events);
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_over_https() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let out = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .args(["-nodes", "-days", "1", "-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .args(["-addext", "extendedKeyUsage=serverAuth"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (c, k) = (cert.clone(), key.clone());
+    let h = Harness::sqlite_with(|cfg| {
+        cfg.console.console_listen = Some("127.0.0.1:0".parse().expect("addr"));
+        cfg.console.console_tls_cert = Some(c);
+        cfg.console.console_tls_key = Some(k);
+    })
+    .await;
+    let base = h.server.console_url().expect("console");
+    assert!(base.starts_with("https://127.0.0.1:"), "{base}");
+    let pem = std::fs::read(&cert).expect("cert");
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("pem"))
+        .build()
+        .expect("client");
+    let r = client
+        .get(format!("{base}/api/me"))
+        .send()
+        .await
+        .expect("https");
+    assert_eq!(r.status().as_u16(), 401);
+    let r = client
+        .get(format!("{base}/api/me"))
+        .bearer_auth(&h.admin_token)
+        .send()
+        .await
+        .expect("https");
+    assert_eq!(r.status().as_u16(), 200);
+    let plain = base.replace("https://", "http://");
+    assert!(
+        reqwest::get(format!("{plain}/api/me")).await.is_err(),
+        "plain HTTP is not served on a TLS console"
+    );
+    h.stop().await;
+}

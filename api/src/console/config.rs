@@ -21,6 +21,12 @@ pub struct ConsoleConfig {
     /// Seconds between two scrapes of every host, and between two fleet refreshes.
     #[arg(long, env = "BV_API_CONSOLE_INTERVAL_SECS", default_value_t = 5)]
     pub console_interval_secs: u64,
+    /// PEM certificate chain: the console speaks HTTPS (with `--console-tls-key`).
+    #[arg(long, env = "BV_API_CONSOLE_TLS_CERT", requires = "console_tls_key")]
+    pub console_tls_cert: Option<PathBuf>,
+    /// PEM private key of `--console-tls-cert`.
+    #[arg(long, env = "BV_API_CONSOLE_TLS_KEY", requires = "console_tls_cert")]
+    pub console_tls_key: Option<PathBuf>,
 }
 
 impl Default for ConsoleConfig {
@@ -30,6 +36,8 @@ impl Default for ConsoleConfig {
             console_assets: PathBuf::from(DEFAULT_ASSETS),
             console_scrape: Vec::new(),
             console_interval_secs: 5,
+            console_tls_cert: None,
+            console_tls_key: None,
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Starts the console: its own listener, the router, the scraper and the refresher.
+//! Starts the console: its own listener (plain HTTP, or HTTPS with a certificate), the
+//! router, the scraper and the refresher.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -26,6 +27,8 @@ pub enum ConsoleError {
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Tls(#[from] super::tls::TlsError),
     #[error("console HTTP client: {0}")]
     Client(#[from] reqwest::Error),
 }
@@ -34,6 +37,8 @@ pub enum ConsoleError {
 #[derive(Debug)]
 pub struct ConsoleHandle {
     pub addr: SocketAddr,
+    /// True when the console speaks HTTPS.
+    pub tls: bool,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -70,6 +75,10 @@ pub async fn start(
         return Ok(None);
     };
     let targets = config.targets()?;
+    let tls = match (&config.console_tls_cert, &config.console_tls_key) {
+        (Some(cert), Some(key)) => Some(super::tls::server_config(cert, key)?),
+        _ => None,
+    };
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| ConsoleError::Bind { addr, source })?;
@@ -88,16 +97,32 @@ pub async fn start(
         http: reqwest::Client::builder().build()?,
     });
     let app = router(console.clone());
-    let server = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!("console stopped: {e}");
+    let https = tls.is_some();
+    let server = match tls {
+        Some(tls) => {
+            let listener = super::tls::TlsListener::new(listener, tls)
+                .map_err(|source| ConsoleError::Bind { addr, source })?;
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, app).await {
+                    tracing::error!("console stopped: {e}");
+                }
+            })
         }
-    });
+        None => tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!("console stopped: {e}");
+            }
+        }),
+    };
     let tasks = vec![
         server,
         tokio::spawn(events::refresher(console.clone())),
         tokio::spawn(events::scraper(console)),
     ];
-    tracing::info!(%addr, "console listening");
-    Ok(Some(ConsoleHandle { addr, tasks }))
+    tracing::info!(%addr, https, "console listening");
+    Ok(Some(ConsoleHandle {
+        addr,
+        tls: https,
+        tasks,
+    }))
 }
