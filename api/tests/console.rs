@@ -225,6 +225,34 @@ async fn console_api_end_to_end() {
         .expect("login");
     assert_eq!(r.status().as_u16(), 403, "host tokens are not for people");
     let mut host = Clients::new(h.channel().await, bearer(&reg.token));
+    // API keys: the console needs node:read and host:read; without node:write it is
+    // read-only.
+    for (scopes, expected, can_write) in [
+        (vec!["node:read"], 403, None),
+        (vec!["node:read", "host:read"], 200, Some(false)),
+    ] {
+        let key = admin
+            .keys
+            .create(pb::CreateApiKeyRequest {
+                label: "console".into(),
+                scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            })
+            .await
+            .expect("api key")
+            .into_inner()
+            .api_key;
+        let r = http
+            .post(format!("{base}/api/login"))
+            .json(&json!({ "token": key }))
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(r.status().as_u16(), expected, "{scopes:?}");
+        if let Some(w) = can_write {
+            let me: Value = r.json().await.expect("me");
+            assert_eq!(me["can_write"], w);
+        }
+    }
 
     let catalog = web.get("/api/catalog").await;
     let cons = catalog

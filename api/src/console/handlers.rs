@@ -17,7 +17,6 @@ use super::session::Caller;
 use super::state::Shared;
 use super::telemetry::Point;
 use super::view::{self, Fleet, NodeDetail, NodeView};
-use crate::auth::Scope;
 use crate::db;
 use crate::services::command::Commands;
 use crate::services::image::Images;
@@ -59,22 +58,18 @@ pub async fn node(
     Path(id): Path<String>,
 ) -> ApiResult<Json<NodeDetail>> {
     let node = node_view(&c, &caller, &id).await?;
-    let commands = if caller.0.has(Scope::HostRead) {
-        Commands(c.app.clone())
-            .list(caller.request(pb::ListCommandsRequest {
-                node_id: Some(id.clone()),
-                ..Default::default()
-            }))
-            .await?
-            .into_inner()
-            .commands
-            .iter()
-            .rev()
-            .map(view::command_view)
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let commands = Commands(c.app.clone())
+        .list(caller.request(pb::ListCommandsRequest {
+            node_id: Some(id.clone()),
+            ..Default::default()
+        }))
+        .await?
+        .into_inner()
+        .commands
+        .iter()
+        .rev()
+        .map(view::command_view)
+        .collect();
     Ok(Json(NodeDetail {
         history: c.telemetry.history(&id),
         node,

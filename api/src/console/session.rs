@@ -42,7 +42,8 @@ fn token_from(headers: &HeaderMap) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// A signed-in caller who may read nodes and hosts (hosts' own tokens are refused).
+/// A signed-in caller who may read nodes and hosts: every console view shows both (hosts'
+/// own tokens are refused).
 #[derive(Debug, Clone)]
 pub struct Caller(pub Principal);
 
@@ -57,6 +58,7 @@ impl FromRequestParts<Shared> for Caller {
             return Err(Status::permission_denied("host tokens cannot use the console").into());
         }
         p.require(Scope::NodeRead)?;
+        p.require(Scope::HostRead)?;
         Ok(Self(p))
     }
 }
@@ -136,6 +138,7 @@ pub async fn login(
         return Err(Status::permission_denied("host tokens cannot use the console").into());
     }
     p.require(Scope::NodeRead)?;
+    p.require(Scope::HostRead)?;
     let me = me_of(&console, &p).await?;
     let mut resp = Json(me).into_response();
     resp.headers_mut()
