@@ -181,17 +181,18 @@ async fn console_api_end_to_end() {
         .await
         .expect("version")
         .into_inner();
+    let add_image = pb::AddImageRequest {
+        protocol_version_id: version.protocol_version_id,
+        image_uri: "docker-daemon://busybox:latest".into(),
+        min_cpu_cores: 1,
+        min_memory_bytes: 100_000_000,
+        min_disk_bytes: 1_000_000_000,
+        min_babel_version: "0.1.0".into(),
+        ..Default::default()
+    };
     let image = admin
         .images
-        .add_image(pb::AddImageRequest {
-            protocol_version_id: version.protocol_version_id,
-            image_uri: "docker-daemon://busybox:latest".into(),
-            min_cpu_cores: 1,
-            min_memory_bytes: 100_000_000,
-            min_disk_bytes: 1_000_000_000,
-            min_babel_version: "0.1.0".into(),
-            ..Default::default()
-        })
+        .add_image(add_image.clone())
         .await
         .expect("image")
         .into_inner();
@@ -363,6 +364,26 @@ async fn console_api_end_to_end() {
     })
     .await
     .expect("stopped state on the stream");
+
+    // Upgrade: to the newest build of the node's variant; none newer is a conflict.
+    let (status, _) = web
+        .post(&format!("/api/nodes/{node_id}/upgrade"), json!({}))
+        .await;
+    assert_eq!(status, 409, "already on the newest build");
+    let build2 = admin
+        .images
+        .add_image(add_image)
+        .await
+        .expect("second build")
+        .into_inner();
+    let (status, body) = web
+        .post(&format!("/api/nodes/{node_id}/upgrade"), json!({}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let detail = web.get(&format!("/api/nodes/{node_id}")).await;
+    assert_eq!(detail["node"]["build"], 2);
+    assert_eq!(detail["node"]["image_id"], build2.image_id.as_str());
+    assert_eq!(detail["commands"][0]["kind"], "upgrade");
 
     // Unknown actions, unknown nodes, deletion.
     let (status, _) = web
