@@ -354,4 +354,29 @@ fn console_in_a_browser() {
     });
     assert!(b.text("#open-alerts").contains("unhealthy"));
     save(&b, "console-overview.png");
+
+    // Create a node from the catalog; it shows up on the nodes page and runs on the host.
+    b.click(&b.find("a[href='#/catalog']", Duration::from_secs(5)));
+    b.click(&b.find("main table button", Duration::from_secs(30)));
+    b.type_into(
+        &b.find("dialog[open] #c-tags", Duration::from_secs(5)),
+        "from-console",
+    );
+    save(&b, "console-catalog.png");
+    b.click(&b.find("dialog[open] button[type=submit]", Duration::from_secs(5)));
+    b.wait("the create dialog closes", Duration::from_secs(20), |b| {
+        b.eval(
+            "return document.querySelector('dialog[open]') === null",
+            json!([]),
+        ) == true
+    });
+    b.click(&b.find("a[href='#/nodes']", Duration::from_secs(5)));
+    b.wait("the new node listed", Duration::from_secs(30), |b| {
+        b.text("#nodes").contains("from-console")
+    });
+    wait_for(Duration::from_secs(120), "a third node on the host", || {
+        d.json(&["node", "list"])
+            .as_array()
+            .is_some_and(|a| a.len() == 3)
+    });
 }

@@ -118,12 +118,15 @@ pub fn node_view(node: &pb::Node, host_name: &str, telemetry: &Telemetry) -> Nod
         tags: node.tags.clone(),
         state: state_word(status.state),
         next_state: state_word(node.next_state),
-        protocol_state: status
-            .protocol_state
-            .or_else(|| t.as_ref().and_then(|t| t.protocol_state.clone())),
-        protocol_health: status
-            .protocol_health
-            .or_else(|| t.as_ref().and_then(|t| t.protocol_health.clone())),
+        // The last scrape is fresher than the host's last status report.
+        protocol_state: t
+            .as_ref()
+            .and_then(|t| t.protocol_state.clone())
+            .or(status.protocol_state),
+        protocol_health: t
+            .as_ref()
+            .and_then(|t| t.protocol_health.clone())
+            .or(status.protocol_health),
         height: t.as_ref().and_then(|t| t.height),
         block_age_secs: t.as_ref().and_then(|t| t.block_age_secs),
         jobs: t.as_ref().map(|t| t.jobs.clone()).unwrap_or_default(),
