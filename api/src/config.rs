@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use crate::console::ConsoleConfig;
 use crate::storage::s3::S3Config;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -41,6 +42,8 @@ pub struct Config {
     /// Allow plain-HTTP S3 endpoints.
     #[arg(long, env = "BV_API_S3_ALLOW_HTTP")]
     pub s3_allow_http: bool,
+    #[command(flatten)]
+    pub console: ConsoleConfig,
 }
 
 impl Config {
@@ -59,6 +62,7 @@ impl Config {
             s3_access_key_id: None,
             s3_secret_access_key: None,
             s3_allow_http: false,
+            console: ConsoleConfig::default(),
         }
     }
 

@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod console;
 pub mod crypto;
 pub mod db;
 pub mod http;

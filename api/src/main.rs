@@ -29,6 +29,9 @@ async fn serve(config: api::config::Config) -> eyre::Result<()> {
     let running = api::server::start(config).await?;
     println!("bv-api listening on {}", running.url());
     println!("address written to {}", data_dir.join("address").display());
+    if let Some(url) = running.console_url() {
+        println!("web console on {url}");
+    }
     match &running.new_admin_token {
         Some(token) => {
             println!(

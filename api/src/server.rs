@@ -35,6 +35,8 @@ pub enum ServerError {
     Storage(#[from] StorageError),
     #[error("gRPC server: {0}")]
     Transport(#[from] tonic::transport::Error),
+    #[error(transparent)]
+    Console(#[from] crate::console::ConsoleError),
     #[error("bootstrap: {0}")]
     Bootstrap(String),
 }
@@ -51,6 +53,8 @@ pub struct Running {
     /// The admin token, when this start created it (first start).
     pub new_admin_token: Option<String>,
     pub admin_token_file: std::path::PathBuf,
+    /// The web console, when `--console-listen` is set.
+    pub console: Option<crate::console::ConsoleHandle>,
     shutdown: Option<oneshot::Sender<()>>,
     handle: JoinHandle<Result<(), ServerError>>,
 }
@@ -62,11 +66,22 @@ impl Running {
     }
 
     /// Waits until the server stops (on error or after [`Running::shutdown`]).
-    pub async fn wait(self) -> Result<(), ServerError> {
-        match self.handle.await {
+    pub async fn wait(mut self) -> Result<(), ServerError> {
+        let console = self.console.take();
+        let result = match (&mut self.handle).await {
             Ok(result) => result,
             Err(e) => Err(ServerError::Bootstrap(format!("server task failed: {e}"))),
-        }
+        };
+        drop(console);
+        result
+    }
+
+    /// Base URL of the web console, when it runs.
+    pub fn console_url(&self) -> Option<String> {
+        self.console.as_ref().map(|c| {
+            let scheme = if c.tls { "https" } else { "http" };
+            format!("{scheme}://{}", c.addr)
+        })
     }
 
     pub async fn shutdown(mut self) -> Result<(), ServerError> {
@@ -175,6 +190,16 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
         hub: Hub::default(),
     });
     let new_admin_token = bootstrap(&state, &config).await?;
+
+    let console = crate::console::start(state.clone(), &config.console).await?;
+    if let Some(c) = &console {
+        std::fs::write(
+            config.data_dir.join("console_address"),
+            format!("{}\n", c.addr),
+        )
+        .map_err(io("writing console address file"))?;
+    }
+    // Written last: tests and scripts wait for this file.
     std::fs::write(config.data_dir.join("address"), format!("{addr}\n"))
         .map_err(io("writing address file"))?;
 
@@ -203,6 +228,7 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
         addr,
         new_admin_token,
         admin_token_file: config.data_dir.join("admin.token"),
+        console,
         shutdown: Some(tx),
         handle,
     })

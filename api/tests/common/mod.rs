@@ -28,6 +28,17 @@ impl Harness {
         Self::start(dir, config, None).await
     }
 
+    /// SQLite, with `adjust` applied to the configuration first.
+    pub async fn sqlite_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("bvapi")
+            .tempdir_in("/tmp")
+            .expect("temp dir");
+        let mut config = Config::new(dir.path().to_path_buf());
+        adjust(&mut config);
+        Self::start(dir, config, None).await
+    }
+
     /// A fresh database on the PostgreSQL server named by `BV_API_TEST_PG_URL`. Returns None
     /// (after saying so) outside CI when the variable is unset; in CI it must be set.
     pub async fn postgres() -> Option<Self> {

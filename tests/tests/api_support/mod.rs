@@ -23,14 +23,20 @@ impl Drop for Api {
 }
 
 /// Starts `bv-api` on `data` and waits until it has published its address and password.
+pub fn start_api(data: &Path) -> Api {
+    start_api_with(data, &[])
+}
+
+/// [`start_api`] with extra command-line flags.
 // The child is killed and waited for in `Api::drop` (or below on timeout).
 #[allow(clippy::zombie_processes)]
-pub fn start_api(data: &Path) -> Api {
+pub fn start_api_with(data: &Path, extra: &[String]) -> Api {
     let log = std::fs::File::create(data.with_extension("log")).expect("api log");
     let mut child = Command::new(e2e::bin_dir().join("bv-api"))
         .arg("--data-dir")
         .arg(data)
         .args(["--listen", "127.0.0.1:0"])
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
