@@ -1,0 +1,1 @@
+//! Mechanisms shared by every crate of the workspace.
