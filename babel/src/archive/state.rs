@@ -239,26 +239,13 @@ impl Progress {
     }
 }
 
-/// Writes `data` to `path` via a temp file in the same directory, fsync'ed, then renamed.
-pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), ArchiveError> {
+/// Writes `data` to `path` atomically and durably, creating its directory first.
+fn write_atomic(path: &Path, data: &[u8]) -> Result<(), ArchiveError> {
     let ctx = || format!("can't write {}", path.display());
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(|e| ArchiveError::io(ctx(), e))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
-    let result = (|| {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(data)?;
-        f.sync_data()?;
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::create_dir_all(dir).map_err(|e| ArchiveError::io(ctx(), e))?;
     }
-    result.map_err(|e| ArchiveError::io(ctx(), e))
+    bv_base::write_atomic(path, data).map_err(|e| ArchiveError::io(ctx(), e))
 }
 
 #[cfg(test)]
