@@ -16,6 +16,7 @@
 pub mod archive;
 mod expand;
 pub(crate) mod load;
+mod locate;
 pub mod node_spec;
 pub mod validate;
 pub mod variant;

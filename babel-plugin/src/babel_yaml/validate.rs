@@ -6,7 +6,7 @@ use std::fmt;
 use std::net::IpAddr;
 
 use super::archive::{archive_combinations, find_pointer, new_archive_candidates};
-use super::load::locate;
+use super::locate::locate;
 use super::{FirewallConfig, Image, Pointer, Property, SWITCH_OFF, SWITCH_ON, UiType};
 
 /// Most firewall rules a node accepts.

@@ -1,20 +1,17 @@
-//! The functions and types plugins see (spec §1.3, §1.4), registered once per process into
-//! a shared Rhai module. Each function finds its node's [`Host`] through the engine tag.
+//! The functions and types plugins see (node functions with effects, pure helpers, the
+//! response types), registered once per process into a shared Rhai module. Each function
+//! finds its node's [`Host`](crate::host::Host) through the engine tag.
 
+mod native;
 mod node;
 mod types;
 mod util;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
-use rhai::{Dynamic, EvalAltResult, FuncRegistration, Module, NativeCallContext, Position};
-
-use super::host::{Host, HostHandle};
-use babel_api::engine::EngineError;
+use rhai::Module;
 
 pub use types::{DressedHttpResponse, DressedShResponse};
-
-pub(crate) type FnResult<T> = Result<T, Box<EvalAltResult>>;
 
 /// The shared module with every babel function and helper type.
 pub(crate) fn babel_module() -> rhai::Shared<Module> {
@@ -38,40 +35,4 @@ pub(crate) fn standard_package() -> rhai::Shared<Module> {
     static STD: OnceLock<rhai::Shared<Module>> = OnceLock::new();
     STD.get_or_init(|| rhai::packages::StandardPackage::new().as_shared_module())
         .clone()
-}
-
-/// A registration with parameter names and docs for the generated definitions.
-pub(crate) fn reg(name: &str, params: &[&str], doc: &str) -> FuncRegistration {
-    let registration = FuncRegistration::new(name);
-    #[cfg(feature = "definitions")]
-    let registration = registration.with_params_info(params).with_comments([doc
-        .lines()
-        .map(|l| format!("/// {l}"))
-        .collect::<Vec<_>>()
-        .join("\n")]);
-    #[cfg(not(feature = "definitions"))]
-    let _ = (params, doc);
-    registration
-}
-
-/// The host of the plugin that runs this call.
-pub(crate) fn host(ctx: &NativeCallContext) -> FnResult<Arc<Host>> {
-    ctx.engine()
-        .default_tag()
-        .read_lock::<HostHandle>()
-        .map(|h| h.0.clone())
-        .ok_or_else(|| runtime("babel functions are not available in this engine"))
-}
-
-/// A Rhai runtime error carrying `message` as a string (what `catch (e)` sees).
-pub(crate) fn runtime(message: impl std::fmt::Display) -> Box<EvalAltResult> {
-    EvalAltResult::ErrorRuntime(message.to_string().into(), Position::NONE).into()
-}
-
-pub(crate) fn engine_err(err: EngineError) -> Box<EvalAltResult> {
-    runtime(err)
-}
-
-pub(crate) fn to_dynamic<T: serde::Serialize>(value: &T) -> FnResult<Dynamic> {
-    rhai::serde::to_dynamic(value)
 }

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use rhai::{Array, Blob, Dynamic, Map, Module, NativeCallContext};
 
+use super::native::{FnResult, engine_err, host, reg, runtime, to_dynamic};
 use super::types::{DressedHttpResponse, DressedShResponse};
-use super::{FnResult, engine_err, host, reg, runtime, to_dynamic};
 use crate::{defaults, pure};
 use babel_api::engine::{JrpcRequest, LogLevel, RestRequest};
 use babel_api::job::JobConfig;

@@ -2,7 +2,8 @@
 
 use rhai::{Dynamic, FnPtr, FuncRegistration, Module, NativeCallContext};
 
-use super::{FnResult, reg, runtime, util::parse_json};
+use super::native::{FnResult, reg, runtime};
+use super::util::parse_json;
 use babel_api::engine::{HttpResponse, ShResponse};
 
 /// Result of `run_jrpc` / `run_rest`.

@@ -2,7 +2,7 @@
 
 use rhai::{Dynamic, Module};
 
-use super::{FnResult, reg, runtime};
+use super::native::{FnResult, reg, runtime};
 use crate::pure;
 
 /// JSON text to a Rhai value; the top level must be an object (`null` gives `()`).

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use rhai::{AST, ASTFlags, ASTNode, Expr, FnCallExpr, Position, Stmt};
 
-use super::{Finding, Severity};
+use super::report::{Finding, Severity};
 use crate::pure::validate_schedule;
 
 /// Arities of the functions the host registers (methods on response types excluded).
