@@ -1,4 +1,4 @@
-//! The built-in `init` and `upload` procedures driven by `plugin_config` (spec §2.4, §2.5).
+//! The built-in `init` and `upload` procedures driven by `plugin_config`.
 
 use babel_api::engine::{Engine, EngineError, EngineResult};
 use babel_api::job::JobConfig;
@@ -53,7 +53,10 @@ pub fn run_actions(
     run_jobs(engine, Some(&actions.jobs), stage_needs)
 }
 
-/// Default init, in exactly the order of spec §2.4.
+/// Default init, in this order: stop all jobs; render the config files; start the aux
+/// services; run the `init` commands and jobs; when there is no protocol data yet, start the
+/// download (from the archive, else the alternative download, else cold init) and its
+/// post-download jobs; start the services after all that; add the scheduled tasks.
 pub fn default_init(engine: &dyn Engine, config: &PluginConfig) -> EngineResult<()> {
     engine.stop_all_jobs()?;
     for file in config.config_files.iter().flatten() {
@@ -104,7 +107,9 @@ pub fn default_init(engine: &dyn Engine, config: &PluginConfig) -> EngineResult<
     Ok(())
 }
 
-/// Default upload, in exactly the order of spec §2.5.
+/// Default upload, in this order: stop the services that use protocol data; run the
+/// `pre_upload` commands and jobs; start the upload and its post-upload jobs; start those
+/// services again once the upload and post-upload jobs are done.
 pub fn default_upload(engine: &dyn Engine, config: &PluginConfig) -> EngineResult<()> {
     let services: Vec<_> = config
         .services

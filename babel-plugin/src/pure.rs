@@ -2,7 +2,7 @@
 
 use chrono::DateTime;
 
-/// Quotes `param` for safe use inside an `sh -c` body (spec §1.7).
+/// Quotes `param` for safe use inside an `sh -c` body.
 ///
 /// The result is always wrapped in double quotes. Unicode alphanumerics, space and
 /// `/ : { } , - _ .` pass unchanged, `"` and newline are escaped, anything else is refused.

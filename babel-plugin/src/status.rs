@@ -1,4 +1,4 @@
-//! Protocol status and the special states derived from jobs (spec §2.6).
+//! Protocol status and the special states derived from jobs.
 
 use serde::{Deserialize, Serialize};
 

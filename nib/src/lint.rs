@@ -7,7 +7,8 @@ use babel_api::node_env::{DATA_MOUNT_POINT, NodeEnv, PROTOCOL_DATA_PATH};
 use babel_plugin::babel_yaml::ImageVariant;
 use eyre::{Result, bail};
 
-/// The node a plugin is linted for (spec §5.5 step 4).
+/// The node a plugin is linted for: fixed ids and names, the variant's resources and the
+/// standard data paths.
 pub fn fake_node_env(variant: &ImageVariant) -> NodeEnv {
     NodeEnv {
         node_id: "node-id".into(),

@@ -8,7 +8,8 @@ use bv_base::AsyncAtomicFile;
 use futures::{Stream, StreamExt};
 use tokio::io::AsyncWriteExt;
 
-use super::{StorageError, UrlOp, check_key};
+use super::access::{UrlOp, check_key};
+use super::error::StorageError;
 use crate::crypto::Keys;
 
 #[derive(Debug, Clone)]

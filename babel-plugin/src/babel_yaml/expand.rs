@@ -1,6 +1,6 @@
-//! Properties as the control-plane API stores them (§6.2): one entry per text/password
+//! Properties as the control-plane API stores them: one entry per text/password
 //! property, two per switch (`<key>-on`, `<key>-off`), one per enum option (`<key>-<value>`).
-//! Unlike the original, passwords stay `Password`.
+//! Passwords stay `Password`, so their values are never shown as text.
 
 use super::{Impact, Property, SWITCH_OFF, SWITCH_ON, UiType};
 

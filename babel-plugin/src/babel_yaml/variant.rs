@@ -8,7 +8,7 @@ use super::{
     SWITCH_ON, UiType, Visibility,
 };
 
-/// Image-level fields merged with one variant (§5.2): `description`, `visibility`,
+/// Image-level fields merged with one variant: `description`, `visibility`,
 /// `properties`, `firewall_config`, `dns_scheme` come from the variant when it sets them;
 /// SKU, archive pointers, resources, ramdisks and metadata come from the variant.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,4 +1,5 @@
-//! Conversion of `plugin_config` entries to engine job configs (spec §2.3, exact defaults).
+//! Conversion of `plugin_config` entries to engine job configs, filling in the defaults
+//! each kind of entry implies (restart policy, dependencies, protocol data use).
 
 use super::model::{
     AlternativeDownload, AuxService, ColdInit, Compression, Download, Job, JobRestart, Service,

@@ -1,4 +1,4 @@
-//! Typed `plugin_config` (spec §2.1). Every struct refuses unknown keys, so a typo such as
+//! Typed `plugin_config`. Every struct refuses unknown keys, so a typo such as
 //! `restart_confg` is reported with its key path instead of being silently ignored.
 
 use std::path::PathBuf;

@@ -1,4 +1,5 @@
-//! Strict parsing and validation of `plugin_config` (spec §2.2, made strict).
+//! Strict parsing and validation of `plugin_config`: unknown keys and duplicate names are
+//! errors, not warnings.
 
 use std::collections::HashSet;
 
@@ -34,7 +35,7 @@ fn describe(serde_message: &str) -> String {
     serde_message.to_string()
 }
 
-/// Checks unique names (spec §2.2): scheduled task names, then one shared namespace of job
+/// Checks unique names: scheduled task names, then one shared namespace of job
 /// names pre-seeded with the reserved `upload` and `download`.
 pub fn validate(config: &PluginConfig) -> Result<(), String> {
     if let Some(tasks) = &config.scheduled {

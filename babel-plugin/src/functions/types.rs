@@ -1,4 +1,4 @@
-//! `DressedHttpResponse` and `DressedShResponse` as scripts see them (spec §1.4).
+//! `DressedHttpResponse` and `DressedShResponse` as scripts see them.
 
 use rhai::{Dynamic, FnPtr, FuncRegistration, Module, NativeCallContext};
 

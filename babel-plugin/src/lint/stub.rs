@@ -1,4 +1,4 @@
-//! The permissive engine the linter runs plugins against (spec §7): every effect succeeds
+//! The permissive engine the linter runs plugins against: every effect succeeds
 //! and nothing leaves the process.
 
 use std::collections::BTreeMap;

@@ -1,4 +1,5 @@
-//! Host method dispatch by name (spec §3.2) and custom methods (§3.4).
+//! Host method dispatch by name: the methods the host calls, and custom methods callers
+//! name themselves.
 
 use rhai::Dynamic;
 

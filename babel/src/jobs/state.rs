@@ -90,7 +90,7 @@ pub(super) struct Shared {
 }
 
 impl Shared {
-    /// Reports an error to the host (spec: `bv_error`), besides logging it.
+    /// Reports an error to the host (`bv_error`, for alerting), besides logging it.
     pub(super) fn report(&self, message: String) {
         error!("{message}");
         if let Some(tx) = self.errors.get() {
