@@ -48,7 +48,21 @@ pub async fn connect(
 
 /// Connects on first use and reconnects after failures; `timeout` bounds each request.
 pub fn connect_lazy(path: &Path, timeout: Option<Duration>) -> Channel {
-    endpoint(timeout).connect_with_connector_lazy(connector(path.to_owned()))
+    // Each arm builds its endpoint right before the call: where the optimizer inlines the
+    // call it then sees that the connect timeout is set and drops tonic's path for endpoints
+    // without one, a second HTTP/2 client (54 KB less in the static agent than with one
+    // endpoint value built before the branch).
+    let endpoint = Endpoint::from_static("http://localhost");
+    let connector = connector(path.to_owned());
+    match timeout {
+        Some(t) => endpoint
+            .timeout(t)
+            .connect_timeout(CONNECT_TIMEOUT)
+            .connect_with_connector_lazy(connector),
+        None => endpoint
+            .connect_timeout(CONNECT_TIMEOUT)
+            .connect_with_connector_lazy(connector),
+    }
 }
 
 /// Binds a Unix socket, replacing a stale one, with the given mode (e.g. 0o660).
