@@ -25,6 +25,7 @@ pub mod protocols_yaml;
 mod pure;
 mod script;
 mod status;
+pub mod suggest;
 
 #[cfg(feature = "definitions")]
 mod definitions;

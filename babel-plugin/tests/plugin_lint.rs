@@ -194,18 +194,23 @@ fn dry_run_failures_are_errors_with_position() {
     assert_eq!(found.len(), 1, "{report}");
     assert!(found[0].starts_with("main.rhai:3:"), "{report}");
     assert!(found[0].contains("unexpected status_code: 0"), "{report}");
-    // Invalid plugin_config keys fail the check with the key path.
+    // Unknown plugin_config keys are warnings at the key, with a suggestion.
     let report = lint_files(
         &[(
             "main.rhai",
-            "fn plugin_config() {#{ services: [#{name: \"a\", run_sh: \"x\", restart_confg: 1}] }}\n",
+            "fn plugin_config() {#{\n  services: [#{name: \"a\", run_sh: \"x\",\n    restart: 1}],\n  alternative_download: #{run_sh: \"y\", restart: \"never\"},\n}}\n",
         )],
         &[],
     );
-    assert!(
-        lines(&report)[0].contains("plugin_config.services[0].restart_confg: unknown field"),
+    assert_eq!(
+        lines(&report),
+        vec![
+            "main.rhai:3:5: warning: plugin_config.services[0].restart: unknown key ignored (did you mean `restart_config`?)",
+            "main.rhai:4:40: warning: plugin_config.alternative_download.restart: unknown key ignored (did you mean `restart_config`?)",
+        ],
         "{report}"
     );
+    assert_eq!(report.errors().count(), 0);
     // Syntax errors point at the file and position, in any file.
     let report = lint_files(&[("main.rhai", CONFIG), ("other.rhai", "fn x( {\n")], &[]);
     assert!(lines(&report)[0].starts_with("other.rhai:1:"), "{report}");

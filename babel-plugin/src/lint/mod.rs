@@ -157,6 +157,23 @@ fn dry_run(
     if let Err(err) = plugin.init() {
         findings.push(error(err));
     }
+    for unknown in plugin.config_warnings() {
+        let parent = unknown
+            .path
+            .strip_suffix(&format!(".{}", unknown.key))
+            .and_then(|p| p.rsplit('.').next())
+            .map(|p| p.split('[').next().unwrap_or(p));
+        let pos = main
+            .and_then(|m| m.find_map_key(parent, &unknown.key))
+            .unwrap_or(rhai::Position::NONE);
+        findings.push(Finding {
+            file: MAIN_SCRIPT.to_string(),
+            line: pos.line().unwrap_or(0),
+            column: pos.position().unwrap_or(0),
+            message: unknown.to_string(),
+            severity: Severity::Warning,
+        });
+    }
     if main.is_some_and(|m| !m.has_fn("plugin_config", 0)) {
         findings.push(Finding {
             file: MAIN_SCRIPT.to_string(),

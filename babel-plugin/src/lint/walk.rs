@@ -120,6 +120,38 @@ impl FileInfo {
         });
         found
     }
+    /// Position of the map key `key` (`#{key: ...}`) for the config key path
+    /// `parent.key`: first inside a map or array of maps that is the value of a `parent`
+    /// key, else anywhere in the file.
+    pub fn find_map_key(&self, parent: Option<&str>, key: &str) -> Option<Position> {
+        fn key_in(expr: &Expr, key: &str) -> Option<Position> {
+            match expr {
+                Expr::Map(x, _) => {
+                    x.0.iter()
+                        .find(|(id, _)| id.name == key)
+                        .map(|(id, _)| id.pos)
+                }
+                Expr::Array(items, _) => items.iter().find_map(|item| key_in(item, key)),
+                _ => None,
+            }
+        }
+        let mut under_parent = None;
+        let mut anywhere = None;
+        self.ast.walk(&mut |path: &[ASTNode]| {
+            if let Some(ASTNode::Expr(Expr::Map(x, _))) = path.last() {
+                for (id, value) in &x.0 {
+                    if anywhere.is_none() && id.name == key {
+                        anywhere = Some(id.pos);
+                    }
+                    if under_parent.is_none() && parent == Some(id.name.as_str()) {
+                        under_parent = key_in(value, key);
+                    }
+                }
+            }
+            under_parent.is_none()
+        });
+        under_parent.or(anywhere)
+    }
 }
 
 /// Module key of an import path (`"base"` or `"lib/base.rhai"` → `lib/base`).
