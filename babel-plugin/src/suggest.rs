@@ -23,7 +23,7 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
 /// The known name closest to `name`: within about a third of its length in edits, or one that
 /// starts with `name` (so `restart` suggests `restart_config`). `None` when nothing is close.
 pub fn did_you_mean<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let limit = (name.chars().count() + 2) / 3;
+    let limit = name.chars().count().div_ceil(3);
     known
         .into_iter()
         .filter(|k| *k != name)
