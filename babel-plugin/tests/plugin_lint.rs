@@ -230,3 +230,30 @@ fn dry_run_failures_are_errors_with_position() {
         vec!["main.rhai:0:0: error: missing main.rhai"]
     );
 }
+
+#[test]
+fn undefined_functions_anywhere_are_errors_with_a_suggestion() {
+    let main = r#"import "helpers" as h;
+fn plugin_config() {#{ services: [] }}
+fn protocol_status() {
+    let out = run_shell("true");
+    #{state: "ok", health: "healthy"}
+}
+fn peers() { peer_count() + h::twice(2) }
+fn peer_total() { 1 }
+fn callbacks(f) { let g = |x| x + 1; f(1) + g(2) + [1, 2].map(|x| x * 2).len() }
+fn method() { let r = run_sh("x"); r.expect(0) + "x".to_uper() }
+"#;
+    let helpers = "fn twice(x) { parse_jsn(x) }\n";
+    let report = lint_files(&[("main.rhai", main), ("helpers.rhai", helpers)], &[]);
+    assert_eq!(
+        lines(&report),
+        vec![
+            "helpers.rhai:1:15: error: function 'parse_jsn' is not defined (did you mean `parse_json`?)",
+            "main.rhai:4:15: error: function 'run_shell' is not defined (did you mean `run_sh`?)",
+            "main.rhai:7:14: error: function 'peer_count' is not defined (did you mean `peer_total`?)",
+            "main.rhai:10:54: error: method 'to_uper' is not defined (did you mean `to_upper`?)",
+        ],
+        "{report}"
+    );
+}

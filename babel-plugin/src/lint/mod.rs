@@ -5,7 +5,7 @@ mod report;
 mod stub;
 mod walk;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +34,7 @@ pub fn lint(
 ) -> LintReport {
     let mut findings = Vec::new();
     let (modules, main) = compile_all(plugin_dir, &mut findings);
+    let engine_functions = engine_functions(plugin_dir);
     let main_info = main.as_ref().and_then(|key| modules.get(key));
 
     let stub = Arc::new(stub::StubEngine::new(node_env, properties.clone()));
@@ -45,6 +46,7 @@ pub fn lint(
         modules: &modules,
         main: main_info,
         properties: &properties,
+        engine_functions: &engine_functions,
     };
     let mut keys: Vec<&String> = modules.keys().collect();
     keys.sort();
@@ -59,6 +61,14 @@ pub fn lint(
     });
     findings.dedup();
     LintReport { findings }
+}
+
+/// Names of every function the plugin engine registers.
+fn engine_functions(plugin_dir: &Path) -> BTreeSet<String> {
+    base_engine(&lint_limits(), Some(plugin_dir))
+        .collect_fn_metadata(None, |info| Some(info.metadata.name.to_string()), true)
+        .into_iter()
+        .collect()
 }
 
 /// Compiles every `*.rhai` file; returns them by module key and the key of `main.rhai`.

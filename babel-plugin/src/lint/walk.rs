@@ -55,17 +55,36 @@ pub(super) struct FileInfo {
     pub constants: HashSet<String>,
     /// `import "path" as alias` at top level: alias → path.
     pub imports: HashMap<String, String>,
+    /// Every variable and parameter name (a call `f(x)` may call a function pointer in `f`).
+    pub variables: HashSet<String>,
 }
 
 impl FileInfo {
     pub fn new(name: String, ast: AST) -> Self {
         let mut functions: HashMap<String, BTreeSet<usize>> = HashMap::new();
+        let mut variables = HashSet::new();
         for f in ast.iter_functions() {
             functions
                 .entry(f.name.to_string())
                 .or_default()
                 .insert(f.params.len());
+            variables.extend(f.params.iter().map(|p| p.to_string()));
         }
+        ast.walk(&mut |path: &[ASTNode]| {
+            match path.last() {
+                Some(ASTNode::Stmt(Stmt::Var(x, _, _))) => {
+                    variables.insert(x.0.name.to_string());
+                }
+                Some(ASTNode::Stmt(Stmt::For(x, _))) => {
+                    variables.insert(x.0.name.to_string());
+                    if let Some(counter) = &x.1 {
+                        variables.insert(counter.name.to_string());
+                    }
+                }
+                _ => {}
+            }
+            true
+        });
         let mut constants = HashSet::new();
         let mut imports = HashMap::new();
         for stmt in ast.statements() {
@@ -87,6 +106,7 @@ impl FileInfo {
             functions,
             constants,
             imports,
+            variables,
         }
     }
 
@@ -168,7 +188,24 @@ pub(super) struct Context<'a> {
     /// The entry script (functions tasks may name).
     pub main: Option<&'a FileInfo>,
     pub properties: &'a BTreeMap<String, String>,
+    /// Names of every function the plugin engine provides (standard library, babel
+    /// functions, methods of the response types).
+    pub engine_functions: &'a BTreeSet<String>,
 }
+
+/// Functions the Rhai language itself provides as keywords.
+const KEYWORD_FUNCTIONS: &[&str] = &[
+    "print",
+    "debug",
+    "type_of",
+    "eval",
+    "Fn",
+    "call",
+    "curry",
+    "is_def_var",
+    "is_def_fn",
+    "is_shared",
+];
 
 fn is_node_params_call(expr: &Expr) -> bool {
     matches!(expr, Expr::FnCall(f, _) if f.name == "node_params" && f.args.is_empty() && f.namespace.is_empty())
@@ -223,6 +260,7 @@ impl Checker<'_> {
             ASTNode::Stmt(Stmt::FnCall(call, pos)) | ASTNode::Expr(Expr::FnCall(call, pos)) => {
                 self.call(call, *pos);
             }
+            ASTNode::Expr(Expr::MethodCall(call, pos)) => self.defined(call, *pos, true),
             ASTNode::Expr(Expr::Index(b, _, _) | Expr::Dot(b, _, _)) => {
                 let params = is_node_params_call(&b.lhs)
                     || matches!(&b.lhs, Expr::Variable(v, _, _)
@@ -274,6 +312,7 @@ impl Checker<'_> {
         if name == "add_task" && (n == 3 || n == 4) {
             self.add_task(call);
         }
+        self.defined(call, pos, false);
         let mut allowed: BTreeSet<usize> =
             self.file.functions.get(name).cloned().unwrap_or_default();
         if let Some((_, arities)) = BABEL_FUNCTIONS.iter().find(|(f, _)| *f == name) {
@@ -289,6 +328,31 @@ impl Checker<'_> {
                 ),
             );
         }
+    }
+
+    /// An unqualified call must name a script function, an engine function or a variable
+    /// holding a function pointer.
+    fn defined(&mut self, call: &FnCallExpr, pos: Position, method: bool) {
+        let name = call.name.as_str();
+        if !call.namespace.is_empty()
+            || call.op_token.is_some()
+            || self.file.functions.contains_key(name)
+            || self.ctx.engine_functions.contains(name)
+            || KEYWORD_FUNCTIONS.contains(&name)
+            || (!method && self.file.variables.contains(name))
+        {
+            return;
+        }
+        let known = self
+            .file
+            .functions
+            .keys()
+            .map(String::as_str)
+            .chain(self.ctx.engine_functions.iter().map(String::as_str))
+            .filter(|f| !f.contains('$'));
+        let hint = crate::suggest::hint(name, known);
+        let kind = if method { "method" } else { "function" };
+        self.error(pos, format!("{kind} '{name}' is not defined{hint}"));
     }
 
     fn qualified_call(&mut self, call: &FnCallExpr, pos: Position) {
