@@ -224,7 +224,7 @@ async fn service_needs_an_init_job() {
     });
     let init = sh_job(&format!("sleep 0.3; echo ready > {c}"));
     let mut service = sh_job(&format!("cat {c} >> {c}.seen; sleep 100"));
-    service.restart = always.clone();
+    service.restart = always;
     service.needs = Some(vec!["init_job".into()]);
     let bad_init = sh_job("exit 3");
     let mut bad_service = sh_job("sleep 100");
