@@ -68,7 +68,7 @@ pub struct Config {
     /// Health checks and the Prometheus endpoint.
     pub metrics: MetricsConfig,
     /// Automatic upgrade policy (host default; nodes may override it).
-    pub upgrade: crate::autoupgrade::UpgradeConfig,
+    pub upgrade: UpgradeConfig,
 }
 
 /// Health checks of nodes and the Prometheus endpoint (see docs/operations.md).
@@ -85,12 +85,20 @@ pub struct MetricsConfig {
 }
 
 impl MetricsConfig {
-    pub fn cadence(&self) -> crate::metrics::collect::Cadence {
-        crate::metrics::collect::Cadence {
+    pub fn cadence(&self) -> Cadence {
+        Cadence {
             every: std::time::Duration::from_secs(self.interval_secs.max(1)),
             disk_every: std::time::Duration::from_secs(self.disk_interval_secs),
         }
     }
+}
+
+/// How the health check paces itself.
+#[derive(Debug, Clone, Copy)]
+pub struct Cadence {
+    pub every: std::time::Duration,
+    /// Minimum time between two walks of a node's data dir.
+    pub disk_every: std::time::Duration,
 }
 
 impl Default for MetricsConfig {
@@ -163,7 +171,7 @@ impl Default for Config {
             recovery_max_tries: 3,
             stop_grace_secs: 10,
             metrics: MetricsConfig::default(),
-            upgrade: crate::autoupgrade::UpgradeConfig::default(),
+            upgrade: UpgradeConfig::default(),
         }
     }
 }
@@ -256,6 +264,44 @@ fn check_babel_dir(dir: &Path) -> Result<PathBuf, ConfigError> {
         }
     }
     Ok(dir.to_owned())
+}
+
+/// Upgrade policy of a node: who moves it to newer images.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Only `bv node upgrade` upgrades the node.
+    #[default]
+    Manual,
+    /// Newer catalog versions are applied after the delay.
+    Automatic,
+}
+
+/// Host default of the upgrade policy, and how the engine runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UpgradeConfig {
+    pub mode: Mode,
+    /// Seconds a newer version must have been available before nodes move to it.
+    pub delay_secs: u64,
+    /// Seconds an upgraded node gets to become healthy before it is rolled back.
+    pub health_deadline_secs: u64,
+    /// Seconds between two passes of the engine.
+    pub check_interval_secs: u64,
+    /// Catalog file (TOML, see docs/operations.md); default `<root>/catalog.toml`.
+    pub catalog: Option<PathBuf>,
+}
+
+impl Default for UpgradeConfig {
+    fn default() -> Self {
+        Self {
+            mode: Mode::Manual,
+            delay_secs: 14 * 86_400,
+            health_deadline_secs: 600,
+            check_interval_secs: 300,
+            catalog: None,
+        }
+    }
 }
 
 #[cfg(test)]

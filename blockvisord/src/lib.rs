@@ -9,6 +9,7 @@
 //! * [`cloud`]: registration with the control-plane API, its command stream, archives and
 //!   secrets.
 
+pub mod apilink;
 pub mod autoupgrade;
 pub mod cli;
 pub mod cloud;
@@ -17,6 +18,7 @@ pub mod container;
 pub mod daemon;
 pub mod engine;
 pub mod fsutil;
+pub mod hostinfo;
 pub mod image;
 pub mod metrics;
 pub mod net;

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use blockvisord::config::NetworkConfig;
 use blockvisord::net::bridge::Bridge;
+use blockvisord::net::firewall::{Firewall, FirewallRule};
 use blockvisord::net::{NodeNet, NodeNetwork, host_rules, netns_path};
-use blockvisord::node::state::{Firewall, FirewallRule};
 
 fn enter_netns(ns: &str) {
     let file = std::fs::File::open(netns_path(ns)).expect("open netns");

@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::catalog::{CatalogImage, ImageCatalog};
 use super::record::{Candidate, NodePolicy, Record};
-use super::{Mode, UpgradeConfig};
+use crate::config::{Mode, UpgradeConfig};
 use crate::node::state::NodeImage;
 
 pub trait Clock: Send + Sync + 'static {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::Mode;
+use crate::config::Mode;
 use crate::node::state::NodeImage;
 
 pub const RECORD_FILE: &str = "auto_upgrade.json";

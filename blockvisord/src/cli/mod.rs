@@ -1,6 +1,8 @@
 //! The `bv` command line: service control, nodes, jobs. Talks to blockvisord over its Unix
 //! socket; `--format json` prints machine-readable output for every command.
 
+pub mod client;
+pub mod format;
 pub mod job;
 pub mod node;
 pub mod output;
@@ -10,21 +12,12 @@ pub mod set;
 pub mod update;
 
 use std::path::PathBuf;
-use std::time::Duration;
 
-use babel_api::pb::blockvisor::v1::blockvisor_client::BlockvisorClient;
-use clap::{Parser, Subcommand, ValueEnum};
-use eyre::WrapErr;
-use tonic::transport::Channel;
+use clap::{Parser, Subcommand};
 
 use crate::config::DEFAULT_SOCKET;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum Format {
-    #[default]
-    Text,
-    Json,
-}
+pub use client::{connect, rpc_err, wait_until};
+pub use format::Format;
 
 /// Command line client of blockvisord.
 #[derive(Parser, Debug)]
@@ -59,21 +52,6 @@ pub enum Command {
     Host(service::HostCommand),
 }
 
-pub async fn connect(socket: &std::path::Path) -> eyre::Result<BlockvisorClient<Channel>> {
-    let channel = crate::uds::connect(socket, None).await.wrap_err_with(|| {
-        format!(
-            "blockvisord is not reachable on {} (is it running? try `bv start`)",
-            socket.display()
-        )
-    })?;
-    Ok(BlockvisorClient::new(channel))
-}
-
-/// Turns a gRPC error into a readable one.
-pub fn rpc_err(s: tonic::Status) -> eyre::Report {
-    eyre::eyre!("{}", s.message())
-}
-
 pub async fn run(cli: Cli) -> eyre::Result<()> {
     let format = cli.format;
     match cli.command {
@@ -83,23 +61,5 @@ pub async fn run(cli: Cli) -> eyre::Result<()> {
         Command::Host(cmd) => service::host(&cli.socket, cmd, format).await,
         Command::Node(cmd) => node::run(&cli.socket, *cmd, format).await,
         Command::Set(cmd) => set::run(&cli.socket, *cmd, format).await,
-    }
-}
-
-/// Polls `check` every 50 ms until it is true or `timeout` passes.
-pub async fn wait_until<F, Fut>(timeout: Duration, mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        if check().await {
-            return true;
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

@@ -6,10 +6,10 @@ use babel_api::pb::api::v1 as pb;
 use chrono::Utc;
 use uuid::Uuid;
 
+use crate::net::firewall::{Firewall, FirewallRule};
 use crate::node::NodeError;
 use crate::node::state::{
-    Firewall, FirewallRule, ImageKey, NodeImage, NodeState, RamDisk, SCHEMA_VERSION, Status,
-    VmConfig,
+    ImageKey, NodeImage, NodeState, RamDisk, SCHEMA_VERSION, Status, VmConfig,
 };
 use crate::node::upgrade::UpgradeTarget;
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tonic::{Code, Status};
 
-use super::client::NodeAction;
+use crate::apilink::client::NodeAction;
 use crate::node::state::Status as NodeStatus;
 use crate::nodes::{NodeEntry, Registry};
 

@@ -9,7 +9,8 @@ use std::time::Duration;
 use futures::StreamExt;
 use tracing::{info, warn};
 
-use super::dispatch::{ControlPlane, NodeOps, StatusReporter, process};
+use super::dispatch::{NodeOps, StatusReporter, process};
+use crate::apilink::control::ControlPlane;
 
 /// Timing of the loop.
 #[derive(Debug, Clone, Copy)]
@@ -89,8 +90,9 @@ mod tests {
     use uuid::Uuid;
 
     use super::*;
+    use crate::apilink::control::CommandStream;
     use crate::cloud::convert::ConfigUpdate;
-    use crate::cloud::dispatch::{CommandStream, NodeReport};
+    use crate::cloud::dispatch::NodeReport;
     use crate::node::NodeResult;
     use crate::node::state::NodeState;
     use crate::node::upgrade::UpgradeTarget;

@@ -4,9 +4,9 @@ use babel_api::pb::blockvisor::v1 as pb;
 use chrono::Utc;
 use uuid::Uuid;
 
+use crate::net::firewall::{Firewall, FirewallRule};
 use crate::node::state::{
-    Firewall, FirewallRule, ImageKey, NodeImage, NodeState, RamDisk, SCHEMA_VERSION, Status,
-    VmConfig,
+    ImageKey, NodeImage, NodeState, RamDisk, SCHEMA_VERSION, Status, VmConfig,
 };
 use crate::node::{NodeError, NodePaths};
 

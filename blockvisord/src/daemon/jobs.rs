@@ -7,7 +7,7 @@ use futures::StreamExt;
 use tonic::Status;
 use tonic::transport::Channel;
 
-use super::service::LogStream;
+use super::logs::LogStream;
 use crate::node::agent::babel_client;
 use crate::node::state::Status as NodeStatus;
 use crate::nodes::NodeEntry;

@@ -3,7 +3,6 @@
 //! running while the daemon is down.
 
 pub mod convert;
-pub mod host;
 pub mod jobs;
 pub mod logs;
 pub mod service;
@@ -233,7 +232,6 @@ pub async fn run(config: Config) -> eyre::Result<()> {
     tasks.abort();
     fleet.iter().for_each(|t| t.abort());
     svc.cloud.shutdown();
-    crate::node::plugin::shutdown_all(&registry).await;
     let _ = std::fs::remove_file(&socket);
     served.wrap_err("serving the local API")
 }

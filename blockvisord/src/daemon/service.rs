@@ -9,7 +9,8 @@ use futures::Stream;
 use tonic::{Request, Response, Status};
 
 use super::convert;
-use crate::cloud::client::NodeAction;
+use super::logs::LogStream;
+use crate::apilink::client::NodeAction;
 use crate::cloud::forward::forward;
 use crate::node::state::Status as NodeStatus;
 use crate::node::upgrade::UpgradeTarget;
@@ -21,8 +22,6 @@ const CATALOG_CREATE_WAIT: std::time::Duration = std::time::Duration::from_secs(
 
 /// How long a catalog upgrade waits for the API's Upgrade command to finish here.
 const CATALOG_UPGRADE_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
-
-pub type LogStream = Pin<Box<dyn Stream<Item = Result<pb::LogLine, Status>> + Send>>;
 
 pub struct Service {
     pub registry: Arc<Registry>,
@@ -52,7 +51,7 @@ impl Service {
     pub async fn describe(&self, node: &Node) -> pb::Node {
         let status = node.status().await;
         let reason = if status == NodeStatus::Failed {
-            failure_reason(node).await
+            node.failure_reason().await
         } else {
             String::new()
         };
@@ -85,20 +84,6 @@ impl Service {
                 )
             }
         }
-    }
-}
-
-pub async fn failure_reason(node: &Node) -> String {
-    if node.state.expected_status == NodeStatus::Failed {
-        return "recovery gave up (see the daemon log)".into();
-    }
-    let cs = node.container_state().await;
-    match (node.state.expected_status, cs.is_running()) {
-        (NodeStatus::Running, false) => "container is not running".into(),
-        (NodeStatus::Stopped, true) => "container runs but the node should be stopped".into(),
-        (NodeStatus::Running, true) if node.agent.is_none() => "babel is not connected".into(),
-        (NodeStatus::Running, true) => "plugin init has not completed".into(),
-        _ => String::new(),
     }
 }
 
@@ -141,7 +126,7 @@ impl Blockvisor for Service {
         &self,
         _req: Request<pb::GetHostMetricsRequest>,
     ) -> Result<Response<pb::HostMetrics>, Status> {
-        Ok(Response::new(super::host::metrics(&self.registry)))
+        Ok(Response::new(self.registry.host_metrics()))
     }
 
     async fn list_nodes(

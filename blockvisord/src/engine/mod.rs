@@ -34,7 +34,7 @@ pub struct NodeEngine {
     pub runtime: tokio::runtime::Handle,
     pub scheduler: Arc<Scheduler>,
     /// The control-plane API (secrets, "has archive").
-    pub cloud: Arc<crate::cloud::Link>,
+    pub cloud: Arc<crate::apilink::Link>,
     pub archive: server::NodeArchive,
 }
 
@@ -85,7 +85,7 @@ impl NodeEngine {
         self.node_dir.join(name)
     }
 
-    fn api(&self) -> EngineResult<Arc<crate::cloud::client::ApiClient>> {
+    fn api(&self) -> EngineResult<Arc<crate::apilink::ApiClient>> {
         self.cloud
             .require()
             .map_err(|s| EngineError::Failed(s.message().to_string()))
@@ -305,7 +305,7 @@ impl Engine for NodeEngine {
             return Ok(false);
         }
         let Some(archive) =
-            crate::cloud::archive_ref(&self.archive.archive_id, &self.archive.store_key)
+            crate::apilink::archive_ref(&self.archive.archive_id, &self.archive.store_key)
         else {
             return Ok(false);
         };

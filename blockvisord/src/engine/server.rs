@@ -13,8 +13,8 @@ use tokio_stream::wrappers::UnixListenerStream;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use crate::cloud::Link;
-use crate::cloud::client::ApiClient;
+use crate::apilink::ApiClient;
+use crate::apilink::Link;
 
 /// Which archive a node's data lives in (from its image config).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -33,7 +33,7 @@ struct EngineService {
 impl EngineService {
     fn target(&self) -> Result<(Arc<ApiClient>, api_pb::ArchiveRef), Status> {
         let client = self.link.require()?;
-        let archive = crate::cloud::archive_ref(&self.archive.archive_id, &self.archive.store_key)
+        let archive = crate::apilink::archive_ref(&self.archive.archive_id, &self.archive.store_key)
             .ok_or_else(|| {
                 Status::not_found(format!(
                     "node {} has no protocol data archive (its image has no archive for its properties)",

@@ -133,7 +133,7 @@ impl NodeNetwork for Bridge {
     async fn apply_firewall(
         &self,
         node_id: &str,
-        firewall: &crate::node::state::Firewall,
+        firewall: &super::firewall::Firewall,
     ) -> Result<(), NetError> {
         let ns = self.netns(node_id);
         if !netns_path(&ns).exists() {

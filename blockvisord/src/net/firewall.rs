@@ -14,7 +14,40 @@
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
-use crate::node::state::{Firewall, FirewallRule};
+use serde::{Deserialize, Serialize};
+
+/// A node's firewall: default verdicts per direction and rules matched in list order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FirewallRule {
+    pub name: String,
+    /// allow | deny | reject
+    pub action: String,
+    /// in | out
+    pub direction: String,
+    /// tcp | udp | both
+    pub protocol: Option<String>,
+    pub ips: Vec<String>,
+    pub ports: Vec<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Firewall {
+    pub default_in: String,
+    pub default_out: String,
+    pub rules: Vec<FirewallRule>,
+}
+
+impl Default for Firewall {
+    fn default() -> Self {
+        Self {
+            default_in: "reject".into(),
+            default_out: "allow".into(),
+            rules: vec![],
+        }
+    }
+}
 
 /// ICMPv6 types accepted whatever the rules say (IPv6 does not work without them).
 const ICMPV6_ALWAYS: &str =

@@ -2,88 +2,16 @@
 //! into a Linux bridge and a fixed IP.
 
 pub mod bridge;
+pub mod error;
 pub mod firewall;
 pub mod host_rules;
+pub mod network;
 pub mod nft;
 
-use std::net::Ipv4Addr;
-use std::path::PathBuf;
-
-use async_trait::async_trait;
-
-use crate::container::spec::Network;
-
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct NetError(pub String);
-
-/// What a node's network looks like from the inside.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NodeNet {
-    pub ip: Ipv4Addr,
-    pub gateway: Ipv4Addr,
-    pub prefix: u8,
-}
-
-#[async_trait]
-pub trait NodeNetwork: Send + Sync + 'static {
-    /// Prepares the node's network namespace (idempotent) and says how to join it.
-    async fn setup(&self, node_id: &str, net: &NodeNet) -> Result<Network, NetError>;
-    /// Removes the node's namespace and veth (idempotent).
-    async fn teardown(&self, node_id: &str) -> Result<(), NetError>;
-    /// Replaces the node's firewall rules atomically. A node whose namespace does not exist
-    /// yet gets them when it is set up (the caller applies them after `setup`). Host-network
-    /// implementations do nothing: a node's rules must not filter the host.
-    async fn apply_firewall(
-        &self,
-        _node_id: &str,
-        _firewall: &crate::node::state::Firewall,
-    ) -> Result<(), NetError> {
-        Ok(())
-    }
-}
-
-/// Host networking for every node.
-#[derive(Debug, Default)]
-pub struct HostOnly;
-
-#[async_trait]
-impl NodeNetwork for HostOnly {
-    async fn setup(&self, _node_id: &str, _net: &NodeNet) -> Result<Network, NetError> {
-        Ok(Network::Host)
-    }
-    async fn teardown(&self, _node_id: &str) -> Result<(), NetError> {
-        Ok(())
-    }
-}
-
-/// Path of a named network namespace as created by `ip netns add`.
-pub fn netns_path(name: &str) -> PathBuf {
-    PathBuf::from("/var/run/netns").join(name)
-}
-
-/// Next free address in `[first, last]` not in `used`.
-pub fn allocate_ip(first: Ipv4Addr, last: Ipv4Addr, used: &[Ipv4Addr]) -> Option<Ipv4Addr> {
-    (u32::from(first)..=u32::from(last))
-        .map(Ipv4Addr::from)
-        .find(|ip| !used.contains(ip))
-}
+pub use error::NetError;
+pub use network::{HostOnly, NodeNet, NodeNetwork, allocate_ip, netns_path};
 
 /// Bridge networking for nodes that do not share the host network.
 pub fn default_network(config: &crate::config::Config) -> std::sync::Arc<dyn NodeNetwork> {
     std::sync::Arc::new(bridge::Bridge::new(config.network.clone()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn allocates_first_free() {
-        let a = Ipv4Addr::new(10, 0, 0, 10);
-        let b = Ipv4Addr::new(10, 0, 0, 11);
-        let c = Ipv4Addr::new(10, 0, 0, 12);
-        assert_eq!(allocate_ip(a, c, &[a]), Some(b));
-        assert_eq!(allocate_ip(a, b, &[a, b]), None);
-    }
 }

@@ -239,4 +239,19 @@ impl Node {
         info!(node = %self.state.id, name = %self.state.name, "deleted");
         Ok(())
     }
+
+    /// Why a Failed node is failed, for `bv node status` and the health check.
+    pub async fn failure_reason(&self) -> String {
+        if self.state.expected_status == Status::Failed {
+            return "recovery gave up (see the daemon log)".into();
+        }
+        let cs = self.container_state().await;
+        match (self.state.expected_status, cs.is_running()) {
+            (Status::Running, false) => "container is not running".into(),
+            (Status::Stopped, true) => "container runs but the node should be stopped".into(),
+            (Status::Running, true) if self.agent.is_none() => "babel is not connected".into(),
+            (Status::Running, true) => "plugin init has not completed".into(),
+            _ => String::new(),
+        }
+    }
 }

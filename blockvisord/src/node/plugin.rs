@@ -11,10 +11,9 @@ use babel_api::plugin::{Plugin, PluginError, PluginLimits};
 use tracing::{info, warn};
 
 use super::agent::babel_client;
-use super::{Node, NodeError, NodeResult};
+use super::handle::{Node, SharedPlugin};
+use super::{NodeError, NodeResult};
 use crate::engine::NodeEngine;
-
-pub type SharedPlugin = Arc<Mutex<Plugin>>;
 
 fn plugin_err(e: PluginError) -> NodeError {
     match e {
@@ -202,7 +201,3 @@ pub async fn call(plugin: &SharedPlugin, method: &str, param: &str) -> NodeResul
     let (method, param) = (method.to_string(), param.to_string());
     with_plugin(plugin, move |p| p.call_method(&method, &param)).await
 }
-
-/// Daemon shutdown: nothing to stop plugin-side (containers keep running; scheduled tasks
-/// are persisted on every change).
-pub async fn shutdown_all(_registry: &crate::nodes::Registry) {}

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::fsutil::write_atomic;
+use crate::net::firewall::Firewall;
 
 /// Bumped on incompatible changes; older files are migrated on load.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -64,38 +65,6 @@ pub struct VmConfig {
     pub mem_size_mb: u64,
     pub disk_size_gb: u64,
     pub ramdisks: Vec<RamDisk>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FirewallRule {
-    pub name: String,
-    /// allow | deny | reject
-    pub action: String,
-    /// in | out
-    pub direction: String,
-    /// tcp | udp | both
-    pub protocol: Option<String>,
-    pub ips: Vec<String>,
-    pub ports: Vec<u32>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Firewall {
-    pub default_in: String,
-    pub default_out: String,
-    pub rules: Vec<FirewallRule>,
-}
-
-impl Default for Firewall {
-    fn default() -> Self {
-        Self {
-            default_in: "reject".into(),
-            default_out: "allow".into(),
-            rules: vec![],
-        }
-    }
 }
 
 /// An upgrade in flight: what to roll back to.

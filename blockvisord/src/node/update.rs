@@ -15,8 +15,9 @@ use babel_api::pb::babel::v1 as bpb;
 use tracing::info;
 
 use super::agent::babel_client;
-use super::state::{Firewall, Status};
+use super::state::Status;
 use super::{Node, NodeError, NodeResult};
+use crate::net::firewall::Firewall;
 
 /// What an update changes; `None`/empty fields are left as they are.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

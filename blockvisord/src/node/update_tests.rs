@@ -7,12 +7,13 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use super::agent::fake::FakeConnector;
-use super::state::{Firewall, FirewallRule, NodeState, Status, sample};
+use super::state::{NodeState, Status, sample};
 use super::update::NodeUpdate;
 use super::{Node, NodeError, Services};
 use crate::config::Config;
 use crate::container::fake::FakeRuntime;
 use crate::container::spec::Network;
+use crate::net::firewall::{Firewall, FirewallRule};
 use crate::net::{NetError, NodeNet, NodeNetwork};
 use crate::rootfs::fake::FakeRootfs;
 

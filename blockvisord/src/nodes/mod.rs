@@ -2,6 +2,8 @@
 //! node are serialised, different nodes proceed in parallel), a state cache for listing
 //! while a node is busy.
 
+pub mod observed;
+
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::ops::{Deref, DerefMut};
@@ -12,6 +14,7 @@ use uuid::Uuid;
 
 use crate::node::state::NodeState;
 use crate::node::{Node, NodeError, NodeResult, Services};
+pub use observed::{NodeObservation, Observed};
 
 pub struct NodeEntry {
     pub id: Uuid,
@@ -90,7 +93,7 @@ pub struct Registry {
     /// Serialises creates so name and IP checks cannot race.
     create_lock: tokio::sync::Mutex<()>,
     /// Health-check results (status reasons, alerts, metrics).
-    observed: crate::metrics::Observed,
+    observed: Observed,
 }
 
 impl std::fmt::Debug for Registry {
@@ -123,7 +126,7 @@ impl Registry {
             svc,
             nodes: RwLock::new(nodes),
             create_lock: tokio::sync::Mutex::new(()),
-            observed: crate::metrics::Observed::default(),
+            observed: Observed::default(),
         })
     }
 
@@ -131,7 +134,20 @@ impl Registry {
         &self.svc
     }
 
-    pub fn observed(&self) -> &crate::metrics::Observed {
+    /// How many nodes hold an address of the bridge network.
+    pub fn used_ips(&self) -> usize {
+        self.list()
+            .iter()
+            .filter(|e| !e.cached().host_network)
+            .count()
+    }
+
+    /// The host's figures with this registry's node count.
+    pub fn host_metrics(&self) -> babel_api::pb::blockvisor::v1::HostMetrics {
+        crate::hostinfo::metrics(&self.services().config.root, self.used_ips())
+    }
+
+    pub fn observed(&self) -> &Observed {
         &self.observed
     }
 

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use super::{ImageInfo, ProgressFn, RootfsError, RootfsProvider};
+use super::provider::{ImageInfo, ProgressFn, RootfsError, RootfsProvider};
 
 #[derive(Debug, Default)]
 pub struct FakeRootfs {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use nix::mount::{MntFlags, MsFlags};
 
-use super::{ImageInfo, ProgressFn, RootfsError, RootfsProvider};
+use super::provider::{ImageInfo, ProgressFn, RootfsError, RootfsProvider};
 
 pub const DIR_SCHEME: &str = "dir:";
 
@@ -59,8 +59,8 @@ impl RootfsProvider for DirOverlay {
         if is_mounted(&target) {
             return Ok(target);
         }
-        let upper = node_dir.join(super::LAYER_DIR).join("upper");
-        let work = node_dir.join(super::LAYER_DIR).join("work");
+        let upper = node_dir.join(super::provider::LAYER_DIR).join("upper");
+        let work = node_dir.join(super::provider::LAYER_DIR).join("work");
         for d in [&target, &upper, &work] {
             std::fs::create_dir_all(d)
                 .map_err(|e| RootfsError(format!("creating {}: {e}", d.display())))?;

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 
-use super::{ImageInfo, Progress, ProgressFn, RootfsError, RootfsProvider};
+use super::provider::{ImageInfo, Progress, ProgressFn, RootfsError, RootfsProvider};
 use crate::image::{ImageStore, ImageStoreConfig, NoProgress, Phase, ProgressSink};
 
 #[derive(Debug, Clone)]

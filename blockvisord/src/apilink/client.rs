@@ -15,8 +15,8 @@ use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Status};
 
+use super::control::{CommandStream, ControlPlane};
 use super::creds::HostCredentials;
-use super::dispatch::{CommandStream, ControlPlane};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 

@@ -1,8 +1,8 @@
-//! Host metrics from procfs.
+//! Host metrics from procfs and the filesystem of the state root.
+
+use std::path::Path;
 
 use babel_api::pb::blockvisor::v1 as pb;
-
-use crate::nodes::Registry;
 
 fn meminfo(key: &str, text: &str) -> u64 {
     text.lines()
@@ -32,7 +32,8 @@ pub fn net_dev_totals(text: &str) -> (u64, u64) {
         .fold((0, 0), |(r, t), (a, b)| (r + a, t + b))
 }
 
-pub fn metrics(registry: &Registry) -> pb::HostMetrics {
+/// The host's figures; `used_ips` is the number of nodes holding a bridge address.
+pub fn metrics(root: &Path, used_ips: usize) -> pb::HostMetrics {
     let mem = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
     let total = meminfo("MemTotal:", &mem);
     let available = meminfo("MemAvailable:", &mem);
@@ -50,7 +51,6 @@ pub fn metrics(registry: &Registry) -> pb::HostMetrics {
                 .and_then(|v| v.parse::<f64>().ok())
         })
         .unwrap_or(0.0);
-    let root = &registry.services().config.root;
     let (disk_total, disk_used) = nix::sys::statvfs::statvfs(root)
         .map(|s| {
             let frag = s.fragment_size();
@@ -59,11 +59,6 @@ pub fn metrics(registry: &Registry) -> pb::HostMetrics {
         })
         .unwrap_or((0, 0));
     let (rx, tx) = net_dev_totals(&std::fs::read_to_string("/proc/net/dev").unwrap_or_default());
-    let used_ips = registry
-        .list()
-        .iter()
-        .filter(|e| !e.cached().host_network)
-        .count();
     pb::HostMetrics {
         used_cpu_percent: loads.first().copied().unwrap_or(0.0) * 100.0
             / std::thread::available_parallelism()
