@@ -10,10 +10,10 @@ use tracing::{info, warn};
 
 use super::policy::{Action, NodeView, Planner, effective};
 use super::record::Record;
-use crate::config::{Mode, UpgradeConfig};
-use crate::node::state::{NodeImage, Status};
-use crate::node::upgrade::UpgradeTarget;
-use crate::nodes::{NodeEntry, Registry};
+use bv_host::config::{Mode, UpgradeConfig};
+use bv_node::node::state::{NodeImage, Status};
+use bv_node::node::upgrade::UpgradeTarget;
+use bv_node::nodes::{NodeEntry, Registry};
 
 /// How long a pass waits for a node another task holds (a status query, a metrics scrape)
 /// before it counts the node as busy (start, stop, upgrade in progress) and skips it.

@@ -10,10 +10,10 @@ use tonic::Status;
 use uuid::Uuid;
 
 use super::convert::{self, ConfigUpdate};
-use crate::apilink::control::ControlPlane;
-use crate::node::state::{NodeState, Status as NodeStatus};
-use crate::node::upgrade::UpgradeTarget;
-use crate::node::{NodeError, NodeResult};
+use bv_host::apilink::control::ControlPlane;
+use bv_node::node::state::{NodeState, Status as NodeStatus};
+use bv_node::node::upgrade::UpgradeTarget;
+use bv_node::node::{NodeError, NodeResult};
 
 /// One node's actual status as the API should see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -217,8 +217,8 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
-    use crate::apilink::control::CommandStream;
     use crate::cloud::convert::sample_node;
+    use bv_host::apilink::control::CommandStream;
 
     #[derive(Default)]
     struct FakeApi {

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use tonic::{Code, Status};
 
-use crate::apilink::client::NodeAction;
-use crate::node::state::Status as NodeStatus;
-use crate::nodes::{NodeEntry, Registry};
+use bv_host::apilink::client::NodeAction;
+use bv_node::node::state::Status as NodeStatus;
+use bv_node::nodes::{NodeEntry, Registry};
 
 /// How long the local call waits for the API's command to run here.
 const WAIT: Duration = Duration::from_secs(60);

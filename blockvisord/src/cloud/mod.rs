@@ -15,10 +15,10 @@ use babel_api::pb::api::v1 as api_pb;
 use babel_api::pb::blockvisor::v1 as pb;
 use tonic::Status;
 
-use crate::apilink::client::{self, ApiClient};
-use crate::apilink::creds::HostCredentials;
-use crate::apilink::link::Link;
-use crate::nodes::Registry;
+use bv_host::apilink::client::{self, ApiClient};
+use bv_host::apilink::creds::HostCredentials;
+use bv_host::apilink::link::Link;
+use bv_node::nodes::Registry;
 
 /// Connects the daemon to the API with `creds` and starts the command loop (replacing a
 /// running one).
@@ -198,7 +198,7 @@ pub async fn create_from_catalog(
 /// on the stream. Returns the new image id.
 pub async fn upgrade_from_catalog(
     link: &Link,
-    node: &crate::node::state::NodeState,
+    node: &bv_node::node::state::NodeState,
     req: &pb::CatalogNodeRequest,
 ) -> Result<String, Status> {
     if node.dev_mode {

@@ -10,7 +10,7 @@ use futures::StreamExt;
 use tracing::{info, warn};
 
 use super::dispatch::{NodeOps, StatusReporter, process};
-use crate::apilink::control::ControlPlane;
+use bv_host::apilink::control::ControlPlane;
 
 /// Timing of the loop.
 #[derive(Debug, Clone, Copy)]
@@ -90,12 +90,12 @@ mod tests {
     use uuid::Uuid;
 
     use super::*;
-    use crate::apilink::control::CommandStream;
     use crate::cloud::convert::ConfigUpdate;
     use crate::cloud::dispatch::NodeReport;
-    use crate::node::NodeResult;
-    use crate::node::state::NodeState;
-    use crate::node::upgrade::UpgradeTarget;
+    use bv_host::apilink::control::CommandStream;
+    use bv_node::node::NodeResult;
+    use bv_node::node::state::NodeState;
+    use bv_node::node::upgrade::UpgradeTarget;
 
     fn opts() -> LoopOptions {
         LoopOptions {

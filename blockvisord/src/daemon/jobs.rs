@@ -8,9 +8,9 @@ use tonic::Status;
 use tonic::transport::Channel;
 
 use super::logs::LogStream;
-use crate::node::agent::babel_client;
-use crate::node::state::Status as NodeStatus;
-use crate::nodes::NodeEntry;
+use bv_node::node::agent::babel_client;
+use bv_node::node::state::Status as NodeStatus;
+use bv_node::nodes::NodeEntry;
 
 #[derive(Debug, Clone, Copy)]
 pub enum Action {

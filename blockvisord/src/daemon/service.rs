@@ -10,12 +10,12 @@ use tonic::{Request, Response, Status};
 
 use super::convert;
 use super::logs::LogStream;
-use crate::apilink::client::NodeAction;
 use crate::cloud::forward::forward;
-use crate::node::state::Status as NodeStatus;
-use crate::node::upgrade::UpgradeTarget;
-use crate::node::{Node, NodeError};
-use crate::nodes::{NodeEntry, Registry};
+use bv_host::apilink::client::NodeAction;
+use bv_node::node::state::Status as NodeStatus;
+use bv_node::node::upgrade::UpgradeTarget;
+use bv_node::node::{Node, NodeError};
+use bv_node::nodes::{NodeEntry, Registry};
 
 /// How long a catalog create waits for the node to appear locally before answering.
 const CATALOG_CREATE_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
@@ -74,7 +74,7 @@ impl Service {
             Err(_) => {
                 let state = entry.cached();
                 let svc = self.registry.services();
-                let paths = crate::node::NodePaths::new(&svc.config.nodes_dir(), state.id);
+                let paths = bv_node::node::NodePaths::new(&svc.config.nodes_dir(), state.id);
                 convert::node_to_pb(
                     &state,
                     NodeStatus::Busy,
@@ -247,7 +247,7 @@ impl Blockvisor for Service {
         let firewall = match spec.firewall {
             Some(fw) => {
                 let fw = convert::firewall_from_pb(Some(fw)).map_err(to_status)?;
-                crate::net::firewall::validate(&fw)
+                bv_host::net::firewall::validate(&fw)
                     .map_err(|e| Status::invalid_argument(e.to_string()))?;
                 Some(fw)
             }
@@ -267,7 +267,7 @@ impl Blockvisor for Service {
         }
         node.upgrade(target).await.map_err(to_status)?;
         if firewall.is_some() {
-            let update = crate::node::update::NodeUpdate {
+            let update = bv_node::node::update::NodeUpdate {
                 firewall,
                 ..Default::default()
             };
@@ -282,7 +282,7 @@ impl Blockvisor for Service {
     ) -> Result<Response<pb::Node>, Status> {
         let req = req.into_inner();
         let entry = self.entry(&req.id_or_name)?;
-        let update = crate::node::update::NodeUpdate {
+        let update = bv_node::node::update::NodeUpdate {
             properties: req.properties.into_iter().collect(),
             firewall: match req.firewall {
                 Some(fw) => Some(convert::firewall_from_pb(Some(fw)).map_err(to_status)?),
@@ -423,7 +423,7 @@ impl Blockvisor for Service {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(async move {
             let progress_tx = tx.clone();
-            let progress: crate::rootfs::ProgressFn = Box::new(move |p| {
+            let progress: bv_host::rootfs::ProgressFn = Box::new(move |p| {
                 let _ = progress_tx.send(Ok(pb::PullProgress {
                     phase: p.phase,
                     total_bytes: p.total,
@@ -486,7 +486,7 @@ impl Service {
         let state =
             crate::cloud::convert::state_from_api(&api_node, svc.config.network.host_network)
                 .map_err(to_status)?;
-        let paths = crate::node::NodePaths::new(&svc.config.nodes_dir(), state.id);
+        let paths = bv_node::node::NodePaths::new(&svc.config.nodes_dir(), state.id);
         Ok(Response::new(convert::node_to_pb(
             &state,
             NodeStatus::Busy,

@@ -9,10 +9,10 @@ use chrono::Utc;
 use tracing::{debug, info};
 
 use super::{alerts, cgroup, disk};
-use crate::config::Cadence;
-use crate::node::state::Status;
-use crate::nodes::{NodeEntry, Registry};
-use crate::nodes::{NodeObservation, Observed};
+use bv_host::config::Cadence;
+use bv_node::node::state::Status;
+use bv_node::nodes::{NodeEntry, Registry};
+use bv_node::nodes::{NodeObservation, Observed};
 
 /// Longest a plugin gets to answer during a health check.
 pub const PLUGIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -67,7 +67,7 @@ pub async fn observe(entry: &NodeEntry, observed: &Observed, cadence: Cadence) -
         Some(p) => {
             match tokio::time::timeout(
                 PLUGIN_TIMEOUT,
-                crate::node::plugin::collect_metrics(&p, &socket),
+                bv_node::node::plugin::collect_metrics(&p, &socket),
             )
             .await
             {

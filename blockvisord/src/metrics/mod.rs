@@ -11,10 +11,10 @@ pub mod prom;
 use babel_api::pb::blockvisor::v1 as pb;
 use uuid::Uuid;
 
-use crate::node::state::Status;
+use bv_node::node::state::Status;
 
 /// Scrapes read the daemon's registry.
-pub struct RegistrySource(pub std::sync::Arc<crate::nodes::Registry>);
+pub struct RegistrySource(pub std::sync::Arc<bv_node::nodes::Registry>);
 
 impl prom::MetricsSource for RegistrySource {
     fn snapshot(&self) -> prom::Snapshot {
@@ -29,7 +29,7 @@ impl prom::MetricsSource for RegistrySource {
 /// Adds alerts and the auto-upgrade state to a node's API message. `status`/`reason` are
 /// live; protocol and job alerts come from the last health check.
 pub fn annotate(
-    registry: &crate::nodes::Registry,
+    registry: &bv_node::nodes::Registry,
     node: &mut pb::Node,
     id: Uuid,
     status: Status,

@@ -15,8 +15,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 use crate::autoupgrade::runner::UpgradeCounts;
-use crate::node::state::Status;
-use crate::nodes::NodeObservation;
+use bv_node::node::state::Status;
+use bv_node::nodes::NodeObservation;
 
 /// Everything one scrape shows.
 #[derive(Debug, Clone, Default)]
