@@ -22,25 +22,25 @@ pub struct FakeRuntime {
 
 impl FakeRuntime {
     fn record(&self, call: String) {
-        self.calls.lock().unwrap().push(call);
+        self.calls.lock().unwrap_or_else(|p| p.into_inner()).push(call);
     }
 
     pub fn calls(&self) -> Vec<String> {
-        self.calls.lock().unwrap().clone()
+        self.calls.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Simulates the container's init dying on its own.
     pub fn crash(&self, id: &str) {
         self.containers
             .lock()
-            .unwrap()
+            .unwrap_or_else(|p| p.into_inner())
             .insert(id.to_string(), ContainerState::Stopped);
     }
 
     fn pid_of(&self, pid: u32) -> Option<String> {
         self.containers
             .lock()
-            .unwrap()
+            .unwrap_or_else(|p| p.into_inner())
             .iter()
             .find(|(_, s)| s.pid() == Some(pid))
             .map(|(id, _)| id.clone())
@@ -51,19 +51,19 @@ impl FakeRuntime {
 impl ContainerRuntime for FakeRuntime {
     async fn create(&self, id: &str, _bundle: &Path, _console: &Path) -> RuntimeResult<u32> {
         self.record(format!("create {id}"));
-        let mut next = self.next_pid.lock().unwrap();
+        let mut next = self.next_pid.lock().unwrap_or_else(|p| p.into_inner());
         *next += 1;
         let pid = 1000 + *next;
         self.containers
             .lock()
-            .unwrap()
+            .unwrap_or_else(|p| p.into_inner())
             .insert(id.to_string(), ContainerState::Created { pid });
         Ok(pid)
     }
 
     async fn start(&self, id: &str) -> RuntimeResult<()> {
         self.record(format!("start {id}"));
-        let mut map = self.containers.lock().unwrap();
+        let mut map = self.containers.lock().unwrap_or_else(|p| p.into_inner());
         match map.get(id).copied() {
             Some(ContainerState::Created { pid }) => {
                 map.insert(id.to_string(), ContainerState::Running { pid });
@@ -74,7 +74,7 @@ impl ContainerRuntime for FakeRuntime {
     }
 
     async fn run(&self, id: &str, bundle: &Path, console: &Path) -> RuntimeResult<u32> {
-        if let Some(msg) = self.fail_run.lock().unwrap().clone() {
+        if let Some(msg) = self.fail_run.lock().unwrap_or_else(|p| p.into_inner()).clone() {
             self.record(format!("run {id} (failed)"));
             return Err(RuntimeError::Command {
                 command: format!("run {id}"),
@@ -94,7 +94,7 @@ impl ContainerRuntime for FakeRuntime {
         Ok(self
             .containers
             .lock()
-            .unwrap()
+            .unwrap_or_else(|p| p.into_inner())
             .get(id)
             .copied()
             .unwrap_or(ContainerState::Absent))
@@ -102,10 +102,10 @@ impl ContainerRuntime for FakeRuntime {
 
     async fn kill(&self, id: &str, signal: i32) -> RuntimeResult<()> {
         self.record(format!("kill {id} {signal}"));
-        if signal == libc::SIGTERM && *self.ignore_term.lock().unwrap() {
+        if signal == libc::SIGTERM && *self.ignore_term.lock().unwrap_or_else(|p| p.into_inner()) {
             return Ok(());
         }
-        let mut map = self.containers.lock().unwrap();
+        let mut map = self.containers.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(state) = map.get_mut(id) {
             *state = ContainerState::Stopped;
         }
@@ -118,7 +118,7 @@ impl ContainerRuntime for FakeRuntime {
 
     async fn delete(&self, id: &str) -> RuntimeResult<()> {
         self.record(format!("delete {id}"));
-        let mut map = self.containers.lock().unwrap();
+        let mut map = self.containers.lock().unwrap_or_else(|p| p.into_inner());
         match map.get(id) {
             Some(ContainerState::Running { .. }) | Some(ContainerState::Created { .. }) => {
                 Err(RuntimeError::Command {
@@ -160,7 +160,7 @@ mod tests {
         rt.run("c1", dir.path(), &dir.path().join("log"))
             .await
             .unwrap();
-        *rt.ignore_term.lock().unwrap() = true;
+        *rt.ignore_term.lock().unwrap_or_else(|p| p.into_inner()) = true;
         stop_and_delete(&rt, "c1", libc::SIGTERM, Duration::from_millis(1))
             .await
             .unwrap();
