@@ -22,7 +22,10 @@ pub struct FakeRuntime {
 
 impl FakeRuntime {
     fn record(&self, call: String) {
-        self.calls.lock().unwrap_or_else(|p| p.into_inner()).push(call);
+        self.calls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(call);
     }
 
     pub fn calls(&self) -> Vec<String> {
@@ -74,7 +77,12 @@ impl ContainerRuntime for FakeRuntime {
     }
 
     async fn run(&self, id: &str, bundle: &Path, console: &Path) -> RuntimeResult<u32> {
-        if let Some(msg) = self.fail_run.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+        if let Some(msg) = self
+            .fail_run
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+        {
             self.record(format!("run {id} (failed)"));
             return Err(RuntimeError::Command {
                 command: format!("run {id}"),

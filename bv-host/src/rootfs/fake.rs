@@ -17,7 +17,10 @@ pub struct FakeRootfs {
 #[async_trait]
 impl RootfsProvider for FakeRootfs {
     async fn ensure(&self, uri: &str, _p: Option<ProgressFn>) -> Result<ImageInfo, RootfsError> {
-        self.calls.lock().unwrap_or_else(|p| p.into_inner()).push(format!("ensure {uri}"));
+        self.calls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(format!("ensure {uri}"));
         if uri.contains("missing") {
             return Err(RootfsError(format!("image `{uri}` not found")));
         }
@@ -29,7 +32,10 @@ impl RootfsProvider for FakeRootfs {
     }
 
     async fn mount(&self, uri: &str, node_dir: &Path) -> Result<PathBuf, RootfsError> {
-        self.calls.lock().unwrap_or_else(|p| p.into_inner()).push(format!("mount {uri}"));
+        self.calls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(format!("mount {uri}"));
         if uri.contains("unmountable") {
             return Err(RootfsError("cannot mount".into()));
         }
@@ -43,7 +49,10 @@ impl RootfsProvider for FakeRootfs {
     }
 
     async fn unmount(&self, node_dir: &Path) -> Result<(), RootfsError> {
-        self.calls.lock().unwrap_or_else(|p| p.into_inner()).push("unmount".into());
+        self.calls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push("unmount".into());
         let _ = node_dir;
         Ok(())
     }

@@ -2,6 +2,7 @@
 //! socket; `--format json` prints machine-readable output for every command.
 
 pub mod client;
+pub mod exec;
 pub mod format;
 pub mod job;
 pub mod node;
@@ -16,6 +17,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 pub use client::{connect, rpc_err, wait_until};
+pub use exec::{ExecPlan, Outcome};
 pub use format::Format;
 
 /// blockvisord's default local API socket. The daemon owns this default
@@ -56,14 +58,16 @@ pub enum Command {
     Host(service::HostCommand),
 }
 
-pub async fn run(cli: Cli) -> eyre::Result<()> {
+/// Runs a command; what it leaves to do (a foreground program) is the binary's.
+pub async fn run(cli: Cli) -> eyre::Result<Outcome> {
     let format = cli.format;
     match cli.command {
-        Command::Start(args) => service::start(&cli.socket, args, format).await,
-        Command::Stop => service::stop(&cli.socket, format).await,
-        Command::Status => service::status(&cli.socket, format).await,
-        Command::Host(cmd) => service::host(&cli.socket, cmd, format).await,
-        Command::Node(cmd) => node::run(&cli.socket, *cmd, format).await,
-        Command::Set(cmd) => set::run(&cli.socket, *cmd, format).await,
+        Command::Start(args) => service::start(&cli.socket, args, format).await?,
+        Command::Stop => service::stop(&cli.socket, format).await?,
+        Command::Status => service::status(&cli.socket, format).await?,
+        Command::Host(cmd) => service::host(&cli.socket, cmd, format).await?,
+        Command::Node(cmd) => return node::run(&cli.socket, *cmd, format).await,
+        Command::Set(cmd) => set::run(&cli.socket, *cmd, format).await?,
     }
+    Ok(Outcome::Done)
 }

@@ -135,6 +135,11 @@ pub async fn start(socket: &Path, args: StartArgs, format: Format) -> eyre::Resu
         .open(&args.log)
         .wrap_err_with(|| format!("opening {}", args.log.display()))?;
     let log2 = log.try_clone()?;
+    // Launching the daemon is what `bv start` is for.
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "`bv start` launches blockvisord in its own session"
+    )]
     let mut cmd = std::process::Command::new(&exe);
     cmd.arg("--socket")
         .arg(socket)
