@@ -41,15 +41,17 @@ impl Bridge {
             .args(args)
             .output()
             .await
-            .map_err(|e| NetError(format!("running {}: {e}", self.ip.display())))?;
+            .map_err(|source| NetError::Spawn {
+                program: self.ip.display().to_string(),
+                source,
+            })?;
         if out.status.success() {
             Ok(String::from_utf8_lossy(&out.stdout).into_owned())
         } else {
-            Err(NetError(format!(
-                "ip {}: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr).trim()
-            )))
+            Err(NetError::Failed {
+                command: format!("ip {}", args.join(" ")),
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            })
         }
     }
 
@@ -138,11 +140,10 @@ impl NodeNetwork for Bridge {
         let ns = self.netns(node_id);
         if !netns_path(&ns).exists() {
             // Validate anyway: a bad config must fail now, not at the next start.
-            super::firewall::validate(firewall).map_err(|e| NetError(e.to_string()))?;
+            super::firewall::validate(firewall)?;
             return Ok(());
         }
-        let text = super::firewall::ruleset(&super::firewall::table_name(node_id), firewall)
-            .map_err(|e| NetError(e.to_string()))?;
+        let text = super::firewall::ruleset(&super::firewall::table_name(node_id), firewall)?;
         super::nft::load(Some(&ns), &text).await
     }
 }

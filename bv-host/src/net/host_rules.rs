@@ -84,7 +84,9 @@ pub async fn ensure(config: &NetworkConfig) -> Result<(), NetError> {
                     .chain(rule.clone())
                     .collect();
                 if !nft::iptables(&insert).await? {
-                    return Err(NetError(format!("iptables {} failed", insert.join(" "))));
+                    return Err(NetError::Refused {
+                        command: format!("iptables {}", insert.join(" ")),
+                    });
                 }
             }
         }

@@ -27,23 +27,25 @@ pub async fn load(netns: Option<&str>, ruleset: &str) -> Result<(), NetError> {
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| NetError(format!("running nft (is nftables installed?): {e}")))?;
+        .map_err(NetError::NftMissing)?;
     if let Some(mut stdin) = child.stdin.take() {
         stdin
             .write_all(ruleset.as_bytes())
             .await
-            .map_err(|e| NetError(format!("writing the ruleset to nft: {e}")))?;
+            .map_err(NetError::NftInput)?;
     }
     let out = child
         .wait_with_output()
         .await
-        .map_err(|e| NetError(format!("waiting for nft: {e}")))?;
+        .map_err(NetError::NftWait)?;
     if !out.status.success() {
-        return Err(NetError(format!(
-            "nft -f{}: {}",
-            netns.map(|n| format!(" (netns {n})")).unwrap_or_default(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
+        return Err(NetError::Failed {
+            command: format!(
+                "nft -f{}",
+                netns.map(|n| format!(" (netns {n})")).unwrap_or_default()
+            ),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
     }
     Ok(())
 }
@@ -65,6 +67,9 @@ pub async fn iptables(args: &[&str]) -> Result<bool, NetError> {
         .args(args)
         .output()
         .await
-        .map_err(|e| NetError(format!("running iptables: {e}")))?;
+        .map_err(|source| NetError::Spawn {
+            program: "iptables".into(),
+            source,
+        })?;
     Ok(out.status.success())
 }

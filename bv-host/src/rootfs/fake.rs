@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use super::provider::{ImageInfo, ProgressFn, RootfsError, RootfsProvider};
+use super::provider::{ImageInfo, ProgressFn, RootfsError, RootfsProvider, io};
 
 #[derive(Debug, Default)]
 pub struct FakeRootfs {
@@ -22,7 +22,7 @@ impl RootfsProvider for FakeRootfs {
             .unwrap_or_else(|p| p.into_inner())
             .push(format!("ensure {uri}"));
         if uri.contains("missing") {
-            return Err(RootfsError(format!("image `{uri}` not found")));
+            return Err(RootfsError::NotFound { uri: uri.into() });
         }
         Ok(ImageInfo {
             uri: uri.into(),
@@ -37,14 +37,19 @@ impl RootfsProvider for FakeRootfs {
             .unwrap_or_else(|p| p.into_inner())
             .push(format!("mount {uri}"));
         if uri.contains("unmountable") {
-            return Err(RootfsError("cannot mount".into()));
+            return Err(RootfsError::Io {
+                context: "mounting",
+                path: node_dir.join("rootfs"),
+                source: std::io::Error::other("cannot mount"),
+            });
         }
         let rootfs = node_dir.join("rootfs");
         let plugin = rootfs.join("var/lib/babel/plugin");
-        std::fs::create_dir_all(&plugin).map_err(|e| RootfsError(e.to_string()))?;
-        std::fs::write(plugin.join("main.rhai"), &self.plugin)
-            .map_err(|e| RootfsError(e.to_string()))?;
-        std::fs::write(rootfs.join("image"), uri).map_err(|e| RootfsError(e.to_string()))?;
+        std::fs::create_dir_all(&plugin).map_err(io("creating", &plugin))?;
+        let main = plugin.join("main.rhai");
+        std::fs::write(&main, &self.plugin).map_err(io("writing", &main))?;
+        let image = rootfs.join("image");
+        std::fs::write(&image, uri).map_err(io("writing", &image))?;
         Ok(rootfs)
     }
 

@@ -2,40 +2,53 @@
 //! layer is shared and read-only, each node gets its own upper layer under its node dir.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use async_trait::async_trait;
-use nix::mount::{MntFlags, MsFlags};
 
-use super::provider::{ImageInfo, ProgressFn, RootfsError, RootfsProvider};
+use super::provider::{ImageInfo, ProgressFn, RootfsError, RootfsProvider, io};
+use crate::image::{Mounter, SystemMounter};
 
 pub const DIR_SCHEME: &str = "dir:";
 
-#[derive(Debug, Default)]
-pub struct DirOverlay;
+/// Overlays over local directories; mount syscalls go through the image store's [`Mounter`].
+pub struct DirOverlay {
+    mounter: Arc<dyn Mounter>,
+}
+
+impl DirOverlay {
+    pub fn new(mounter: Arc<dyn Mounter>) -> Self {
+        Self { mounter }
+    }
+}
+
+impl Default for DirOverlay {
+    fn default() -> Self {
+        Self::new(Arc::new(SystemMounter))
+    }
+}
+
+impl std::fmt::Debug for DirOverlay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DirOverlay").finish_non_exhaustive()
+    }
+}
 
 fn lower_of(uri: &str) -> Result<PathBuf, RootfsError> {
     let path = uri
         .strip_prefix(DIR_SCHEME)
-        .ok_or_else(|| RootfsError(format!("`{uri}` is not a {DIR_SCHEME} image")))?;
+        .ok_or_else(|| RootfsError::NotDirImage {
+            uri: uri.into(),
+            scheme: DIR_SCHEME,
+        })?;
     let path = PathBuf::from(path);
     if !path.is_absolute() || !path.is_dir() {
-        return Err(RootfsError(format!(
-            "image `{uri}`: {} is not an existing absolute directory",
-            path.display()
-        )));
+        return Err(RootfsError::BadDir {
+            uri: uri.into(),
+            path,
+        });
     }
     Ok(path)
-}
-
-/// Whether `path` is a mount point (listed in /proc/self/mountinfo).
-pub fn is_mounted(path: &Path) -> bool {
-    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
-        return false;
-    };
-    let target = path.to_string_lossy();
-    info.lines()
-        .filter_map(|l| l.split_whitespace().nth(4))
-        .any(|m| m == target)
 }
 
 #[async_trait]
@@ -56,37 +69,26 @@ impl RootfsProvider for DirOverlay {
     async fn mount(&self, uri: &str, node_dir: &Path) -> Result<PathBuf, RootfsError> {
         let lower = lower_of(uri)?;
         let target = node_dir.join("rootfs");
-        if is_mounted(&target) {
+        if self.mounter.is_mount_point(&target) {
             return Ok(target);
         }
         let upper = node_dir.join(super::provider::LAYER_DIR).join("upper");
         let work = node_dir.join(super::provider::LAYER_DIR).join("work");
         for d in [&target, &upper, &work] {
-            std::fs::create_dir_all(d)
-                .map_err(|e| RootfsError(format!("creating {}: {e}", d.display())))?;
+            std::fs::create_dir_all(d).map_err(io("creating", d))?;
         }
-        let data = format!(
-            "lowerdir={},upperdir={},workdir={}",
-            lower.display(),
-            upper.display(),
-            work.display()
-        );
-        nix::mount::mount(
-            Some("overlay"),
-            &target,
-            Some("overlay"),
-            MsFlags::empty(),
-            Some(data.as_str()),
-        )
-        .map_err(|e| RootfsError(format!("mounting overlay at {}: {e}", target.display())))?;
+        self.mounter
+            .mount_overlay(&lower, &upper, &work, &target)
+            .map_err(io("mounting an overlay at", &target))?;
         Ok(target)
     }
 
     async fn unmount(&self, node_dir: &Path) -> Result<(), RootfsError> {
         let target = node_dir.join("rootfs");
-        if is_mounted(&target) {
-            nix::mount::umount2(&target, MntFlags::empty())
-                .map_err(|e| RootfsError(format!("unmounting {}: {e}", target.display())))?;
+        if self.mounter.is_mount_point(&target) {
+            self.mounter
+                .unmount(&target)
+                .map_err(io("unmounting", &target))?;
         }
         Ok(())
     }

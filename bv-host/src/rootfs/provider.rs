@@ -4,9 +4,26 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 
+use crate::image::ImageError;
+
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct RootfsError(pub String);
+pub enum RootfsError {
+    /// The image store could not provide or mount the image.
+    #[error(transparent)]
+    Image(#[from] ImageError),
+    #[error("`{uri}` is not a {scheme} image")]
+    NotDirImage { uri: String, scheme: &'static str },
+    #[error("image `{uri}`: {} is not an existing absolute directory", path.display())]
+    BadDir { uri: String, path: PathBuf },
+    #[error("{context} {}: {source}", path.display())]
+    Io {
+        context: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("image `{uri}` not found")]
+    NotFound { uri: String },
+}
 
 /// Progress of an image pull/unpack, for the CLI's progress bars.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,9 +49,14 @@ pub struct ImageInfo {
 pub const LAYER_DIR: &str = "overlay";
 pub const LAYER_BACKUP_DIR: &str = "overlay.pre-upgrade";
 
-fn io(context: &str, path: &Path) -> impl FnOnce(std::io::Error) -> RootfsError {
-    let msg = format!("{context} {}", path.display());
-    move |e| RootfsError(format!("{msg}: {e}"))
+/// Wraps an I/O error with what was done to which path.
+pub fn io(context: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> RootfsError {
+    let path = path.to_owned();
+    move |source| RootfsError::Io {
+        context,
+        path,
+        source,
+    }
 }
 
 #[async_trait]

@@ -17,7 +17,7 @@ pub struct Router {
 
 pub fn default_provider(config: &crate::config::Config) -> std::sync::Arc<dyn RootfsProvider> {
     std::sync::Arc::new(Router {
-        dir: overlay::DirOverlay,
+        dir: overlay::DirOverlay::default(),
         store: store::StoreRootfs::new(config),
     })
 }

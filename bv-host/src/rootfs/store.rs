@@ -54,10 +54,6 @@ impl ProgressSink for Sink {
     }
 }
 
-fn err(e: impl std::fmt::Display) -> RootfsError {
-    RootfsError(e.to_string())
-}
-
 #[async_trait]
 impl RootfsProvider for StoreRootfs {
     async fn ensure(
@@ -69,7 +65,7 @@ impl RootfsProvider for StoreRootfs {
             Some(f) => self.store.ensure(uri, &Sink(f)).await,
             None => self.store.ensure(uri, &NoProgress).await,
         }
-        .map_err(err)?;
+        ?;
         Ok(ImageInfo {
             uri: image.uri,
             digest: image.digest,
@@ -81,15 +77,15 @@ impl RootfsProvider for StoreRootfs {
         if self.store.is_mounted(node_dir) {
             return Ok(node_dir.join("rootfs"));
         }
-        let image = self.store.ensure(uri, &NoProgress).await.map_err(err)?;
+        let image = self.store.ensure(uri, &NoProgress).await?;
         let rootfs = self
             .store
             .mount_node_rootfs(&image, node_dir)
-            .map_err(err)?;
+            ?;
         Ok(rootfs.path)
     }
 
     async fn unmount(&self, node_dir: &Path) -> Result<(), RootfsError> {
-        self.store.unmount_node_rootfs(node_dir).map_err(err)
+        Ok(self.store.unmount_node_rootfs(node_dir)?)
     }
 }

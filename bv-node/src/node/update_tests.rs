@@ -41,7 +41,10 @@ impl NodeNetwork for RecordingNet {
     }
     async fn apply_firewall(&self, node_id: &str, fw: &Firewall) -> Result<(), NetError> {
         if *self.fail_firewall.lock().unwrap() {
-            return Err(NetError("nft: no such netns".into()));
+            return Err(NetError::Failed {
+                command: "nft".into(),
+                stderr: "no such netns".into(),
+            });
         }
         let rules: Vec<_> = fw.rules.iter().map(|r| r.name.as_str()).collect();
         self.calls.lock().unwrap().push(format!(
