@@ -34,10 +34,7 @@ pub async fn load(netns: Option<&str>, ruleset: &str) -> Result<(), NetError> {
             .await
             .map_err(NetError::NftInput)?;
     }
-    let out = child
-        .wait_with_output()
-        .await
-        .map_err(NetError::NftWait)?;
+    let out = child.wait_with_output().await.map_err(NetError::NftWait)?;
     if !out.status.success() {
         return Err(NetError::Failed {
             command: format!(

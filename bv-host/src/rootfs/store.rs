@@ -64,8 +64,7 @@ impl RootfsProvider for StoreRootfs {
         let image = match progress {
             Some(f) => self.store.ensure(uri, &Sink(f)).await,
             None => self.store.ensure(uri, &NoProgress).await,
-        }
-        ?;
+        }?;
         Ok(ImageInfo {
             uri: image.uri,
             digest: image.digest,
@@ -78,10 +77,7 @@ impl RootfsProvider for StoreRootfs {
             return Ok(node_dir.join("rootfs"));
         }
         let image = self.store.ensure(uri, &NoProgress).await?;
-        let rootfs = self
-            .store
-            .mount_node_rootfs(&image, node_dir)
-            ?;
+        let rootfs = self.store.mount_node_rootfs(&image, node_dir)?;
         Ok(rootfs.path)
     }
 

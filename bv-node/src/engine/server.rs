@@ -30,32 +30,50 @@ struct EngineService {
     archive: NodeArchive,
 }
 
-impl EngineService {
-    fn target(&self) -> Result<(Arc<ApiClient>, api_pb::ArchiveRef), Status> {
-        let client = self.link.require()?;
-        let archive = bv_host::apilink::archive_ref(&self.archive.archive_id, &self.archive.store_key)
-            .ok_or_else(|| {
-                Status::not_found(format!(
-                    "node {} has no protocol data archive (its image has no archive for its properties)",
-                    self.node_id
-                ))
-            })?;
-        Ok((client, archive))
+/// Why an engine call failed; [`From<CallError> for Status`] is the one mapping to gRPC.
+#[derive(Debug, thiserror::Error)]
+enum CallError {
+    /// The host is not registered with an API (the link says how to register).
+    #[error("{}", .0.message())]
+    Unlinked(Status),
+    #[error("node {0} has no protocol data archive (its image has no archive for its properties)")]
+    NoArchive(Uuid),
+    #[error("manifest is missing")]
+    MissingManifest,
+    /// The API refused or failed the call.
+    #[error("API: {}", .0.message())]
+    Api(Status),
+}
+
+/// Codes babel does not retry pass through, transient API errors stay Unavailable, the rest
+/// become Internal.
+impl From<CallError> for Status {
+    fn from(e: CallError) -> Self {
+        use tonic::Code;
+        let msg = e.to_string();
+        match e {
+            CallError::Unlinked(s) => s,
+            CallError::NoArchive(_) => Status::not_found(msg),
+            CallError::MissingManifest => Status::invalid_argument(msg),
+            CallError::Api(s) => match s.code() {
+                Code::NotFound => Status::not_found(msg),
+                Code::AlreadyExists => Status::already_exists(msg),
+                Code::InvalidArgument => Status::invalid_argument(msg),
+                Code::PermissionDenied | Code::Unauthenticated => Status::permission_denied(msg),
+                Code::Unavailable | Code::DeadlineExceeded => Status::unavailable(msg),
+                _ => Status::internal(msg),
+            },
+        }
     }
 }
 
-/// API errors as babel should see them: codes babel does not retry pass through, transient
-/// ones stay Unavailable, the rest become Internal.
-fn relay(s: Status) -> Status {
-    use tonic::Code;
-    let msg = format!("API: {}", s.message());
-    match s.code() {
-        Code::NotFound => Status::not_found(msg),
-        Code::AlreadyExists => Status::already_exists(msg),
-        Code::InvalidArgument => Status::invalid_argument(msg),
-        Code::PermissionDenied | Code::Unauthenticated => Status::permission_denied(msg),
-        Code::Unavailable | Code::DeadlineExceeded => Status::unavailable(msg),
-        _ => Status::internal(msg),
+impl EngineService {
+    fn target(&self) -> Result<(Arc<ApiClient>, api_pb::ArchiveRef), CallError> {
+        let client = self.link.require().map_err(CallError::Unlinked)?;
+        let archive =
+            bv_host::apilink::archive_ref(&self.archive.archive_id, &self.archive.store_key)
+                .ok_or(CallError::NoArchive(self.node_id))?;
+        Ok((client, archive))
     }
 }
 
@@ -66,14 +84,12 @@ impl BabelEngine for EngineService {
         req: Request<pb::PutDownloadManifestRequest>,
     ) -> Result<Response<pb::PutDownloadManifestResponse>, Status> {
         let req = req.into_inner();
-        let manifest = req
-            .manifest
-            .ok_or_else(|| Status::invalid_argument("manifest is missing"))?;
+        let manifest = req.manifest.ok_or(CallError::MissingManifest)?;
         let (client, archive) = self.target()?;
         client
             .put_manifest(archive, req.data_version, manifest)
             .await
-            .map_err(relay)?;
+            .map_err(CallError::Api)?;
         Ok(Response::new(pb::PutDownloadManifestResponse {}))
     }
 
@@ -82,7 +98,10 @@ impl BabelEngine for EngineService {
         _req: Request<pb::GetDownloadMetadataRequest>,
     ) -> Result<Response<pb::DownloadMetadata>, Status> {
         let (client, archive) = self.target()?;
-        let meta = client.download_metadata(archive).await.map_err(relay)?;
+        let meta = client
+            .download_metadata(archive)
+            .await
+            .map_err(CallError::Api)?;
         Ok(Response::new(meta))
     }
 
@@ -95,7 +114,7 @@ impl BabelEngine for EngineService {
         let chunks = client
             .download_chunks(archive, req.data_version, req.indexes)
             .await
-            .map_err(relay)?;
+            .map_err(CallError::Api)?;
         Ok(Response::new(pb::GetDownloadChunksResponse { chunks }))
     }
 
@@ -108,7 +127,7 @@ impl BabelEngine for EngineService {
         let slots = client
             .upload_slots(archive, req.data_version, req.indexes, req.url_expires_secs)
             .await
-            .map_err(relay)?;
+            .map_err(CallError::Api)?;
         Ok(Response::new(slots))
     }
 
@@ -148,6 +167,10 @@ pub fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn relay(s: Status) -> Status {
+        CallError::Api(s).into()
+    }
 
     #[test]
     fn relay_keeps_final_codes_and_retries_transient_ones() {
