@@ -1,4 +1,5 @@
-//! T1c: first unpack of an image cached only as layers (perf-anchors.md §2 and Targets).
+//! T1c: first unpack of an image cached only as layers (a cold start of a node whose image
+//! was pulled but never unpacked).
 //!
 //! Synthetic 6-layer image like the anchors' (busybox; 100 × 1 MiB random; 200 × 0.5 MiB
 //! JSON lines; 20 000 × 4 KiB files in 100 dirs; 2 × 25 MiB random; a layer with regular and
@@ -7,7 +8,7 @@
 //! max seconds and MB/s of uncompressed layer bytes at the median, next to the GNU-tar floor
 //! (`tar -c tree | tar -x`) and `docker save` of the same image in the same run.
 //!
-//! `cargo bench -p blockvisord --bench image_unpack`; env: `BENCH_SCALE` (default 1.0),
+//! `cargo bench -p bv-host --bench image_unpack`; env: `BENCH_SCALE` (default 1.0),
 //! `BENCH_RUNS` (default 5), `BENCH_DOCKER=0` to skip dockerd rows. The docker image is left
 //! loaded as `bv-bench-unpack:<scale>` (content-addressed, reused by later runs) so repeated
 //! runs do not churn the daemon's disk; `docker rmi` it to clean up.
