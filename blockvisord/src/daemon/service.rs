@@ -14,7 +14,7 @@ use crate::cloud::forward::forward;
 use bv_host::apilink::client::NodeAction;
 use bv_node::node::state::Status as NodeStatus;
 use bv_node::node::upgrade::UpgradeTarget;
-use bv_node::node::{Node, NodeError};
+use bv_node::node::{ErrorKind, Node, NodeError};
 use bv_node::nodes::{NodeEntry, Registry};
 
 /// How long a catalog create waits for the node to appear locally before answering.
@@ -33,13 +33,15 @@ impl std::fmt::Debug for Service {
     }
 }
 
+/// The local API's one mapping of node errors to gRPC statuses.
 pub fn to_status(e: NodeError) -> Status {
-    match e {
-        NodeError::InvalidArgument(m) => Status::invalid_argument(m),
-        NodeError::FailedPrecondition(m) => Status::failed_precondition(m),
-        NodeError::NotFound(m) => Status::not_found(m),
-        NodeError::Unimplemented(m) => Status::unimplemented(m),
-        other => Status::internal(other.to_string()),
+    let message = e.to_string();
+    match e.kind() {
+        ErrorKind::InvalidArgument => Status::invalid_argument(message),
+        ErrorKind::FailedPrecondition => Status::failed_precondition(message),
+        ErrorKind::NotFound => Status::not_found(message),
+        ErrorKind::Unimplemented => Status::unimplemented(message),
+        ErrorKind::Internal => Status::internal(message),
     }
 }
 

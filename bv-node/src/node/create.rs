@@ -12,17 +12,20 @@ pub fn check_min_babel_version(required: &str) -> NodeResult<()> {
     if required.trim().is_empty() {
         return Ok(());
     }
-    let mut req = semver::Version::parse(required.trim()).map_err(|e| {
-        NodeError::InvalidArgument(format!("image min_babel_version `{required}`: {e}"))
+    let mut req = semver::Version::parse(required.trim()).map_err(|source| {
+        NodeError::BadMinBabelVersion {
+            required: required.into(),
+            source,
+        }
     })?;
     req.patch = 0;
     req.pre = semver::Prerelease::EMPTY;
-    let ours = semver::Version::parse(babel_api::VERSION)
-        .map_err(|e| NodeError::InvalidArgument(format!("own version: {e}")))?;
+    let ours = semver::Version::parse(babel_api::VERSION).map_err(NodeError::OwnVersion)?;
     if ours < req {
-        return Err(NodeError::FailedPrecondition(format!(
-            "image requires babel >= {required}, this host runs {ours}"
-        )));
+        return Err(NodeError::BabelTooOld {
+            required: required.into(),
+            ours,
+        });
     }
     Ok(())
 }
@@ -32,10 +35,9 @@ impl Node {
     pub async fn create(svc: Arc<Services>, state: NodeState) -> NodeResult<Node> {
         check_min_babel_version(&state.image.min_babel_version)?;
         if state.image.uri.trim().is_empty() {
-            return Err(NodeError::InvalidArgument("image uri is empty".into()));
+            return Err(NodeError::EmptyImageUri);
         }
-        bv_host::net::firewall::validate(&state.firewall)
-            .map_err(|e| NodeError::InvalidArgument(e.to_string()))?;
+        bv_host::net::firewall::validate(&state.firewall)?;
         let node = Node::new(svc.clone(), state);
         let dir = node.paths.dir.clone();
         if dir.exists() {

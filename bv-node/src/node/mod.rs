@@ -25,7 +25,7 @@ mod update_tests;
 
 pub use backoff::Recovery;
 pub(crate) use error::io_err;
-pub use error::{NodeError, NodeResult};
+pub use error::{ErrorKind, NodeError, NodeResult};
 pub use handle::{Node, SharedPlugin};
 pub use paths::NodePaths;
 pub use services::Services;

@@ -20,7 +20,7 @@ fn plugin_err(e: PluginError) -> NodeError {
         PluginError::MethodNotFound(m) => {
             NodeError::NotFound(format!("protocol method not found: {m}"))
         }
-        other => NodeError::Plugin(other.to_string()),
+        other => NodeError::Plugin(other),
     }
 }
 
@@ -36,7 +36,7 @@ where
         f(&mut guard)
     })
     .await
-    .map_err(|e| NodeError::Plugin(format!("plugin task failed: {e}")))?
+    .map_err(NodeError::PluginTask)?
     .map_err(plugin_err)
 }
 
@@ -70,7 +70,7 @@ impl Node {
             Plugin::load(&dir, engine, PluginLimits::default())
         })
         .await
-        .map_err(|e| NodeError::Plugin(format!("plugin task failed: {e}")))?
+        .map_err(NodeError::PluginTask)?
         .map_err(plugin_err)?;
         let shared = Arc::new(Mutex::new(plugin));
         self.plugin = Some(shared.clone());

@@ -70,8 +70,7 @@ impl Node {
             ));
         }
         if let Some(fw) = &update.firewall {
-            bv_host::net::firewall::validate(fw)
-                .map_err(|e| NodeError::InvalidArgument(e.to_string()))?;
+            bv_host::net::firewall::validate(fw)?;
         }
         let props_changed = update
             .properties

@@ -211,10 +211,7 @@ impl Registry {
                 )?;
                 state.ip = ip.to_string();
             } else if state.ip.parse::<Ipv4Addr>().is_err() {
-                return Err(NodeError::InvalidArgument(format!(
-                    "ip `{}` is not IPv4",
-                    state.ip
-                )));
+                return Err(NodeError::NotIpv4(state.ip.clone()));
             } else if existing.iter().any(|s| !s.host_network && s.ip == state.ip) {
                 return Err(NodeError::FailedPrecondition(format!(
                     "ip {} is already used by another node",
