@@ -3,6 +3,7 @@
 //! running while the daemon is down.
 
 pub mod convert;
+pub mod error;
 pub mod jobs;
 pub mod logs;
 pub mod service;

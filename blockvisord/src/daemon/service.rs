@@ -9,12 +9,13 @@ use futures::Stream;
 use tonic::{Request, Response, Status};
 
 use super::convert;
+use super::error::{ApiError, to_status};
 use super::logs::LogStream;
 use crate::cloud::forward::forward;
 use bv_host::apilink::client::NodeAction;
+use bv_node::node::Node;
 use bv_node::node::state::Status as NodeStatus;
 use bv_node::node::upgrade::UpgradeTarget;
-use bv_node::node::{ErrorKind, Node, NodeError};
 use bv_node::nodes::{NodeEntry, Registry};
 
 /// How long a catalog create waits for the node to appear locally before answering.
@@ -30,18 +31,6 @@ pub struct Service {
 impl std::fmt::Debug for Service {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Service").finish_non_exhaustive()
-    }
-}
-
-/// The local API's one mapping of node errors to gRPC statuses.
-pub fn to_status(e: NodeError) -> Status {
-    let message = e.to_string();
-    match e.kind() {
-        ErrorKind::InvalidArgument => Status::invalid_argument(message),
-        ErrorKind::FailedPrecondition => Status::failed_precondition(message),
-        ErrorKind::NotFound => Status::not_found(message),
-        ErrorKind::Unimplemented => Status::unimplemented(message),
-        ErrorKind::Internal => Status::internal(message),
     }
 }
 
@@ -158,9 +147,7 @@ impl Blockvisor for Service {
                 return self.create_from_catalog(c, req.properties, req.tags).await;
             }
             None => {
-                return Err(Status::invalid_argument(
-                    "CreateNodeRequest.source is empty",
-                ));
+                return Err(ApiError::Missing("CreateNodeRequest.source").into());
             }
         };
         let cfg = &self.registry.services().config;
@@ -240,17 +227,14 @@ impl Blockvisor for Service {
                 return self.upgrade_from_catalog(&entry, c).await;
             }
             None => {
-                return Err(Status::invalid_argument(
-                    "UpgradeNodeRequest.target is empty",
-                ));
+                return Err(ApiError::Missing("UpgradeNodeRequest.target").into());
             }
         };
         // The new image's firewall (nib sends the variant's): checked before, applied after.
         let firewall = match spec.firewall {
             Some(fw) => {
                 let fw = convert::firewall_from_pb(Some(fw)).map_err(to_status)?;
-                bv_host::net::firewall::validate(&fw)
-                    .map_err(|e| Status::invalid_argument(e.to_string()))?;
+                bv_host::net::firewall::validate(&fw).map_err(ApiError::from)?;
                 Some(fw)
             }
             None => None,
@@ -295,7 +279,7 @@ impl Blockvisor for Service {
         let mut node = entry.lock().await;
         if let Some(policy) = &req.upgrade_policy {
             crate::autoupgrade::runner::set_policy(&node.paths.dir, policy)
-                .map_err(Status::internal)?;
+                .map_err(ApiError::UpgradePolicy)?;
         }
         node.update(update).await.map_err(to_status)?;
         Ok(Response::new(self.describe(&node).await))
@@ -356,7 +340,7 @@ impl Blockvisor for Service {
         req: Request<pb::NodeRef>,
     ) -> Result<Response<pb::ListJobsResponse>, Status> {
         let entry = self.entry(&req.into_inner().id_or_name)?;
-        super::jobs::list(&entry).await.map(Response::new)
+        Ok(Response::new(super::jobs::list(&entry).await?))
     }
 
     async fn job_info(
@@ -365,7 +349,7 @@ impl Blockvisor for Service {
     ) -> Result<Response<babel_api::pb::babel::v1::JobInfo>, Status> {
         let req = req.into_inner();
         let entry = self.entry(&req.id_or_name)?;
-        super::jobs::info(&entry, req.job).await.map(Response::new)
+        Ok(Response::new(super::jobs::info(&entry, req.job).await?))
     }
 
     async fn start_job(
@@ -411,7 +395,7 @@ impl Blockvisor for Service {
     ) -> Result<Response<Self::JobLogsStream>, Status> {
         let req = req.into_inner();
         let entry = self.entry(&req.id_or_name)?;
-        super::jobs::logs(&entry, req).await.map(Response::new)
+        Ok(Response::new(super::jobs::logs(&entry, req).await?))
     }
 
     type PullImageStream = Pin<Box<dyn Stream<Item = Result<pb::PullProgress, Status>> + Send>>;
@@ -439,7 +423,7 @@ impl Blockvisor for Service {
                     digest: info.digest,
                     ..Default::default()
                 }),
-                Err(e) => Err(Status::failed_precondition(format!("image `{uri}`: {e}"))),
+                Err(source) => Err(ApiError::Image { uri, source }.into()),
             };
             let _ = tx.send(last);
         });
