@@ -7,7 +7,8 @@ use babel_api::babel_yaml::ImageVariant;
 use babel_api::node_env::{DATA_MOUNT_POINT, NodeEnv, PROTOCOL_DATA_PATH};
 use eyre::{Result, bail};
 
-/// The node a plugin is linted for (spec §5.5 step 4).
+/// The node a plugin is linted for: a stand-in with the variant's keys and fixed ids, so lint
+/// results do not depend on the machine.
 pub fn fake_node_env(variant: &ImageVariant) -> NodeEnv {
     NodeEnv {
         node_id: "node-id".into(),

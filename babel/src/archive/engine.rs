@@ -1,7 +1,7 @@
 //! The [`ArchiveBackend`] inside a node: the host's `BabelEngine` gRPC service on the engine
-//! socket, which forwards to the control-plane API (spec §5.4).
+//! socket, which forwards to the control-plane API.
 //!
-//! Deadlines follow the spec: 63 s for metadata and chunk descriptors, `6 s + n/200 s` for
+//! Deadlines: 63 s for metadata and chunk descriptors, `6 s + n/200 s` for
 //! upload slots, `13 s + chunks/100 s` for the manifest. `Unavailable`-like failures are
 //! retried three times (600 ms, 1.2 s, 2.4 s); `NotFound` means "no archive".
 

@@ -1,4 +1,4 @@
-//! Protocol data archives (babel-spec §6): chunked, compressed, parallel and resumable
+//! Protocol data archives: chunked, compressed, parallel and resumable
 //! upload and download of `protocol_data_path`.
 //!
 //! * [`model`]: chunks, manifests and metadata (serde on disk, protobuf on the wire).
@@ -117,7 +117,7 @@ impl ArchiveError {
     }
 }
 
-/// Tuning of a transfer. Defaults are those of the spec (§6.3, §6.4).
+/// Tuning of a transfer.
 #[derive(Debug, Clone)]
 pub struct TransferOptions {
     /// Concurrent HTTP requests.

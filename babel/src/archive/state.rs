@@ -1,4 +1,4 @@
-//! Persistent transfer state in `<data_mount_point>/.babel_jobs/` (spec §6.1) and the job's
+//! Persistent transfer state in `<data_mount_point>/.babel_jobs/` and the job's
 //! `progress.json`.
 //!
 //! * `download.metadata` — JSON [`DownloadMetadata`] of the version being downloaded;
@@ -163,7 +163,7 @@ impl StateDir {
     }
 }
 
-/// `cleanup_job` for a download job (spec §4.4): forgets the completed chunks, removes every
+/// `cleanup_job` for a download job: forgets the completed chunks, removes every
 /// file a started chunk may have written (relative to `protocol_data_path`), then the parts
 /// list and the metadata.
 pub fn cleanup_download(state: &StateDir, protocol_data_path: &Path) -> Result<(), ArchiveError> {
