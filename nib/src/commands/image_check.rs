@@ -282,7 +282,19 @@ pub fn evaluate(checks: &[Check], metrics: &pb::NodeMetrics) -> Vec<String> {
                 }
             }
             Check::ProtocolStatus => match &metrics.protocol_status {
-                None => failures.push("No protocol status".to_string()),
+                None => {
+                    let errors: Vec<&str> = metrics
+                        .alerts
+                        .iter()
+                        .filter(|a| a.kind == "plugin_error")
+                        .map(|a| a.message.as_str())
+                        .collect();
+                    failures.push(if errors.is_empty() {
+                        "No protocol status".to_string()
+                    } else {
+                        format!("No protocol status: {}", errors.join("; "))
+                    })
+                }
                 Some(s) if s.health == "unhealthy" => failures.push(format!(
                     "protocol status is unhealthy (state '{}')",
                     s.state
@@ -530,6 +542,20 @@ variants:
         assert!(f[0].contains("unhealthy"));
         let none = evaluate(&[Check::ProtocolStatus], &pb::NodeMetrics::default());
         assert_eq!(none, ["No protocol status"]);
+        let failed = pb::NodeMetrics {
+            alerts: vec![pb::NodeAlert {
+                kind: "plugin_error".into(),
+                message: "protocol_status: Rhai function 'protocol_status' returned error: boom"
+                    .into(),
+            }],
+            ..Default::default()
+        };
+        assert_eq!(
+            evaluate(&[Check::ProtocolStatus], &failed),
+            [
+                "No protocol status: protocol_status: Rhai function 'protocol_status' returned error: boom"
+            ]
+        );
         assert!(evaluate(&[Check::Plugin], &m).is_empty());
     }
 }
