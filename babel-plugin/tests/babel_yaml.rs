@@ -494,3 +494,23 @@ fn older_format_loads_with_deprecation_warnings() {
         err.message
     );
 }
+
+#[test]
+fn enum_values_with_new_archive_count_like_switch_values() {
+    // Without the pointer for the enum value `network=test`, validation names it.
+    let text = FULL.replace(
+        "      - pointer: !store_key testnet\n        new_archive_properties: [network-test]\n",
+        "",
+    );
+    let image = Image::from_yaml_str(&text).unwrap();
+    let v = image.validate();
+    assert!(
+        v.errors
+            .iter()
+            .any(|e| e.message.contains("network=test") && e.message.contains("network-test")),
+        "{:?}",
+        v.errors
+    );
+    // With it, the enum value is a valid new_archive_properties name.
+    assert!(full().validate().errors.is_empty());
+}
