@@ -78,7 +78,11 @@ impl Plugin {
         limits: PluginLimits,
     ) -> Result<Self, PluginError> {
         let host = Host::new(engine);
-        host.set_config(saved_config(host.engine.as_ref()));
+        let (config, unknown_keys) = match saved_config(host.engine.as_ref()) {
+            Some(parsed) => (Some(parsed.config), parsed.unknown_keys),
+            None => (None, Vec::new()),
+        };
+        host.set_config(config);
         let runtime = Runtime::new(&script, &host, &limits)?;
         Ok(Self {
             config: host.config(),
@@ -86,7 +90,7 @@ impl Plugin {
             script,
             runtime,
             limits,
-            unknown_keys: Vec::new(),
+            unknown_keys,
         })
     }
 
@@ -150,16 +154,16 @@ impl Plugin {
         let value = self.runtime.call("plugin_config", None)?;
         let json: serde_json::Value = rhai::serde::from_dynamic(&value)
             .map_err(|err| PluginError::Config(format!("plugin_config: {err}")))?;
+        // Saved as evaluated, unknown keys included, so a restarted host reports them too.
+        let text =
+            serde_json::to_string(&json).map_err(|err| PluginError::Config(err.to_string()))?;
         let parsed = config::parse_plugin_config(json).map_err(PluginError::Config)?;
         for key in &parsed.unknown_keys {
             self.host.engine.log(LogLevel::Warn, &key.to_string());
         }
-        self.unknown_keys = parsed.unknown_keys;
-        let config = parsed.config;
-        let text =
-            serde_json::to_string(&config).map_err(|err| PluginError::Config(err.to_string()))?;
         self.host.engine.save_config(&text)?;
-        self.set_config(Some(config));
+        self.unknown_keys = parsed.unknown_keys;
+        self.set_config(Some(parsed.config));
         Ok(())
     }
 
@@ -257,8 +261,9 @@ fn mismatch(function: &str, expected: &str, actual: &str) -> PluginError {
     }
 }
 
-/// The config saved by the last successful reload, so capabilities survive restarts.
-fn saved_config(engine: &dyn Engine) -> Option<PluginConfig> {
+/// The config saved by the last successful reload (and its unknown keys), so capabilities
+/// and warnings survive restarts.
+fn saved_config(engine: &dyn Engine) -> Option<config::ParsedConfig> {
     let text = match engine.load_config() {
         Ok(Some(text)) => text,
         Ok(None) => return None,
@@ -274,7 +279,7 @@ fn saved_config(engine: &dyn Engine) -> Option<PluginConfig> {
         .map_err(|err| err.to_string())
         .and_then(|value| match value {
             serde_json::Value::Null => Ok(None),
-            value => config::parse_plugin_config(value).map(|parsed| Some(parsed.config)),
+            value => config::parse_plugin_config(value).map(Some),
         });
     parsed.unwrap_or_else(|err| {
         engine.log(

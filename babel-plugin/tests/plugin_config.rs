@@ -348,6 +348,10 @@ fn config_is_saved_loaded_and_drives_capabilities() {
         .map(ToString::to_string)
         .collect();
     assert_eq!(warnings, vec!["plugin_config.extra: unknown key ignored"]);
+    // A restarted host (new plugin on the saved config) still reports them.
+    let again =
+        Plugin::from_source("fn height() { 7 }", odd.clone(), PluginLimits::default()).unwrap();
+    assert_eq!(again.config_warnings(), p.config_warnings());
     let service = odd.calls().into_iter().find_map(|c| match c {
         Call::CreateJob(name, cfg) if name == "s" => Some(cfg),
         _ => None,
