@@ -3,9 +3,11 @@
 //! * [`atomic`]: crash-safe file replacement (temp file, fsync, rename, fsync of the
 //!   directory), with an exact mode when asked; [`atomic_async`] is the same on tokio.
 //! * [`uds`]: gRPC channels and listeners on Unix sockets.
+//! * [`suggest`]: "did you mean" suggestions for misspelt names.
 
 pub mod atomic;
 pub mod atomic_async;
+pub mod suggest;
 pub mod uds;
 
 pub use atomic::{AtomicFile, sync_file, write_atomic, write_atomic_mode};

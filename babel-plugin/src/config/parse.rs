@@ -7,7 +7,7 @@ use std::fmt;
 use serde_json::Value;
 
 use super::model::{Job, PluginConfig};
-use crate::suggest;
+use bv_base::suggest;
 
 /// A `plugin_config` key this host does not know; it was ignored.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -350,7 +350,7 @@ impl Checker<'_> {
             .map(String::as_str)
             .chain(self.ctx.engine_functions.iter().map(String::as_str))
             .filter(|f| !f.contains('$'));
-        let hint = crate::suggest::hint(name, known);
+        let hint = bv_base::suggest::hint(name, known);
         let kind = if method { "method" } else { "function" };
         self.error(pos, format!("{kind} '{name}' is not defined{hint}"));
     }

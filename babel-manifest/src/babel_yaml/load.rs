@@ -200,7 +200,7 @@ fn unknown_field_hint(message: &str) -> String {
         return String::new();
     };
     let known: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
-    crate::suggest::hint(name, known)
+    bv_base::suggest::hint(name, known)
 }
 
 /// Parse `--props` (a JSON or YAML mapping); scalar values are converted to strings.
