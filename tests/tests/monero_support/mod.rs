@@ -110,8 +110,10 @@ pub fn wait_height(d: &Daemon, node: &str, min: u64, timeout: Duration) -> u64 {
     }
 }
 
-/// Mines `n` blocks on `node`, retrying while monerod is not ready (RPC not up yet, or BUSY
-/// until it is synchronized with its peers); returns the height monerod reports after mining.
+/// Mines `n` blocks on `node`, retrying while the daemon is not ready: RPC not up yet, BUSY
+/// (monerod until it is synchronized with its peers) or HTTP 500 (litecoind answers its
+/// JSON-RPC errors such as -28 "Loading block index" with it while it starts). Returns the
+/// height the daemon reports after mining.
 pub fn mine(d: &Daemon, node: &str, n: u32, timeout: Duration) -> u64 {
     let start = Instant::now();
     loop {
@@ -123,7 +125,9 @@ pub fn mine(d: &Daemon, node: &str, n: u32, timeout: Duration) -> u64 {
         }
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(
-            (err.contains("BUSY") || err.contains("error sending request"))
+            (err.contains("BUSY")
+                || err.contains("error sending request")
+                || err.contains("status_code: 500"))
                 && start.elapsed() < timeout,
             "mine on {node} failed: {err}\n--- daemon log ---\n{}",
             d.log()
