@@ -42,6 +42,14 @@ pub struct Config {
     /// Allow plain-HTTP S3 endpoints.
     #[arg(long, env = "BV_API_S3_ALLOW_HTTP")]
     pub s3_allow_http: bool,
+    /// Seconds between rounds of periodic upkeep (one replica at a time does it).
+    #[arg(
+        long,
+        env = "BV_API_JANITOR_EVERY_SECS",
+        default_value_t = 30,
+        hide = true
+    )]
+    pub janitor_every_secs: u64,
     #[command(flatten)]
     pub console: ConsoleConfig,
 }
@@ -62,6 +70,7 @@ impl Config {
             s3_access_key_id: None,
             s3_secret_access_key: None,
             s3_allow_http: false,
+            janitor_every_secs: 30,
             console: ConsoleConfig::default(),
         }
     }

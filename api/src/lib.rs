@@ -9,6 +9,8 @@ pub mod console;
 pub mod crypto;
 pub mod db;
 pub mod http;
+pub mod janitor;
 pub mod server;
 pub mod services;
 pub mod storage;
+pub mod wake;
