@@ -13,4 +13,5 @@ pub mod janitor;
 pub mod server;
 pub mod services;
 pub mod storage;
+pub mod tls;
 pub mod wake;

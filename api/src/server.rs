@@ -19,6 +19,7 @@ use crate::services::{self, AppState};
 use crate::storage::fs::FsStorage;
 use crate::storage::s3::S3Storage;
 use crate::storage::{Storage, StorageError};
+use crate::tls::{ReloadingCert, TlsListener};
 use crate::wake::{LocalWake, PgWake, Wake, WakeError};
 
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +42,8 @@ pub enum ServerError {
     Console(#[from] crate::console::ConsoleError),
     #[error(transparent)]
     Wake(#[from] WakeError),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     #[error("bootstrap: {0}")]
     Bootstrap(String),
 }
@@ -61,6 +64,8 @@ pub struct Running {
     pub console: Option<crate::console::ConsoleHandle>,
     /// This process's name among the replicas.
     pub replica: String,
+    /// Whether gRPC and the chunk routes speak TLS.
+    pub tls: bool,
     state: Arc<AppState>,
     janitor: Option<Janitor>,
     shutdown: Option<oneshot::Sender<()>>,
@@ -70,7 +75,8 @@ pub struct Running {
 impl Running {
     /// Base URL for gRPC clients.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// Waits until the server stops (on error or after [`Running::shutdown`]).
@@ -196,10 +202,15 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
         .await
         .map_err(io(format!("binding {}", config.listen)))?;
     let addr = listener.local_addr().map_err(io("reading bound address"))?;
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => Some(ReloadingCert::load(cert, key)?),
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let public_url = config
         .public_url
         .clone()
-        .unwrap_or_else(|| format!("http://{addr}"));
+        .unwrap_or_else(|| format!("{scheme}://{addr}"));
     let fs = FsStorage::new(config.data_dir.join("chunks"), &public_url, keys.clone())?;
     let storage = match config.s3() {
         Some(s3) => Storage::S3(S3Storage::new(&s3)?),
@@ -255,21 +266,41 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
         .accept_http1(true)
         .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
         .add_routes(Routes::from(router));
-    let handle = tokio::spawn(async move {
-        server
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
-                let _ = rx.await;
+    let shutdown = async {
+        let _ = rx.await;
+    };
+    let https = tls.is_some();
+    let handle = match tls {
+        Some(cert) => {
+            let rustls = crate::tls::server_config(cert.clone(), &[b"h2", b"http/1.1"])?;
+            let listener =
+                TlsListener::new(listener, rustls, "bv-api").map_err(io("listening for TLS"))?;
+            let every = std::time::Duration::from_secs(config.tls_reload_secs.max(1));
+            let watching = cert.watch(every);
+            tokio::spawn(async move {
+                let served = server
+                    .serve_with_incoming_shutdown(listener.incoming(), shutdown)
+                    .await
+                    .map_err(ServerError::from);
+                watching.abort();
+                served
             })
-            .await
-            .map_err(ServerError::from)
-    });
-    tracing::info!(%addr, "bv-api listening");
+        }
+        None => tokio::spawn(async move {
+            server
+                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+                .await
+                .map_err(ServerError::from)
+        }),
+    };
+    tracing::info!(%addr, tls = https, "bv-api listening");
     Ok(Running {
         addr,
         new_admin_token,
         admin_token_file: config.data_dir.join("admin.token"),
         console,
         replica,
+        tls: https,
         state,
         janitor: Some(janitor),
         shutdown: Some(tx),

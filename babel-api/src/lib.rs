@@ -5,7 +5,9 @@
 //! * [`job`], [`node_env`]: the job and node models shared by plugin host, agent and daemon.
 //! * [`engine`]: the seam through which plugins cause node-side effects.
 //! * [`rpc`]: conversions between the models and their protobuf messages.
+//! * [`api_endpoint`]: how clients reach the control-plane API (TLS, the plaintext rule).
 
+pub mod api_endpoint;
 pub mod babel_yaml;
 pub mod engine;
 pub mod job;
