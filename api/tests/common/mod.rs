@@ -2,6 +2,7 @@
 //! database, and makes authenticated gRPC clients.
 #![allow(dead_code)]
 
+pub mod certs;
 pub mod flows;
 
 use api::config::Config;
