@@ -148,20 +148,9 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
     })
 }
 
-/// Writes a file readable only by its owner.
+/// Writes a file readable only by its owner, atomically.
 pub fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let tmp = path.with_extension("tmp");
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    file.write_all(contents)?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)
+    bv_base::write_atomic_mode(path, contents, 0o600)
 }
 
 #[cfg(test)]

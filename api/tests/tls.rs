@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use babel_api::api_endpoint::{ApiTls, api_endpoint};
+use bv_base::api_endpoint::{ApiTls, api_endpoint};
 use babel_api::pb::api::v1 as pb;
 use common::certs::TestCa;
 use common::{Clients, Harness, bearer};

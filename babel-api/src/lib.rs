@@ -3,17 +3,13 @@
 //! * [`pb`]: generated gRPC code for every proto under `proto/` (Babel API, the local
 //!   blockvisord API, and the control-plane API), one module per protobuf package.
 //! * [`job`], [`node_env`]: the job and node models shared by plugin host, agent and daemon.
-//! * [`engine`]: the seam through which plugins cause node-side effects.
+//! * [`engine`]: the seam through which plugins cause node-side effects (the Rhai host that
+//!   calls it lives in `babel-plugin`, which the in-node agent does not link).
 //! * [`rpc`]: conversions between the models and their protobuf messages.
-//! * [`api_endpoint`]: how clients reach the control-plane API (TLS, the plaintext rule).
 
-pub mod api_endpoint;
-pub mod babel_yaml;
 pub mod engine;
 pub mod job;
 pub mod node_env;
-pub mod plugin;
-pub mod protocols_yaml;
 pub mod rpc;
 
 /// Generated protobuf and gRPC code, nested by protobuf package (`pb::babel::v1`, ...).

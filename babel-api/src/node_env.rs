@@ -10,6 +10,14 @@ pub const PROTOCOL_DATA_PATH: &str = "/blockjoy/protocol_data";
 /// The protocol data lock file (its mtime is the "data stamp"), relative to the data mount.
 pub const PROTOCOL_DATA_LOCK: &str = ".protocol_data.lock";
 
+/// Babel's directory in the node, relative to the node's rootfs (no leading `/`).
+pub const BABEL_DIR_IN_ROOTFS: &str = "var/lib/babel";
+/// The plugin directory in the node (`main.rhai` and the modules it imports), relative to the
+/// node's rootfs.
+pub const PLUGIN_DIR_IN_ROOTFS: &str = "var/lib/babel/plugin";
+/// The node's env file ([`NodeEnv::to_env_file`]), relative to the node's rootfs.
+pub const NODE_ENV_FILE_IN_ROOTFS: &str = "var/lib/babel/node_env";
+
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NodeEnv {
@@ -30,7 +38,7 @@ pub struct NodeEnv {
 }
 
 impl NodeEnv {
-    /// `KEY="value"` lines, one per field, as written to `/var/lib/babel/node_env`.
+    /// `KEY="value"` lines, one per field, as written to [`NODE_ENV_FILE_IN_ROOTFS`].
     pub fn to_env_file(&self) -> String {
         self.env_vars()
             .into_iter()
@@ -79,6 +87,14 @@ pub struct BabelConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn in_node_paths_are_under_babel_dir() {
+        for path in [PLUGIN_DIR_IN_ROOTFS, NODE_ENV_FILE_IN_ROOTFS] {
+            let rest = path.strip_prefix(BABEL_DIR_IN_ROOTFS).unwrap();
+            assert!(rest.starts_with('/') && !BABEL_DIR_IN_ROOTFS.starts_with('/'));
+        }
+    }
 
     #[test]
     fn env_file_quotes_values() {

@@ -84,7 +84,7 @@ async fn main() {
         .spawn()
         .unwrap();
     let pid = babel.id();
-    let mut c = BabelClient::new(babel::client::uds_channel(&r.join("b.sock"), None));
+    let mut c = BabelClient::new(bv_base::uds::connect_lazy(&r.join("b.sock"), None));
     while c.get_version(pb::GetVersionRequest {}).await.is_err() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }

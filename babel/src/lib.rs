@@ -11,7 +11,6 @@
 
 pub mod agent;
 pub mod archive;
-pub mod client;
 pub mod fsutil;
 pub mod jobs;
 pub mod logs;

@@ -103,7 +103,7 @@ async fn static_agent_serves_and_runs_a_job_in_a_scratch_root() {
     let _jail = Jail(child);
 
     let socket = root.join("run/babel.socket");
-    let mut client = BabelClient::new(babel::client::uds_channel(&socket, None));
+    let mut client = BabelClient::new(bv_base::uds::connect_lazy(&socket, None));
     let deadline = Instant::now() + Duration::from_secs(20);
     let version = loop {
         if let Ok(v) = client.get_version(pb::GetVersionRequest {}).await {

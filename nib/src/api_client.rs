@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use babel_api::api_endpoint::{ApiTls, api_endpoint};
+use bv_base::api_endpoint::{ApiTls, api_endpoint};
 use babel_api::pb::api::v1 as api;
 use eyre::{Context, Result};
 use tonic::metadata::MetadataValue;
@@ -94,10 +94,10 @@ pub fn not_found_as_none<T>(
     }
 }
 
-pub fn visibility(v: babel_api::babel_yaml::Visibility) -> api::Visibility {
+pub fn visibility(v: babel_plugin::babel_yaml::Visibility) -> api::Visibility {
     match v {
-        babel_api::babel_yaml::Visibility::Public => api::Visibility::Public,
-        babel_api::babel_yaml::Visibility::Private => api::Visibility::Private,
-        babel_api::babel_yaml::Visibility::Development => api::Visibility::Development,
+        babel_plugin::babel_yaml::Visibility::Public => api::Visibility::Public,
+        babel_plugin::babel_yaml::Visibility::Private => api::Visibility::Private,
+        babel_plugin::babel_yaml::Visibility::Development => api::Visibility::Development,
     }
 }

@@ -2,8 +2,6 @@
 //! 0600 because it holds an API key.
 
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use eyre::{Context, Result, bail};
@@ -26,8 +24,8 @@ pub struct Credentials {
 
 impl Credentials {
     /// Transport security for connecting with these credentials.
-    pub fn tls(&self) -> babel_api::api_endpoint::ApiTls {
-        babel_api::api_endpoint::ApiTls {
+    pub fn tls(&self) -> bv_base::api_endpoint::ApiTls {
+        bv_base::api_endpoint::ApiTls {
             ca_file: self.ca_file.clone(),
             insecure: self.insecure,
         }
@@ -68,36 +66,21 @@ impl Credentials {
         Ok(path)
     }
 
-    /// Write to a temp file (0600), fsync, rename over `path`.
+    /// Writes `path` atomically with mode 0600, creating its directory.
     pub fn save_to(&self, path: &Path) -> Result<()> {
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        fs::create_dir_all(dir)?;
-        let tmp = dir.join(format!(
-            ".{}.tmp",
-            path.file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or("nib.json")
-        ));
-        let _ = fs::remove_file(&tmp);
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-            .wrap_err_with(|| format!("cannot write {}", tmp.display()))?;
-        f.write_all(serde_json::to_string_pretty(self)?.as_bytes())?;
-        f.sync_all()?;
-        fs::set_permissions(&tmp, fs::Permissions::from_mode(0o600))?;
-        fs::rename(&tmp, path).wrap_err_with(|| format!("cannot write {}", path.display()))?;
-        Ok(())
+        if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            fs::create_dir_all(dir).wrap_err_with(|| format!("cannot create {}", dir.display()))?;
+        }
+        let data = serde_json::to_string_pretty(self)?;
+        bv_base::write_atomic_mode(path, data.as_bytes(), 0o600)
+            .wrap_err_with(|| format!("cannot write {}", path.display()))
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
     use super::*;
 
     #[test]

@@ -2,12 +2,11 @@
 //! the play/check/upgrade logic is tested with a fake.
 
 use std::path::Path;
-use std::time::Duration;
 
 use babel_api::pb::blockvisor::v1 as pb;
 use babel_api::pb::blockvisor::v1::blockvisor_client::BlockvisorClient;
 use eyre::{Context, Result};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 /// blockvisord's default socket (overridden by `--socket` / `BV_SOCKET`).
 pub const DEFAULT_SOCKET: &str = "/run/blockvisor.sock";
@@ -29,11 +28,7 @@ pub struct Daemon {
 
 impl Daemon {
     pub async fn connect(socket: &Path) -> Result<Self> {
-        let uri = format!("unix://{}", socket.display());
-        let channel = Endpoint::from_shared(uri)
-            .wrap_err("bad socket path")?
-            .connect_timeout(Duration::from_secs(5))
-            .connect()
+        let channel = bv_base::uds::connect(socket, None)
             .await
             .wrap_err_with(|| {
                 format!(

@@ -3,11 +3,12 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use babel_api::babel_yaml::ImageVariant;
 use babel_api::node_env::{DATA_MOUNT_POINT, NodeEnv, PROTOCOL_DATA_PATH};
+use babel_plugin::babel_yaml::ImageVariant;
 use eyre::{Result, bail};
 
-/// The node a plugin is linted for (spec §5.5 step 4).
+/// The node a plugin is linted for: fixed ids and names, the variant's resources and the
+/// standard data paths.
 pub fn fake_node_env(variant: &ImageVariant) -> NodeEnv {
     NodeEnv {
         node_id: "node-id".into(),
@@ -37,7 +38,7 @@ pub fn lint_plugin(
     if !dir.join("main.rhai").is_file() {
         bail!("{}: no main.rhai found", dir.display());
     }
-    let report = babel_api::plugin::lint(dir, fake_node_env(variant), properties.clone());
+    let report = babel_plugin::lint(dir, fake_node_env(variant), properties.clone());
     for finding in &report.findings {
         eprintln!("{finding}");
     }

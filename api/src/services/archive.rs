@@ -1,5 +1,5 @@
 //! ArchiveService: data versions, upload slots and manifests of protocol data archives,
-//! addressed by archive id or store key (babel-spec §6.2). Hosts may reach only the store
+//! addressed by archive id or store key. Hosts may reach only the store
 //! keys their live nodes use.
 
 use std::time::Duration;

@@ -4,10 +4,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use bv_base::AsyncAtomicFile;
 use futures::{Stream, StreamExt};
 use tokio::io::AsyncWriteExt;
 
-use super::{StorageError, UrlOp, check_key};
+use super::access::{UrlOp, check_key};
+use super::error::StorageError;
 use crate::crypto::Keys;
 
 #[derive(Debug, Clone)]
@@ -69,7 +71,7 @@ impl FsStorage {
         }
     }
 
-    /// Streams an object into place (temp file, fsync, rename); returns its size.
+    /// Streams an object into place atomically and durably; returns its size.
     pub async fn write<S, E>(&self, key: &str, mut body: S) -> Result<u64, StorageError>
     where
         S: Stream<Item = Result<bytes::Bytes, E>> + Unpin,
@@ -81,25 +83,19 @@ impl FsStorage {
                 .await
                 .map_err(io_err(parent))?;
         }
-        let tmp = path.with_extension(format!("part-{}", uuid::Uuid::new_v4().simple()));
-        let mut file = tokio::fs::File::create(&tmp).await.map_err(io_err(&tmp))?;
+        let mut file = AsyncAtomicFile::create(&path)
+            .await
+            .map_err(io_err(&path))?;
         let mut size = 0u64;
-        let result: Result<(), StorageError> = async {
-            while let Some(piece) = body.next().await {
-                let piece = piece.map_err(|e| StorageError::Io {
-                    path: key.to_string(),
-                    source: std::io::Error::other(e.to_string()),
-                })?;
-                size += piece.len() as u64;
-                file.write_all(&piece).await.map_err(io_err(&tmp))?;
-            }
-            file.sync_all().await.map_err(io_err(&tmp))?;
-            tokio::fs::rename(&tmp, &path).await.map_err(io_err(&path))
+        while let Some(piece) = body.next().await {
+            let piece = piece.map_err(|e| StorageError::Io {
+                path: key.to_string(),
+                source: std::io::Error::other(e.to_string()),
+            })?;
+            size += piece.len() as u64;
+            file.file().write_all(&piece).await.map_err(io_err(&path))?;
         }
-        .await;
-        if result.is_err() {
-            let _ = tokio::fs::remove_file(&tmp).await;
-        }
-        result.map(|()| size)
+        file.commit().await.map_err(io_err(&path))?;
+        Ok(size)
     }
 }

@@ -7,7 +7,8 @@ use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path;
 use object_store::signer::{Method, Signer};
 
-use super::{StorageError, UrlOp};
+use super::access::UrlOp;
+use super::error::StorageError;
 
 /// S3 settings (credentials may also come from the usual AWS_* environment variables).
 #[derive(Debug, Clone, Default)]

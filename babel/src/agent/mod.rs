@@ -1,14 +1,15 @@
 //! The agent process: the `Babel` service for the host and the `JobsMonitor` service for job
 //! runners, each on its own Unix socket, plus node setup and graceful shutdown.
 
+mod error;
 pub mod monitor;
 pub mod runner_bin;
 pub mod service;
 pub mod setup;
+mod state;
 
 use std::future::Future;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use babel_api::node_env::BabelConfig;
@@ -21,37 +22,13 @@ use tracing::{info, warn};
 
 use crate::jobs::JobsManager;
 use crate::jobs::process::OsRunners;
-use crate::paths::RunnerPaths;
 
-/// Where the agent's files and sockets are (from flags).
-#[derive(Debug, Clone)]
-pub struct AgentConfig {
-    pub socket: PathBuf,
-    pub runner: RunnerPaths,
-    pub job_runner: PathBuf,
-    /// passwd file for `run_as` (normally `/etc/passwd`).
-    pub passwd: PathBuf,
-}
+pub use error::{AgentError, SetupError};
+pub use state::{Agent, AgentConfig};
 
-/// Shared state of the services.
-#[derive(Debug)]
-pub struct Agent {
-    pub config: AgentConfig,
-    pub manager: JobsManager,
-    pub runner_bin: runner_bin::JobRunnerBinary,
-}
-
+/// The agent's sockets are reachable by the owner and group (0660).
 fn bind(path: &Path) -> eyre::Result<UnixListener> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).wrap_err_with(|| format!("can't create {}", dir.display()))?;
-    }
-    crate::fsutil::remove_if_exists(path)
-        .wrap_err_with(|| format!("can't remove stale socket {}", path.display()))?;
-    let listener =
-        UnixListener::bind(path).wrap_err_with(|| format!("can't bind {}", path.display()))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
-        .wrap_err_with(|| format!("can't chmod {}", path.display()))?;
-    Ok(listener)
+    bv_base::uds::bind(path, 0o660).wrap_err_with(|| format!("can't bind {}", path.display()))
 }
 
 /// Serves until `shutdown` resolves. Job runners are left running: a restarted agent

@@ -13,8 +13,8 @@ use futures::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::Agent;
-use crate::jobs::ManagerError;
+use super::error::AgentError;
+use super::state::Agent;
 use crate::ops;
 
 /// Default timeout of run_sh / run_jrpc / run_rest when the request gives none.
@@ -28,13 +28,17 @@ pub struct BabelService(pub Arc<Agent>);
 type Res<T> = Result<Response<T>, Status>;
 type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
 
-fn job_err(op: &str, e: ManagerError) -> Status {
-    let msg = format!("{op} failed: {e}");
-    match e {
-        ManagerError::NotFound(_) => Status::not_found(msg),
-        ManagerError::Invalid(_) => Status::invalid_argument(msg),
-        ManagerError::Failed(_) => Status::internal(msg),
-    }
+/// The error of job operation `op`, for `map_err`.
+fn job_err(op: &'static str) -> impl FnOnce(crate::jobs::ManagerError) -> AgentError {
+    move |source| AgentError::Job { op, source }
+}
+
+/// A required field of a request message.
+fn required<T>(op: &'static str, field: &'static str, value: Option<T>) -> Result<T, AgentError> {
+    value.ok_or(AgentError::Missing {
+        op,
+        source: babel_api::rpc::MissingField(field),
+    })
 }
 
 fn timeout_of(ms: u64) -> Duration {
@@ -73,14 +77,14 @@ impl Babel for BabelService {
         &self,
         req: Request<pb::SetupBabelRequest>,
     ) -> Res<pb::SetupBabelResponse> {
-        let cfg = req
-            .into_inner()
-            .config
-            .ok_or_else(|| Status::invalid_argument("missing field `config`"))?;
-        let cfg = BabelConfig::try_from(cfg)?;
+        let cfg = required("setup_babel", "config", req.into_inner().config)?;
+        let cfg = BabelConfig::try_from(cfg).map_err(|source| AgentError::Missing {
+            op: "setup_babel",
+            source,
+        })?;
         super::setup::setup_babel(&self.0, cfg)
             .await
-            .map_err(|e| Status::internal(format!("failed to setup node with: {e}")))?;
+            .map_err(AgentError::Setup)?;
         Ok(Response::new(pb::SetupBabelResponse {}))
     }
 
@@ -100,7 +104,7 @@ impl Babel for BabelService {
         self.manager()
             .shutdown(req.into_inner().force)
             .await
-            .map_err(|e| Status::internal(format!("failed to shutdown jobs_manger: {e}")))?;
+            .map_err(AgentError::Shutdown)?;
         Ok(Response::new(pb::ShutdownBabelResponse {}))
     }
 
@@ -122,30 +126,31 @@ impl Babel for BabelService {
             .runner_bin
             .upload(req.into_inner())
             .await
-            .map_err(|e| Status::internal(format!("upload_job_runner failed: {e}")))?;
+            .map_err(AgentError::UploadRunner)?;
         Ok(Response::new(pb::UploadJobRunnerResponse {}))
     }
 
     async fn create_job(&self, req: Request<pb::CreateJobRequest>) -> Res<pb::JobActionResponse> {
         let req = req.into_inner();
         let name = req.name.trim().to_string();
-        let config = req
-            .config
-            .ok_or_else(|| Status::invalid_argument("create_job failed: missing field `config`"))?;
-        let config = babel_api::job::JobConfig::try_from(config).map_err(|e| {
-            Status::invalid_argument(format!("create_job failed: job '{name}': {e}"))
+        let config = required("create_job", "config", req.config)?;
+        let config = babel_api::job::JobConfig::try_from(config).map_err(|source| {
+            AgentError::JobConfig {
+                name: name.clone(),
+                source,
+            }
         })?;
         self.manager()
             .create(&name, config)
             .await
-            .map_err(|e| job_err("create_job", e))?;
+            .map_err(job_err("create_job"))?;
         Ok(Response::new(pb::JobActionResponse {}))
     }
 
     async fn start_job(&self, req: Request<pb::JobRequest>) -> Res<pb::JobActionResponse> {
         self.manager()
             .start(&req.into_inner().name)
-            .map_err(|e| job_err("start_job", e))?;
+            .map_err(job_err("start_job"))?;
         Ok(Response::new(pb::JobActionResponse {}))
     }
 
@@ -153,7 +158,7 @@ impl Babel for BabelService {
         self.manager()
             .stop(&req.into_inner().name)
             .await
-            .map_err(|e| job_err("stop_job", e))?;
+            .map_err(job_err("stop_job"))?;
         Ok(Response::new(pb::JobActionResponse {}))
     }
 
@@ -161,14 +166,14 @@ impl Babel for BabelService {
         self.manager()
             .skip(&req.into_inner().name)
             .await
-            .map_err(|e| job_err("skip_job", e))?;
+            .map_err(job_err("skip_job"))?;
         Ok(Response::new(pb::JobActionResponse {}))
     }
 
     async fn cleanup_job(&self, req: Request<pb::JobRequest>) -> Res<pb::JobActionResponse> {
         self.manager()
             .cleanup(&req.into_inner().name)
-            .map_err(|e| job_err("cleanup_job", e))?;
+            .map_err(job_err("cleanup_job"))?;
         Ok(Response::new(pb::JobActionResponse {}))
     }
 
@@ -176,7 +181,7 @@ impl Babel for BabelService {
         self.manager()
             .restart(&req.into_inner().name)
             .await
-            .map_err(|e| job_err("restart_job", e))?;
+            .map_err(job_err("restart_job"))?;
         Ok(Response::new(pb::JobActionResponse {}))
     }
 
@@ -187,7 +192,7 @@ impl Babel for BabelService {
         self.manager()
             .stop_all()
             .await
-            .map_err(|e| job_err("stop_all_jobs", e))?;
+            .map_err(job_err("stop_all_jobs"))?;
         Ok(Response::new(pb::JobActionResponse {}))
     }
 
@@ -195,7 +200,7 @@ impl Babel for BabelService {
         let info = self
             .manager()
             .info(&req.into_inner().name)
-            .map_err(|e| job_err("job_status", e))?;
+            .map_err(job_err("job_status"))?;
         Ok(Response::new(pb::JobInfoResponse {
             info: Some(info.into()),
         }))
@@ -221,7 +226,7 @@ impl Babel for BabelService {
         let t = self
             .manager()
             .job_shutdown_timeout(&req.into_inner().name)
-            .map_err(|e| job_err("get_job_shutdown_timeout", e))?;
+            .map_err(job_err("get_job_shutdown_timeout"))?;
         Ok(timeout_response(t))
     }
 
@@ -243,7 +248,7 @@ impl Babel for BabelService {
         } else {
             self.manager()
                 .info(&req.name)
-                .map_err(|e| job_err("job_logs", e))?;
+                .map_err(job_err("job_logs"))?;
             vec![req.name]
         };
         let (tx, rx) = tokio::sync::mpsc::channel(64);
@@ -274,7 +279,7 @@ impl Babel for BabelService {
         let req = req.into_inner();
         let r = ops::sh::run_sh(&req.body, timeout_of(req.timeout_ms))
             .await
-            .map_err(|e| Status::internal(e.to_string()))?;
+            .map_err(AgentError::from)?;
         Ok(Response::new(pb::ShResponse {
             exit_code: r.exit_code,
             stdout: r.stdout,
@@ -293,7 +298,7 @@ impl Babel for BabelService {
         };
         let r = ops::http::run_jrpc(&jrpc, timeout)
             .await
-            .map_err(|e| Status::internal(e.to_string()))?;
+            .map_err(AgentError::from)?;
         Ok(Response::new(pb::HttpResponse {
             status_code: r.status_code.into(),
             body: r.body,
@@ -309,7 +314,7 @@ impl Babel for BabelService {
         };
         let r = ops::http::run_rest(&rest, timeout)
             .await
-            .map_err(|e| Status::internal(e.to_string()))?;
+            .map_err(AgentError::from)?;
         Ok(Response::new(pb::HttpResponse {
             status_code: r.status_code.into(),
             body: r.body,
@@ -329,8 +334,8 @@ impl Babel for BabelService {
             )
         })
         .await
-        .map_err(|e| Status::internal(e.to_string()))?
-        .map_err(|e| Status::internal(e.to_string()))?;
+        .map_err(AgentError::Task)?
+        .map_err(AgentError::Template)?;
         Ok(Response::new(pb::RenderTemplateResponse {}))
     }
 
@@ -340,7 +345,7 @@ impl Babel for BabelService {
     ) -> Res<pb::FileWriteResponse> {
         ops::files::receive_file(req.into_inner(), None)
             .await
-            .map_err(|e| Status::internal(format!("file_write failed: {e}")))?;
+            .map_err(AgentError::FileWrite)?;
         Ok(Response::new(pb::FileWriteResponse {}))
     }
 
@@ -348,11 +353,8 @@ impl Babel for BabelService {
 
     async fn file_read(&self, req: Request<pb::FileReadRequest>) -> Res<Self::FileReadStream> {
         let path = std::path::PathBuf::from(req.into_inner().path);
-        if let Err(e) = std::fs::metadata(&path) {
-            return Err(Status::internal(format!(
-                "file_read {} failed: {e}",
-                path.display()
-            )));
+        if let Err(source) = std::fs::metadata(&path) {
+            return Err(AgentError::FileRead { path, source }.into());
         }
         Ok(Response::new(Box::pin(ops::files::send_file(path))))
     }
@@ -365,21 +367,15 @@ impl Babel for BabelService {
             Some(env) => env,
             None => {
                 crate::fsutil::read_json::<BabelConfig>(&self.0.config.runner.config)
-                    .map_err(|e| Status::internal(format!("failed to read babel config: {e}")))?
+                    .map_err(AgentError::BabelConfig)?
                     .node_env
             }
         };
         let lock = crate::paths::protocol_data_lock(&env);
         let stamp = match std::fs::metadata(&lock) {
-            Ok(m) => Some(m.modified().map_err(|e| {
-                Status::internal(format!("failed to get protocol data stamp: {e}"))
-            })?),
+            Ok(m) => Some(m.modified().map_err(AgentError::DataStamp)?),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => {
-                return Err(Status::internal(format!(
-                    "failed to get protocol data stamp: {e}"
-                )));
-            }
+            Err(e) => return Err(AgentError::DataStamp(e).into()),
         };
         Ok(Response::new(pb::ProtocolDataStampResponse {
             stamp: stamp.map(rpc::timestamp),

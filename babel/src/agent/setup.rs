@@ -5,7 +5,8 @@ use std::path::Path;
 use babel_api::node_env::{BabelConfig, RamDisk};
 use nix::mount::{MsFlags, mount};
 
-use super::Agent;
+use super::error::SetupError;
+use super::state::Agent;
 
 /// Mount points listed in `/proc/self/mountinfo` with filesystem type tmpfs.
 fn tmpfs_mounts() -> Vec<String> {
@@ -28,14 +29,14 @@ pub fn ramdisks_mounted(ramdisks: &[RamDisk]) -> bool {
     })
 }
 
-fn mount_ramdisks(ramdisks: &[RamDisk]) -> Result<(), String> {
+fn mount_ramdisks(ramdisks: &[RamDisk]) -> Result<(), SetupError> {
     let mounted = tmpfs_mounts();
     for r in ramdisks {
         let dir = Path::new(&r.ram_disk_mount_point);
         if mounted.iter().any(|m| Path::new(m) == dir) {
             continue;
         }
-        std::fs::create_dir_all(dir).map_err(|e| format!("can't create {}: {e}", dir.display()))?;
+        create_dir(dir)?;
         let opts = format!("size={}M", r.ram_disk_size_mb);
         mount(
             Some("tmpfs"),
@@ -44,26 +45,26 @@ fn mount_ramdisks(ramdisks: &[RamDisk]) -> Result<(), String> {
             MsFlags::empty(),
             Some(opts.as_str()),
         )
-        .map_err(|e| {
-            format!(
-                "can't mount tmpfs of {} MB on {}: {e}",
-                r.ram_disk_size_mb,
-                dir.display()
-            )
+        .map_err(|source| SetupError::Mount {
+            path: dir.to_owned(),
+            size_mb: r.ram_disk_size_mb,
+            source,
         })?;
     }
     Ok(())
 }
 
 /// Sets the node up: RAM disks, persisted config, `post_setup.sh`, then the jobs manager.
-pub async fn setup_babel(agent: &Agent, config: BabelConfig) -> Result<(), String> {
+pub async fn setup_babel(agent: &Agent, config: BabelConfig) -> Result<(), SetupError> {
     mount_ramdisks(&config.ramdisks)?;
     let path = &agent.config.runner.config;
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("can't create {}: {e}", dir.display()))?;
+        create_dir(dir)?;
     }
-    crate::fsutil::write_json(path, &config)
-        .map_err(|e| format!("can't save {}: {e}", path.display()))?;
+    crate::fsutil::write_json(path, &config).map_err(|source| SetupError::SaveConfig {
+        path: path.clone(),
+        source,
+    })?;
     let hook = agent.config.runner.post_setup_script();
     if hook.exists() {
         let out = tokio::process::Command::new("sh")
@@ -71,20 +72,29 @@ pub async fn setup_babel(agent: &Agent, config: BabelConfig) -> Result<(), Strin
             .envs(config.node_env.env_vars())
             .output()
             .await
-            .map_err(|e| format!("can't run {}: {e}", hook.display()))?;
+            .map_err(|source| SetupError::RunHook {
+                path: hook.clone(),
+                source,
+            })?;
         if !out.status.success() {
-            return Err(format!(
-                "{} failed with {}: {}",
-                hook.display(),
-                out.status,
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
+            return Err(SetupError::HookFailed {
+                path: hook,
+                status: out.status,
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            });
         }
     }
     agent
         .manager
         .startup(config.node_env)
-        .map_err(|e| format!("failed to startup jobs_manger: {e}"))
+        .map_err(SetupError::Startup)
+}
+
+fn create_dir(dir: &Path) -> Result<(), SetupError> {
+    std::fs::create_dir_all(dir).map_err(|source| SetupError::CreateDir {
+        path: dir.to_owned(),
+        source,
+    })
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! Download of the latest archive version into `protocol_data_path` (spec §6.3).
+//! Download of the latest archive version into `protocol_data_path`.
 //!
 //! Metadata (saved, so later runs resume) → disk-space check → chunk descriptors in batches
 //! of `max_runners` → per chunk: ranged GETs (`max_connections` requests at a time) streamed

@@ -1,12 +1,12 @@
 //! The [`ArchiveBackend`] inside a node: the host's `BabelEngine` gRPC service on the engine
-//! socket, which forwards to the control-plane API (spec §5.4).
+//! socket, which forwards to the control-plane API.
 //!
-//! Deadlines follow the spec: 63 s for metadata and chunk descriptors, `6 s + n/200 s` for
+//! Deadlines: 63 s for metadata and chunk descriptors, `6 s + n/200 s` for
 //! upload slots, `13 s + chunks/100 s` for the manifest. `Unavailable`-like failures are
 //! retried three times (600 ms, 1.2 s, 2.4 s); `NotFound` means "no archive".
 
 use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -14,9 +14,8 @@ use babel_api::pb::babel::v1::{
     self as pb, BvErrorRequest, GetDownloadChunksRequest, GetDownloadMetadataRequest,
     GetUploadSlotsRequest, PutDownloadManifestRequest, babel_engine_client::BabelEngineClient,
 };
-use hyper_util::rt::TokioIo;
 use tonic::Code;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use super::{ArchiveBackend, ArchiveError};
 
@@ -35,16 +34,7 @@ pub struct EngineBackend {
 impl EngineBackend {
     /// A backend on the engine socket (connects lazily).
     pub fn new(socket: &Path) -> Self {
-        let socket: PathBuf = socket.to_path_buf();
-        let channel = Endpoint::from_static("http://engine.local")
-            .connect_timeout(Duration::from_secs(3))
-            .connect_with_connector_lazy(tower::service_fn(move |_| {
-                let socket = socket.clone();
-                async move {
-                    let stream = tokio::net::UnixStream::connect(socket).await?;
-                    Ok::<_, std::io::Error>(TokioIo::new(stream))
-                }
-            }));
+        let channel = bv_base::uds::connect_lazy(socket, None);
         Self {
             client: BabelEngineClient::new(channel)
                 .max_decoding_message_size(256 * 1024 * 1024)

@@ -1,4 +1,4 @@
-//! Ranged HTTP GET of one stored chunk, streamed into a channel (spec §6.3 step 5).
+//! Ranged HTTP GET of one stored chunk, streamed into a channel.
 //!
 //! The chunk is fetched in parts of at most `part_size` bytes with `Range` requests. A part
 //! that fails (connection error, bad status, short body) is retried from the first byte not

@@ -1,4 +1,4 @@
-//! The `download` and `upload` job kinds (spec §4.7): adapters from the job runner to the
+//! The `download` and `upload` job kinds: adapters from the job runner to the
 //! transfers, talking to the host's `BabelEngine` service on the engine socket.
 //!
 //! * download: when the protocol data lock exists the job succeeds at once with

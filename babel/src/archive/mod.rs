@@ -1,4 +1,4 @@
-//! Protocol data archives (babel-spec §6): chunked, compressed, parallel and resumable
+//! Protocol data archives: chunked, compressed, parallel and resumable
 //! upload and download of `protocol_data_path`.
 //!
 //! * [`model`]: chunks, manifests and metadata (serde on disk, protobuf on the wire).
@@ -117,7 +117,7 @@ impl ArchiveError {
     }
 }
 
-/// Tuning of a transfer. Defaults are those of the spec (§6.3, §6.4).
+/// Tuning of a transfer (defaults in its `Default` impl).
 #[derive(Debug, Clone)]
 pub struct TransferOptions {
     /// Concurrent HTTP requests.
@@ -157,7 +157,7 @@ impl Default for TransferOptions {
 }
 
 impl TransferOptions {
-    /// Spec defaults overridden by a job's `max_connections` / `max_runners`.
+    /// The defaults overridden by a job's `max_connections` / `max_runners`.
     pub fn with_limits(max_connections: Option<u32>, max_runners: Option<u32>) -> Self {
         let mut o = Self::default();
         if let Some(c) = max_connections {

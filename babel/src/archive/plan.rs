@@ -1,4 +1,4 @@
-//! Cutting the source tree into chunks (spec §6.4 step 3).
+//! Cutting the source tree into chunks.
 //!
 //! Files are listed recursively (exclude globs match the path relative to the source; `*`
 //! also matches `/`; a matching directory is skipped as an entry but still traversed), sorted

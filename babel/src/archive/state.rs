@@ -1,4 +1,4 @@
-//! Persistent transfer state in `<data_mount_point>/.babel_jobs/` (spec §6.1) and the job's
+//! Persistent transfer state in `<data_mount_point>/.babel_jobs/` and the job's
 //! `progress.json`.
 //!
 //! * `download.metadata` — JSON [`DownloadMetadata`] of the version being downloaded;
@@ -163,7 +163,7 @@ impl StateDir {
     }
 }
 
-/// `cleanup_job` for a download job (spec §4.4): forgets the completed chunks, removes every
+/// `cleanup_job` for a download job: forgets the completed chunks, removes every
 /// file a started chunk may have written (relative to `protocol_data_path`), then the parts
 /// list and the metadata.
 pub fn cleanup_download(state: &StateDir, protocol_data_path: &Path) -> Result<(), ArchiveError> {
@@ -239,26 +239,13 @@ impl Progress {
     }
 }
 
-/// Writes `data` to `path` via a temp file in the same directory, fsync'ed, then renamed.
-pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), ArchiveError> {
+/// Writes `data` to `path` atomically and durably, creating its directory first.
+fn write_atomic(path: &Path, data: &[u8]) -> Result<(), ArchiveError> {
     let ctx = || format!("can't write {}", path.display());
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(|e| ArchiveError::io(ctx(), e))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
-    let result = (|| {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(data)?;
-        f.sync_data()?;
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::create_dir_all(dir).map_err(|e| ArchiveError::io(ctx(), e))?;
     }
-    result.map_err(|e| ArchiveError::io(ctx(), e))
+    bv_base::write_atomic(path, data).map_err(|e| ArchiveError::io(ctx(), e))
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! Upload of `protocol_data_path` as a new archive version (spec §6.4).
+//! Upload of `protocol_data_path` as a new archive version.
 //!
 //! Plan → save blueprint → (per chunk, `max_runners` at a time) read + compress + digest →
 //! PUT to a slot URL (`max_connections` at a time) → record in `upload.chunks` → when all are

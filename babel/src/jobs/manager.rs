@@ -1,32 +1,27 @@
-//! The jobs manager: registry of jobs, their states, and the loop that starts pending jobs
-//! whose dependencies are met and handles runner exits.
-//!
-//! State lives behind one short-held mutex; nothing waits while holding it. Terminating a
-//! runner marks the job `Stopping` first, so the exit handler leaves it alone.
+//! The jobs manager's command API: create, start, stop, skip, restart, clean up and inspect
+//! jobs, startup and shutdown. Job state lives in [`super::state`]; starting jobs and
+//! reacting to runner exits is [`super::supervise`]'s.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
-use babel_api::job::{JobConfig, JobInfo, JobStatus, JobType, JobsInfo, MAX_JOBS, RestartPolicy};
+use babel_api::job::{JobConfig, JobInfo, JobStatus, JobType, JobsInfo, MAX_JOBS};
 use babel_api::node_env::NodeEnv;
 use nix::sys::signal::Signal;
 use tokio::sync::mpsc;
-use tracing::{error, info, warn};
+use tracing::info;
 
-use super::deps::{Readiness, readiness};
-use super::events::Events;
 use super::process::Runners;
+use super::state::{Inner, Job, JobState, MgrState, Shared, job_info, lock};
 use super::store::JobDir;
+use super::supervise::{load_jobs, run_loop, schedule};
 use super::validate;
 
 /// Extra time given to a runner beyond the job's own shutdown timeout (the runner needs it
 /// to escalate to SIGKILL and exit).
 const TERMINATE_GRACE: Duration = Duration::from_secs(5);
-/// A runner that ends without a status this many times within [`CRASH_WINDOW`] fails its job.
-const MAX_UNEXPECTED_ENDS: usize = 5;
-const CRASH_WINDOW: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ManagerError {
@@ -36,90 +31,6 @@ pub enum ManagerError {
     Invalid(String),
     #[error("{0}")]
     Failed(String),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum MgrState {
-    NotReady,
-    Ready,
-    Shutdown,
-}
-
-#[derive(Debug, Clone)]
-enum JobState {
-    Active {
-        pid: u32,
-        since: SystemTime,
-    },
-    Stopping {
-        pid: u32,
-        since: SystemTime,
-    },
-    /// Last known inactive status. `Running` here means "runner gone, start it again".
-    Inactive {
-        status: JobStatus,
-        since: SystemTime,
-    },
-}
-
-#[derive(Debug)]
-struct Job {
-    config: JobConfig,
-    state: JobState,
-    events: Events,
-    unexpected_ends: VecDeque<SystemTime>,
-}
-
-impl Job {
-    fn new(config: JobConfig, state: JobState) -> Self {
-        Self {
-            config,
-            state,
-            events: Events::default(),
-            unexpected_ends: VecDeque::new(),
-        }
-    }
-
-    fn status(&self) -> JobStatus {
-        match &self.state {
-            JobState::Active { .. } | JobState::Stopping { .. } => JobStatus::Running,
-            JobState::Inactive { status, .. } => status.clone(),
-        }
-    }
-
-    fn is_active(&self) -> bool {
-        !matches!(self.state, JobState::Inactive { .. })
-    }
-
-    fn shutdown_timeout(&self) -> Duration {
-        Duration::from_secs(self.config.shutdown_timeout_secs())
-    }
-}
-
-struct Inner {
-    state: MgrState,
-    node_env: Option<NodeEnv>,
-    jobs: HashMap<String, Job>,
-}
-
-struct Shared {
-    inner: Mutex<Inner>,
-    runners: Arc<dyn Runners>,
-    jobs_dir: PathBuf,
-    passwd: PathBuf,
-    exit_tx: mpsc::UnboundedSender<(String, u32)>,
-    /// Where errors for the host go (`bv_error`); unset in tests that don't care.
-    errors: std::sync::OnceLock<mpsc::UnboundedSender<String>>,
-}
-
-impl Shared {
-    /// Reports an error to the host (spec: `bv_error`), besides logging it.
-    fn report(&self, message: String) {
-        error!("{message}");
-        if let Some(tx) = self.errors.get() {
-            let _ = tx.send(message);
-        }
-    }
 }
 
 /// Handle to the jobs manager; cheap to clone.
@@ -486,269 +397,5 @@ impl JobsManager {
         }
         self.mark_runner_gone(name, pid);
         Ok(())
-    }
-}
-
-fn lock(shared: &Shared) -> MutexGuard<'_, Inner> {
-    // A panic while holding the lock leaves consistent-enough data; keep serving.
-    shared.inner.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn job_info(jobs_dir: &Path, name: &str, job: &mut Job) -> JobInfo {
-    let now = SystemTime::now();
-    let timestamp = match &job.state {
-        JobState::Active { since, .. }
-        | JobState::Stopping { since, .. }
-        | JobState::Inactive { since, .. } => *since,
-    };
-    JobInfo {
-        status: job.status(),
-        timestamp,
-        progress: JobDir::new(jobs_dir, name).load_progress(),
-        restart_count: job.events.restart_count(now),
-        logs: job.events.logs(now),
-        upgrade_blocking: job.config.upgrade_blocking(),
-    }
-}
-
-/// Reads every job directory: a job whose runner is alive is re-attached, otherwise its
-/// saved status is used (none saved: Pending, so it starts again).
-fn load_jobs(shared: &Shared) -> HashMap<String, Job> {
-    let mut jobs = HashMap::new();
-    let running = shared.runners.find_running();
-    let Ok(entries) = std::fs::read_dir(&shared.jobs_dir) else {
-        return jobs;
-    };
-    for entry in entries.flatten() {
-        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
-            continue;
-        };
-        let dir = JobDir(entry.path());
-        if !dir.config_path().exists() {
-            continue;
-        }
-        let config = match dir.load_config() {
-            Ok(c) => c,
-            Err(e) => {
-                let kept = dir.path().join("config.json.invalid");
-                shared.report(format!(
-                    "job '{name}' skipped: {e} (moved to {})",
-                    kept.display()
-                ));
-                let _ = std::fs::rename(dir.config_path(), kept);
-                continue;
-            }
-        };
-        let state = if let Some((pid, since)) = running.get(&name) {
-            info!("job '{name}': re-attached to runner pid {pid}");
-            watch(shared, &name, *pid);
-            JobState::Active {
-                pid: *pid,
-                since: *since,
-            }
-        } else {
-            match dir.load_status() {
-                Ok((JobStatus::Running, _)) | Ok((JobStatus::Pending { .. }, _)) => {
-                    JobState::Inactive {
-                        status: JobStatus::Pending {
-                            waiting_for: vec![],
-                        },
-                        since: SystemTime::now(),
-                    }
-                }
-                Ok((status, since)) => JobState::Inactive { status, since },
-                Err(e) => {
-                    if !e.is_not_found() {
-                        warn!("job '{name}': {e}; starting it again");
-                    }
-                    JobState::Inactive {
-                        status: JobStatus::Pending {
-                            waiting_for: vec![],
-                        },
-                        since: SystemTime::now(),
-                    }
-                }
-            }
-        };
-        jobs.insert(name, Job::new(config, state));
-    }
-    jobs
-}
-
-fn watch(shared: &Shared, name: &str, pid: u32) {
-    let exited = shared.runners.wait_exit(pid);
-    let tx = shared.exit_tx.clone();
-    let name = name.to_string();
-    tokio::spawn(async move {
-        exited.await;
-        let _ = tx.send((name, pid));
-    });
-}
-
-/// Starts every job that can start now and fails those whose dependencies failed, until
-/// nothing changes (so failures propagate along chains in one go).
-fn schedule(shared: &Shared, inner: &mut Inner) {
-    if inner.state != MgrState::Ready {
-        return;
-    }
-    loop {
-        let statuses: HashMap<String, JobStatus> = inner
-            .jobs
-            .iter()
-            .map(|(n, j)| (n.clone(), j.status()))
-            .collect();
-        let mut changed = false;
-        let mut names: Vec<String> = inner.jobs.keys().cloned().collect();
-        names.sort();
-        for name in names {
-            let Some(job) = inner.jobs.get_mut(&name) else {
-                continue;
-            };
-            let JobState::Inactive { status, .. } = &job.state else {
-                continue;
-            };
-            let decision = match status {
-                JobStatus::Pending { .. } => {
-                    readiness(&name, &job.config, |d| statuses.get(d).cloned())
-                }
-                JobStatus::Running => Readiness::Ready,
-                _ => continue,
-            };
-            match decision {
-                Readiness::NotYet => {}
-                Readiness::Failed(msg) => {
-                    changed = true;
-                    finish(shared, &name, job, JobStatus::finished(None, msg), true);
-                }
-                Readiness::Ready => {
-                    changed = true;
-                    spawn(shared, &name, job);
-                }
-            }
-        }
-        if !changed {
-            break;
-        }
-    }
-}
-
-fn finish(shared: &Shared, name: &str, job: &mut Job, status: JobStatus, save: bool) {
-    if let JobStatus::Finished { message, .. } = &status
-        && !message.is_empty()
-    {
-        job.events.push(SystemTime::now(), message);
-        warn!("job '{name}': {message}");
-    }
-    if save && let Err(e) = JobDir::new(&shared.jobs_dir, name).save_status(&status) {
-        error!("job '{name}': can't save status: {e}");
-    }
-    job.state = JobState::Inactive {
-        status,
-        since: SystemTime::now(),
-    };
-}
-
-fn spawn(shared: &Shared, name: &str, job: &mut Job) {
-    if let Err(e) = JobDir::new(&shared.jobs_dir, name).clear_status() {
-        let msg = format!("failed to start job '{name}': can't clear its status: {e}");
-        shared.report(msg.clone());
-        return finish(shared, name, job, JobStatus::finished(None, msg), false);
-    }
-    match shared.runners.spawn(name) {
-        Ok(pid) => {
-            info!("job '{name}' started (runner pid {pid})");
-            // The process table's start time, not `now`: a babel that re-attaches later
-            // reads the same clock, so the job's timestamp does not move.
-            let since = super::process::start_time(pid).unwrap_or_else(SystemTime::now);
-            job.state = JobState::Active { pid, since };
-            watch(shared, name, pid);
-        }
-        Err(e) => {
-            let msg = format!("failed to start job '{name}': {e}");
-            finish(shared, name, job, JobStatus::finished(None, msg), true);
-        }
-    }
-}
-
-/// A runner ended: take the status it wrote, or decide what a missing status means.
-fn on_runner_exit(shared: &Shared, inner: &mut Inner, name: &str, pid: u32) {
-    let Some(job) = inner.jobs.get_mut(name) else {
-        return;
-    };
-    if !matches!(job.state, JobState::Active { pid: p, .. } if p == pid) {
-        return;
-    }
-    let dir = JobDir::new(&shared.jobs_dir, name);
-    match dir.load_status() {
-        Ok((status @ (JobStatus::Finished { .. } | JobStatus::Stopped), since)) => {
-            info!("job '{name}' ended: {status}");
-            job.state = JobState::Inactive { status, since };
-            // The runner published the status without fsync (so its end is seen at once):
-            // make it durable off the state path. A file already replaced by a restart is
-            // someone else's business.
-            tokio::task::spawn_blocking(move || {
-                if let Err(e) = dir.sync_status() {
-                    tracing::debug!("fsync of {}: {e}", dir.status_path().display());
-                }
-            });
-        }
-        Ok(_) => unexpected_end(
-            shared,
-            name,
-            job,
-            "babel_job_runner process ended unexpectedly",
-        ),
-        Err(e) => {
-            let msg =
-                format!("can't load job '{name}' status from file after it stopped, with: {e}");
-            shared.report(msg.clone());
-            if job.config.restart == RestartPolicy::Never {
-                finish(shared, name, job, JobStatus::finished(None, msg), true);
-            } else {
-                unexpected_end(shared, name, job, &msg);
-            }
-        }
-    }
-}
-
-/// The runner ended without a final status: start it again, unless it keeps doing so.
-fn unexpected_end(shared: &Shared, name: &str, job: &mut Job, msg: &str) {
-    let now = SystemTime::now();
-    warn!("job '{name}': {msg}");
-    job.events.push(now, msg);
-    job.events.register_restart(now);
-    job.unexpected_ends.push_back(now);
-    while job
-        .unexpected_ends
-        .front()
-        .is_some_and(|t| now.duration_since(*t).unwrap_or_default() > CRASH_WINDOW)
-    {
-        job.unexpected_ends.pop_front();
-    }
-    if job.unexpected_ends.len() >= MAX_UNEXPECTED_ENDS {
-        let msg = format!(
-            "job runner of '{name}' ended without a status {MAX_UNEXPECTED_ENDS} times within {}s, giving up",
-            CRASH_WINDOW.as_secs()
-        );
-        job.unexpected_ends.clear();
-        return finish(shared, name, job, JobStatus::finished(None, msg), true);
-    }
-    job.state = JobState::Inactive {
-        status: JobStatus::Running,
-        since: now,
-    };
-}
-
-/// Handles runner exits as they are reported. Jobs are started inline by the operations
-/// that make them startable (start, startup, and each exit handled here).
-async fn run_loop(
-    shared: std::sync::Weak<Shared>,
-    mut exits: mpsc::UnboundedReceiver<(String, u32)>,
-) {
-    while let Some((name, pid)) = exits.recv().await {
-        let Some(s) = shared.upgrade() else { return };
-        let mut inner = lock(&s);
-        on_runner_exit(&s, &mut inner, &name, pid);
-        schedule(&s, &mut inner);
     }
 }

@@ -5,7 +5,9 @@ pub mod deps;
 pub mod events;
 pub mod manager;
 pub mod process;
+mod state;
 pub mod store;
+mod supervise;
 pub mod validate;
 
 pub use manager::{JobsManager, ManagerError};

@@ -1,6 +1,7 @@
 //! The files of one job directory: `config.json`, `status.json`, `progress.json`.
 //! Every write is atomic (temporary file, fsync, rename).
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -50,12 +51,14 @@ impl JobDir {
     /// it (see [`JobDir::sync_status`]), so the job's end is not delayed by an fsync.
     pub fn publish_status(&self, status: &JobStatus) -> std::io::Result<()> {
         let data = serde_json::to_vec(status).map_err(std::io::Error::other)?;
-        fsutil::replace_file(&self.status_path(), &data)
+        let mut file = bv_base::AtomicFile::create(&self.status_path(), None)?;
+        file.write_all(&data)?;
+        file.commit_unsynced()
     }
 
     /// fsyncs `status.json` and the job dir.
     pub fn sync_status(&self) -> std::io::Result<()> {
-        fsutil::sync_file(&self.status_path())
+        bv_base::sync_file(&self.status_path())
     }
 
     /// The saved status and the file's mtime (the time of that state change).

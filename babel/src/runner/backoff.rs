@@ -1,4 +1,4 @@
-//! Restart policy and backoff (spec §4.8), with the clock behind a trait so the arithmetic
+//! Restart policy and backoff, with the clock behind a trait so the arithmetic
 //! is tested without sleeping.
 
 use std::time::{Duration, Instant};

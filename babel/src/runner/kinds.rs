@@ -3,12 +3,11 @@
 
 use std::path::PathBuf;
 
-use babel_api::job::{JobConfig, JobStatus, JobType};
+use babel_api::job::{JobConfig, JobStatus};
 use babel_api::node_env::NodeEnv;
 use tokio::sync::watch;
 
 use super::monitor::Monitor;
-use super::run_sh::RunShJob;
 
 /// Everything a job kind may use.
 #[derive(Debug, Clone)]
@@ -60,16 +59,5 @@ impl JobKind for Unsupported {
             None,
             format!("{} jobs are not supported yet", self.0),
         ))
-    }
-}
-
-/// The handler for a job type.
-pub fn kind_for(job_type: &JobType) -> Box<dyn JobKind> {
-    match job_type {
-        JobType::RunSh(body) => Box::new(RunShJob::new(body)),
-        JobType::Download { .. } | JobType::Upload { .. } => {
-            crate::archive::job::kind_for(job_type)
-                .unwrap_or_else(|| Box::new(Unsupported("archive")))
-        }
     }
 }

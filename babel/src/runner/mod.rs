@@ -13,7 +13,7 @@ pub mod run_sh;
 
 use std::path::PathBuf;
 
-use babel_api::job::JobStatus;
+use babel_api::job::{JobStatus, JobType};
 use babel_api::node_env::BabelConfig;
 use tokio::sync::watch;
 use tracing::{error, info};
@@ -22,8 +22,9 @@ use crate::fsutil;
 use crate::jobs::store::JobDir;
 use crate::paths::{RunnerPaths, one_time_backup_dir, protocol_data_lock};
 use backoff::{Backoff, Clock, Decision, SystemClock};
-use kinds::{JobContext, Outcome, ShutdownRx, kind_for};
+use kinds::{JobContext, JobKind, Outcome, ShutdownRx, Unsupported};
 use monitor::Monitor;
+use run_sh::RunShJob;
 
 /// What the runner process should exit with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -218,4 +219,15 @@ pub fn shutdown_on_signals() -> std::io::Result<ShutdownRx> {
         let _ = tx.send(true);
     });
     Ok(rx)
+}
+
+/// The handler for a job type.
+pub fn kind_for(job_type: &JobType) -> Box<dyn JobKind> {
+    match job_type {
+        JobType::RunSh(body) => Box::new(RunShJob::new(body)),
+        JobType::Download { .. } | JobType::Upload { .. } => {
+            crate::archive::job::kind_for(job_type)
+                .unwrap_or_else(|| Box::new(Unsupported("archive")))
+        }
+    }
 }

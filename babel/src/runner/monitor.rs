@@ -20,7 +20,7 @@ pub struct Monitor {
 impl Monitor {
     pub fn new(socket: &Path, job: &str) -> Self {
         Self {
-            client: JobsMonitorClient::new(crate::client::uds_channel(socket, Some(DEADLINE))),
+            client: JobsMonitorClient::new(bv_base::uds::connect_lazy(socket, Some(DEADLINE))),
             job: job.to_string(),
         }
     }

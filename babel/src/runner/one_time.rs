@@ -54,7 +54,7 @@ fn copy_record(from: &Path, to: &Path) -> std::io::Result<()> {
     for f in [STATUS_FILE, PROGRESS_FILE] {
         let src: PathBuf = from.join(f);
         match std::fs::read(&src) {
-            Ok(data) => fsutil::atomic_write(&to.join(f), &data)?,
+            Ok(data) => bv_base::write_atomic(&to.join(f), &data)?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }

@@ -40,7 +40,7 @@ impl TestAgent {
         std::fs::create_dir_all(root.path().join("data")).unwrap();
         let mut agent = Self {
             child: None,
-            client: BabelClient::new(babel::client::uds_channel(
+            client: BabelClient::new(bv_base::uds::connect_lazy(
                 &root.path().join("b.sock"),
                 None,
             )),

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use babel_api::pb::babel::v1 as bpb;
 use babel_api::pb::blockvisor::v1 as pb;
-use babel_api::plugin::{Plugin, PluginError, PluginLimits};
+use babel_plugin::{Plugin, PluginError, PluginLimits};
 use tracing::{info, warn};
 
 use super::agent::babel_client;

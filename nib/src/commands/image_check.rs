@@ -12,6 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use babel_api::node_env::PLUGIN_DIR_IN_ROOTFS;
 use babel_api::pb::blockvisor::v1 as pb;
 use eyre::{Result, bail};
 
@@ -20,9 +21,6 @@ use super::plugin_source;
 use crate::cli::{Check, CheckArgs};
 use crate::daemon_client::{Daemon, DevNodes};
 use crate::lint::lint_plugin;
-
-/// Where a rootfs keeps the plugin.
-pub const PLUGIN_DIR_IN_ROOTFS: &str = "var/lib/babel/plugin";
 
 pub async fn run(args: CheckArgs) -> Result<()> {
     let checks = if args.checks.is_empty() {

@@ -5,10 +5,10 @@
 
 use std::path::Path;
 
-use babel_api::babel_yaml::{
+use babel_api::pb::api::v1 as api;
+use babel_plugin::babel_yaml::{
     Action, Direction, ExpandedUiType, ImageVariant, Pointer, Protocol, expand_properties,
 };
-use babel_api::pb::api::v1 as api;
 use eyre::{Result, eyre};
 
 use super::image_play::load_validated;
@@ -286,7 +286,7 @@ pub fn add_image_request(
 
 #[cfg(test)]
 mod tests {
-    use babel_api::babel_yaml::Image;
+    use babel_plugin::babel_yaml::Image;
 
     use super::*;
 

@@ -2,7 +2,7 @@
 
 use std::io::{BufRead, Write};
 
-use babel_api::api_endpoint::ApiTls;
+use bv_base::api_endpoint::ApiTls;
 use babel_api::pb::api::v1 as api;
 use eyre::{Result, bail};
 

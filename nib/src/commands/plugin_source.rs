@@ -12,7 +12,7 @@ use std::process::Command;
 use eyre::{Context, Result, bail, eyre};
 use serde::Deserialize;
 
-use super::image_check::PLUGIN_DIR_IN_ROOTFS;
+use babel_api::node_env::PLUGIN_DIR_IN_ROOTFS;
 
 /// A plugin directory in a temporary directory (removed on drop).
 #[derive(Debug)]

@@ -1,0 +1,257 @@
+//! Typed `plugin_config`. Every struct refuses unknown keys, so a typo such as
+//! `restart_confg` is reported with its key path instead of being silently ignored.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginConfig {
+    /// Templates rendered first in default init.
+    pub config_files: Option<Vec<ConfigFile>>,
+    /// Services started before the init actions; they never wait for anything.
+    pub aux_services: Option<Vec<AuxService>>,
+    pub init: Option<Actions>,
+    /// Tuning of the built-in download job.
+    pub download: Option<Download>,
+    /// Used when no archive exists.
+    pub alternative_download: Option<AlternativeDownload>,
+    /// Jobs after download / alternative download (not after cold init).
+    pub post_download: Option<Vec<Job>>,
+    /// Fallback when neither an archive nor an alternative download exists.
+    pub cold_init: Option<ColdInit>,
+    /// Required (may be empty).
+    pub services: Vec<Service>,
+    pub pre_upload: Option<Actions>,
+    /// Tuning of the built-in upload job.
+    pub upload: Option<Upload>,
+    pub post_upload: Option<Vec<Job>>,
+    /// Registered at the end of default init.
+    pub scheduled: Option<Vec<Task>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub template: PathBuf,
+    pub destination: PathBuf,
+    /// Tera context (a map).
+    pub params: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Commands run in order, then jobs started in parallel. Both keys are required.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Actions {
+    pub commands: Vec<String>,
+    pub jobs: Vec<Job>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Job {
+    pub name: String,
+    pub run_sh: String,
+    /// Default `never`.
+    pub restart: Option<JobRestart>,
+    pub shutdown_timeout_secs: Option<u64>,
+    pub shutdown_signal: Option<Signal>,
+    pub needs: Option<Vec<String>>,
+    pub run_as: Option<String>,
+    pub log_buffer_capacity_mb: Option<u64>,
+    pub log_timestamp: Option<bool>,
+    #[serde(default)]
+    pub use_protocol_data: bool,
+    #[serde(default)]
+    pub one_time: bool,
+}
+
+/// Restart policy of a plugin job: `"never"` or `#{on_failure: RestartConfig}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobRestart {
+    Never,
+    OnFailure(RestartConfig),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestartConfig {
+    pub backoff_timeout_ms: u64,
+    pub backoff_base_ms: u64,
+    /// Absent = unlimited.
+    pub max_retries: Option<u32>,
+}
+
+impl From<RestartConfig> for babel_api::job::RestartConfig {
+    fn from(c: RestartConfig) -> Self {
+        Self {
+            backoff_timeout_ms: c.backoff_timeout_ms,
+            backoff_base_ms: c.backoff_base_ms,
+            max_retries: c.max_retries,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    pub name: String,
+    pub run_sh: String,
+    pub restart_config: Option<RestartConfig>,
+    pub shutdown_timeout_secs: Option<u64>,
+    pub shutdown_signal: Option<Signal>,
+    pub run_as: Option<String>,
+    /// Default true: the service waits for protocol data and is stopped for uploads.
+    #[serde(default = "default_true")]
+    pub use_protocol_data: bool,
+    pub log_buffer_capacity_mb: Option<u64>,
+    pub log_timestamp: Option<bool>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuxService {
+    pub name: String,
+    pub run_sh: String,
+    pub restart_config: Option<RestartConfig>,
+    pub shutdown_timeout_secs: Option<u64>,
+    pub shutdown_signal: Option<Signal>,
+    pub run_as: Option<String>,
+    pub log_buffer_capacity_mb: Option<u64>,
+    pub log_timestamp: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Download {
+    pub restart_config: Option<RestartConfig>,
+    pub max_connections: Option<u32>,
+    pub max_runners: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlternativeDownload {
+    pub run_sh: String,
+    pub restart_config: Option<RestartConfig>,
+    pub run_as: Option<String>,
+    pub log_buffer_capacity_mb: Option<u64>,
+    pub log_timestamp: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColdInit {
+    pub run_sh: String,
+    pub restart_config: Option<RestartConfig>,
+    pub run_as: Option<String>,
+    pub log_buffer_capacity_mb: Option<u64>,
+    pub log_timestamp: Option<bool>,
+    pub one_time: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Upload {
+    pub restart_config: Option<RestartConfig>,
+    /// Glob patterns of files left out of the archive.
+    pub exclude: Option<Vec<String>>,
+    /// Absent = ZSTD level 3.
+    pub compression: Option<Compression>,
+    pub max_connections: Option<u32>,
+    pub max_runners: Option<u32>,
+    pub number_of_chunks: Option<u32>,
+    pub url_expires_secs: Option<u32>,
+    pub data_version: Option<u64>,
+}
+
+/// `"NONE"` or `#{ZSTD: level}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Compression {
+    #[serde(rename = "NONE")]
+    None,
+    #[serde(rename = "ZSTD")]
+    Zstd(i32),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Task {
+    pub name: String,
+    /// Cron expression, seconds first (6 or 7 fields).
+    pub schedule: String,
+    /// Plugin function called as `function(param)`.
+    pub function: String,
+    pub param: Option<String>,
+}
+
+/// Signal names a job may be stopped with.
+pub const SIGNAL_NAMES: &[&str] = &[
+    "SIGABRT",
+    "SIGALRM",
+    "SIGBUS",
+    "SIGCHLD",
+    "SIGCLD",
+    "SIGCONT",
+    "SIGEMT",
+    "SIGFPE",
+    "SIGHUP",
+    "SIGILL",
+    "SIGINFO",
+    "SIGINT",
+    "SIGIO",
+    "SIGIOT",
+    "SIGKILL",
+    "SIGPIPE",
+    "SIGPOLL",
+    "SIGPROF",
+    "SIGPWR",
+    "SIGQUIT",
+    "SIGSEGV",
+    "SIGSTOP",
+    "SIGTSTP",
+    "SIGSYS",
+    "SIGTERM",
+    "SIGTRAP",
+    "SIGTTIN",
+    "SIGTTOU",
+    "SIGUNUSED",
+    "SIGURG",
+    "SIGUSR1",
+    "SIGUSR2",
+    "SIGVTALRM",
+    "SIGXCPU",
+    "SIGXFSZ",
+    "SIGWINCH",
+];
+
+/// A validated signal name (one of [`SIGNAL_NAMES`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Signal(String);
+
+impl Signal {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Signal {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        if SIGNAL_NAMES.contains(&name.as_str()) {
+            Ok(Self(name))
+        } else {
+            Err(serde::de::Error::custom(format!(
+                "unknown signal `{name}`, expected one of {}",
+                SIGNAL_NAMES.join(", ")
+            )))
+        }
+    }
+}

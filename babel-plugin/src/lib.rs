@@ -1,0 +1,44 @@
+//! The Rhai plugin host and the image/protocol models it is packaged with.
+//!
+//! The host loads a node's `main.rhai`, exposes the babel functions to it and runs its
+//! methods; the linter checks a plugin directory statically and by a dry run against a stub
+//! engine. Every node-side effect goes through [`babel_api::engine::Engine`].
+//!
+//! * [`Plugin`]: one per node; calls are blocking (run them on a blocking thread).
+//! * [`config`]: the typed, strictly parsed `plugin_config`.
+//! * [`defaults`]: the built-in `init` / `upload` procedures.
+//! * [`lint()`]: static and dry-run checks of a plugin directory.
+//! * [`babel_yaml`], [`protocols_yaml`]: the image and protocol manifests `nib` and `bv` read.
+//!
+//! Only host-side tools link this crate; the in-node agent needs only `babel-api`.
+
+pub mod babel_yaml;
+pub mod config;
+pub mod defaults;
+mod error;
+mod functions;
+mod host;
+mod limits;
+pub mod lint;
+mod plugin;
+pub mod protocols_yaml;
+mod pure;
+mod script;
+mod status;
+
+#[cfg(feature = "definitions")]
+mod definitions;
+
+pub use config::PluginConfig;
+#[cfg(feature = "definitions")]
+pub use definitions::{DEFINITIONS_FILE, definitions};
+pub use error::PluginError;
+pub use functions::{DressedHttpResponse, DressedShResponse};
+pub use limits::PluginLimits;
+pub use lint::{Finding, LintReport, Severity, lint};
+pub use plugin::{MAIN_SCRIPT, Plugin};
+pub use pure::{
+    parse_hex, parse_rfc2822, parse_rfc3339, parse_time, sanitize_sh_param, schedule_parser,
+    validate_schedule,
+};
+pub use status::{DOWNLOADING, Health, ProtocolStatus, STARTING, UPLOADING};

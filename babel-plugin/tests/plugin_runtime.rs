@@ -1,0 +1,89 @@
+//! Evaluation model of the plugin host: top level once, constants, imports, limits.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use babel_plugin::{Plugin, PluginError, PluginLimits};
+use common::{Call, FakeEngine};
+
+fn plugin(src: &str, fake: &Arc<FakeEngine>) -> Plugin {
+    Plugin::from_source(src, fake.clone(), PluginLimits::default()).unwrap()
+}
+
+#[test]
+fn top_level_runs_once_per_load_and_constants_stay_reachable() {
+    let fake = FakeEngine::new();
+    let p = plugin(
+        r#"
+        const NAME = node_env().node_name;
+        let counter = run_sh("echo top").stdout;
+        fn name() { global::NAME + "!" }
+        fn address() { global::NAME }
+    "#,
+        &fake,
+    );
+    assert_eq!(p.name().unwrap(), "node name!");
+    assert_eq!(p.address().unwrap(), "node name");
+    assert_eq!(p.name().unwrap(), "node name!");
+    let top_runs = fake
+        .calls()
+        .iter()
+        .filter(|c| matches!(c, Call::RunSh(b, _) if b == "echo top"))
+        .count();
+    assert_eq!(top_runs, 1);
+}
+
+#[test]
+fn imports_resolve_from_the_plugin_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("base.rhai"),
+        "const BASE = 40;\nfn add(x) { x + global::BASE }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("main.rhai"),
+        "import \"base\" as base;\nfn height() { base::add(2) }\n",
+    )
+    .unwrap();
+    let fake = FakeEngine::new();
+    let p = Plugin::load(dir.path(), fake, PluginLimits::default()).unwrap();
+    assert_eq!(p.height().unwrap(), 42);
+}
+
+#[test]
+fn infinite_loop_times_out() {
+    let fake = FakeEngine::new();
+    let limits = PluginLimits {
+        call_timeout: Duration::from_millis(200),
+        ..PluginLimits::default()
+    };
+    let p = Plugin::from_source("fn height() { loop { } }", fake, limits).unwrap();
+    let start = Instant::now();
+    let err = p.height().unwrap_err();
+    assert!(matches!(err, PluginError::Timeout { .. }), "{err}");
+    assert!(start.elapsed() < Duration::from_secs(5));
+    assert!(err.to_string().contains("'height' timed out"), "{err}");
+}
+
+#[test]
+fn operations_limit_stops_a_busy_loop() {
+    let fake = FakeEngine::new();
+    let limits = PluginLimits {
+        max_operations: 10_000,
+        ..PluginLimits::default()
+    };
+    let p =
+        Plugin::from_source("fn height() { let x = 0; loop { x += 1; } }", fake, limits).unwrap();
+    let err = p.height().unwrap_err();
+    assert!(matches!(err, PluginError::Timeout { .. }), "{err}");
+    assert!(err.to_string().contains("10000 operations"), "{err}");
+}
+
+#[test]
+fn default_limits_bound_operations() {
+    assert!(PluginLimits::default().max_operations > 0);
+}

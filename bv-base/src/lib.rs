@@ -1,0 +1,16 @@
+//! Mechanisms every crate of the workspace shares, each implemented once.
+//!
+//! * [`atomic`]: crash-safe file replacement (temp file, fsync, rename, fsync of the
+//!   directory), with an exact mode when asked; [`atomic_async`] is the same on tokio.
+//! * [`uds`]: gRPC channels and listeners on Unix sockets.
+//! * `api_endpoint` (feature `api-tls`): how clients reach the control-plane API (TLS, the
+//!   plaintext rule).
+
+#[cfg(feature = "api-tls")]
+pub mod api_endpoint;
+pub mod atomic;
+pub mod atomic_async;
+pub mod uds;
+
+pub use atomic::{AtomicFile, sync_file, write_atomic, write_atomic_mode};
+pub use atomic_async::AsyncAtomicFile;
