@@ -45,10 +45,12 @@ impl Drop for Replica {
 }
 
 impl Replica {
+    // The child is killed and waited for in `Drop` (or here on timeout).
+    #[allow(clippy::zombie_processes)]
     fn start(dir: &Path, db_url: &str, key_file: &Path) -> Self {
         std::fs::create_dir_all(dir).expect("replica dir");
         let log = std::fs::File::create(dir.join("log")).expect("log");
-        let child = Command::new(env!("CARGO_BIN_EXE_bv-api"))
+        let mut child = Command::new(env!("CARGO_BIN_EXE_bv-api"))
             .arg("--data-dir")
             .arg(dir)
             .args(["--listen", "127.0.0.1:0", "--database-url", db_url])
@@ -71,7 +73,11 @@ impl Replica {
                     log: dir.join("log"),
                 };
             }
-            assert!(Instant::now() < deadline, "bv-api did not start");
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("bv-api did not start (log in {})", dir.display());
+            }
             std::thread::sleep(Duration::from_millis(50));
         }
     }
