@@ -317,81 +317,92 @@ async fn run_scale(hosts: usize, nodes_per_host: usize, commands: usize) {
     tokio::time::sleep(idle_window).await;
     let idle_statements = statements() - idle_from;
 
-    // Measured: one Stop per node (up to `commands`), made on the other replica.
-    let sample: Vec<(String, usize)> = node_hosts.iter().take(commands).cloned().collect();
-    let issued: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
-    let cpu_before: Vec<f64> = replicas.iter().map(|r| r.usage().0).collect();
-    let statements_before = statements();
-    let started = Instant::now();
-    let issuing = {
-        let issued = issued.clone();
-        let admin_channels = admin_channels.clone();
-        let admin_token = admin_token.clone();
-        let sample = sample.clone();
-        tokio::spawn(async move {
-            futures::stream::iter(sample.into_iter().map(|(node_id, i)| {
-                let mut admin =
-                    Clients::new(admin_channels[(i + 1) % 2].clone(), bearer(&admin_token));
-                let issued = issued.clone();
-                async move {
-                    issued
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .insert(node_id.clone(), Instant::now());
-                    admin
-                        .nodes
-                        .stop(pb::NodeIdRequest { node_id })
-                        .await
-                        .expect("stop");
-                }
-            }))
-            .buffer_unordered(32)
-            .collect::<Vec<_>>()
-            .await;
-        })
-    };
-    let mut latencies = Vec::with_capacity(sample.len());
-    while latencies.len() < sample.len() {
-        let (node_id, at) = tokio::time::timeout(Duration::from_secs(120), arrived_rx.recv())
-            .await
-            .expect("every Stop arrives")
-            .expect("hosts run");
-        let sent = issued
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&node_id);
-        if let Some(sent) = sent {
-            latencies.push(at.duration_since(sent));
+    // Measured, twice: Stops one at a time (delivery latency without queueing), then Stops
+    // 32 at a time (throughput; latency then includes the queue). Each to a node of its own,
+    // made on the replica not holding the host's stream.
+    let quiet = commands.min(200).min(node_hosts.len() / 2);
+    let rounds = [
+        (1, &node_hosts[..quiet]),
+        (
+            32,
+            &node_hosts[quiet..(quiet + commands).min(node_hosts.len())],
+        ),
+    ];
+    for (concurrency, sample) in rounds {
+        let issued: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+        let cpu_before: Vec<f64> = replicas.iter().map(|r| r.usage().0).collect();
+        let statements_before = statements();
+        let started = Instant::now();
+        let issuing = {
+            let issued = issued.clone();
+            let admin_channels = admin_channels.clone();
+            let admin_token = admin_token.clone();
+            let sample = sample.to_vec();
+            tokio::spawn(async move {
+                futures::stream::iter(sample.into_iter().map(|(node_id, i)| {
+                    let mut admin =
+                        Clients::new(admin_channels[(i + 1) % 2].clone(), bearer(&admin_token));
+                    let issued = issued.clone();
+                    async move {
+                        issued
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .insert(node_id.clone(), Instant::now());
+                        admin
+                            .nodes
+                            .stop(pb::NodeIdRequest { node_id })
+                            .await
+                            .expect("stop");
+                    }
+                }))
+                .buffer_unordered(concurrency)
+                .collect::<Vec<_>>()
+                .await;
+            })
+        };
+        let mut latencies = Vec::with_capacity(sample.len());
+        while latencies.len() < sample.len() {
+            let (node_id, at) = tokio::time::timeout(Duration::from_secs(120), arrived_rx.recv())
+                .await
+                .expect("every Stop arrives")
+                .expect("hosts run");
+            let sent = issued
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&node_id);
+            if let Some(sent) = sent {
+                latencies.push(at.duration_since(sent));
+            }
         }
+        issuing.await.expect("issuing");
+        let elapsed = started.elapsed();
+        // Let the last acks and results land.
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        let ran = statements() - statements_before;
+        let usage: Vec<(f64, f64, f64)> = replicas.iter().map(|r| r.usage()).collect();
+        latencies.sort();
+        // Less what the open streams would have run anyway meanwhile.
+        let idle_during =
+            idle_statements as f64 * (elapsed.as_secs_f64() + 1.0) / idle_window.as_secs_f64();
+        let per_command = (ran as f64 - idle_during) / sample.len() as f64;
+        println!(
+            "| {hosts} | {} | {} × {concurrency} | {:.1} | {:.1} | {:.0} | {:.1} | {:.1} | {:.2} / {:.2} | {:.0} / {:.0} | {:.0} / {:.0} | {:.0} |",
+            node_hosts.len(),
+            sample.len(),
+            percentile(&latencies, 0.5).as_secs_f64() * 1000.0,
+            percentile(&latencies, 0.99).as_secs_f64() * 1000.0,
+            sample.len() as f64 / elapsed.as_secs_f64(),
+            per_command,
+            idle_statements as f64 / idle_window.as_secs_f64(),
+            usage[0].0 - cpu_before[0],
+            usage[1].0 - cpu_before[1],
+            usage[0].1,
+            usage[1].1,
+            usage[0].2,
+            usage[1].2,
+            setup_secs,
+        );
     }
-    issuing.await.expect("issuing");
-    let elapsed = started.elapsed();
-    // Let the last acks and results land.
-    tokio::time::sleep(Duration::from_millis(1000)).await;
-    let ran = statements() - statements_before;
-    let usage: Vec<(f64, f64, f64)> = replicas.iter().map(|r| r.usage()).collect();
-    latencies.sort();
-    // Less what the open streams would have run anyway meanwhile.
-    let idle_during =
-        idle_statements as f64 * (elapsed.as_secs_f64() + 1.0) / idle_window.as_secs_f64();
-    let per_command = (ran as f64 - idle_during) / sample.len() as f64;
-    println!(
-        "| {hosts} | {} | {} | {:.1} | {:.1} | {:.0} | {:.1} | {:.1} | {:.2} / {:.2} | {:.0} / {:.0} | {:.0} / {:.0} | {:.0} |",
-        node_hosts.len(),
-        sample.len(),
-        percentile(&latencies, 0.5).as_secs_f64() * 1000.0,
-        percentile(&latencies, 0.99).as_secs_f64() * 1000.0,
-        sample.len() as f64 / elapsed.as_secs_f64(),
-        per_command,
-        idle_statements as f64 / idle_window.as_secs_f64(),
-        usage[0].0 - cpu_before[0],
-        usage[1].0 - cpu_before[1],
-        usage[0].1,
-        usage[1].1,
-        usage[0].2,
-        usage[1].2,
-        setup_secs,
-    );
     drop(replicas);
     pg.drop_now().await;
 }
@@ -416,7 +427,7 @@ fn main() {
         .build()
         .expect("runtime");
     println!(
-        "| hosts | nodes | commands | p50 ms | p99 ms | commands/s | DB statements/command | idle DB statements/s | CPU s (A / B) | RSS MiB (A / B) | peak RSS MiB (A / B) | setup s |"
+        "| hosts | nodes | commands × concurrency | p50 ms | p99 ms | commands/s | DB statements/command | idle DB statements/s | CPU s (A / B) | RSS MiB (A / B) | peak RSS MiB (A / B) | setup s |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for hosts in scales {

@@ -6,8 +6,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use bv_base::api_endpoint::{ApiTls, api_endpoint};
 use babel_api::pb::api::v1 as pb;
+use bv_base::api_endpoint::{ApiTls, api_endpoint};
 use common::certs::TestCa;
 use common::{Clients, Harness, bearer};
 use tonic::transport::Channel;

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use bv_base::api_endpoint::{ApiTls, api_endpoint};
 use babel_api::pb::api::v1 as api;
+use bv_base::api_endpoint::{ApiTls, api_endpoint};
 use eyre::{Context, Result};
 use tonic::metadata::MetadataValue;
 use tonic::service::Interceptor;

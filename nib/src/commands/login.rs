@@ -2,8 +2,8 @@
 
 use std::io::{BufRead, Write};
 
-use bv_base::api_endpoint::ApiTls;
 use babel_api::pb::api::v1 as api;
+use bv_base::api_endpoint::ApiTls;
 use eyre::{Result, bail};
 
 use crate::api_client::{Api, api_err};
