@@ -273,3 +273,53 @@ async fn replicas_starting_together_make_one_admin() {
     b.shutdown().await.expect("B stops");
     pg.drop_now().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_sessions_work_on_every_replica() {
+    let console = |c: &mut Config| {
+        c.console.console_listen = Some("127.0.0.1:0".parse().expect("addr"));
+    };
+    let Some(h) = Harness::postgres_with(console).await else {
+        return;
+    };
+    let b_dir = tempfile::tempdir_in("/tmp").expect("temp dir");
+    let b = h.replica(&b_dir, console).await;
+    let (a_url, b_url) = (
+        h.server.console_url().expect("console on A"),
+        b.console_url().expect("console on B"),
+    );
+    let http = reqwest::Client::new();
+    let password = std::fs::read_to_string(h.data_dir.path().join("admin.password")).expect("pw");
+    let r = http
+        .post(format!("{a_url}/api/login"))
+        .json(&serde_json::json!({"email": "admin@localhost", "password": password.trim()}))
+        .send()
+        .await
+        .expect("login on A");
+    assert_eq!(r.status().as_u16(), 200);
+    let cookie = r.headers()["set-cookie"]
+        .to_str()
+        .expect("ascii")
+        .split(';')
+        .next()
+        .expect("pair")
+        .to_string();
+    for base in [&a_url, &b_url] {
+        let r = http
+            .get(format!("{base}/api/me"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .expect("me");
+        assert_eq!(r.status().as_u16(), 200, "session from A on {base}");
+    }
+    let r = http
+        .get(format!("{b_url}/api/me"))
+        .header("cookie", "bv_console=forged")
+        .send()
+        .await
+        .expect("me");
+    assert_eq!(r.status().as_u16(), 401);
+    b.shutdown().await.expect("B stops");
+    h.stop().await;
+}
