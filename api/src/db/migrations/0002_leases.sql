@@ -5,3 +5,6 @@ CREATE TABLE leases (
     holder TEXT NOT NULL,
     expires_at BIGINT NOT NULL
 );
+
+-- A new command's order number is read from the host's newest one.
+CREATE INDEX commands_host_seq ON commands (host_id, seq);
