@@ -8,10 +8,10 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use blockvisord::config::Config;
-use blockvisord::node::Node;
-use blockvisord::node::agent::wait_for_babel;
-use blockvisord::node::state::{ImageKey, NodeImage, NodeState, SCHEMA_VERSION, Status};
+use bv_host::config::Config;
+use bv_node::node::Node;
+use bv_node::node::agent::wait_for_babel;
+use bv_node::node::state::{ImageKey, NodeImage, NodeState, SCHEMA_VERSION, Status};
 
 const ROUNDS: usize = 20;
 
@@ -117,7 +117,7 @@ async fn bench(root: &Path, uri: &str, tag: &str) -> Result<(), String> {
         ),
         ..Default::default()
     };
-    let (scheduler, _fired) = blockvisord::scheduler::Scheduler::new();
+    let (scheduler, _fired) = bv_host::scheduler::Scheduler::new();
     let svc = Arc::new(
         blockvisord::daemon::services(config, Arc::new(scheduler)).map_err(|e| format!("{e:#}"))?,
     );
@@ -177,6 +177,10 @@ async fn bench(root: &Path, uri: &str, tag: &str) -> Result<(), String> {
     Ok(())
 }
 
+#[expect(
+    clippy::disallowed_methods,
+    reason = "a failed bench run exits non-zero"
+)]
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;

@@ -1,28 +1,11 @@
-//! Host daemon `blockvisord` and its CLI `bv`.
+//! Host daemon `blockvisord`, on top of `bv_node` (nodes) and `bv_host` (host primitives).
 //!
-//! * [`config`]: embedded defaults, TOML file, flags.
 //! * [`daemon`]: the local API server, re-attach, recovery loop.
-//! * [`nodes`] / [`node`]: the registry and one node's state and operations.
-//! * [`container`]: the runtime trait, runc, the OCI spec builder.
-//! * [`rootfs`], [`net`]: images as node root filesystems, node networking.
-//! * [`cli`]: the `bv` command line.
-//! * [`cloud`]: registration with the control-plane API, its command stream, archives and
-//!   secrets.
+//! * [`cloud`]: registration with the control-plane API and its command stream.
+//! * [`metrics`]: health checks of nodes and the Prometheus endpoint.
+//! * [`autoupgrade`]: automatic upgrades of nodes to newer images.
 
 pub mod autoupgrade;
-pub mod cli;
 pub mod cloud;
-pub mod config;
-pub mod container;
 pub mod daemon;
-pub mod engine;
-pub mod fsutil;
-pub mod image;
 pub mod metrics;
-pub mod net;
-pub mod node;
-pub mod nodes;
-pub mod nodeset;
-pub mod rootfs;
-pub mod scheduler;
-pub mod uds;

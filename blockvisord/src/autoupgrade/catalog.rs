@@ -132,7 +132,7 @@ impl ImageCatalog for Layered {
 
 /// The control-plane API's image catalog (`ImageService.GetImage`, latest build). Answers
 /// nothing while the host is not registered.
-pub struct ApiCatalog(pub std::sync::Arc<crate::cloud::Link>);
+pub struct ApiCatalog(pub std::sync::Arc<bv_host::apilink::Link>);
 
 impl std::fmt::Debug for ApiCatalog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -239,7 +239,7 @@ uri = "docker://r/p:x"
         let latest = layered.latest("p", "v").await.unwrap().unwrap();
         assert_eq!(latest.uri, "u1.10.0");
         assert_eq!(layered.latest("p", "x").await.unwrap(), None);
-        let unregistered = ApiCatalog(std::sync::Arc::new(crate::cloud::Link::default()));
+        let unregistered = ApiCatalog(std::sync::Arc::new(bv_host::apilink::Link::default()));
         assert_eq!(unregistered.latest("p", "v").await.unwrap(), None);
     }
 }

@@ -7,8 +7,8 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::catalog::{CatalogImage, ImageCatalog};
 use super::record::{Candidate, NodePolicy, Record};
-use super::{Mode, UpgradeConfig};
-use crate::node::state::NodeImage;
+use bv_host::config::{Mode, UpgradeConfig};
+use bv_node::node::state::NodeImage;
 
 pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> DateTime<Utc>;

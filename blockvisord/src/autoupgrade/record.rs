@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::Mode;
-use crate::node::state::NodeImage;
+use bv_host::config::Mode;
+use bv_node::node::state::NodeImage;
 
 pub const RECORD_FILE: &str = "auto_upgrade.json";
 
@@ -75,7 +75,8 @@ impl Record {
     pub fn save(&self, node_dir: &Path) -> Result<(), String> {
         let p = path(node_dir);
         let json = serde_json::to_vec_pretty(self).map_err(|e| e.to_string())?;
-        crate::fsutil::write_atomic(&p, &json).map_err(|e| format!("writing {}: {e}", p.display()))
+        bv_host::fsutil::write_atomic(&p, &json)
+            .map_err(|e| format!("writing {}: {e}", p.display()))
     }
 }
 

@@ -10,10 +10,10 @@ use tracing::{info, warn};
 
 use super::policy::{Action, NodeView, Planner, effective};
 use super::record::Record;
-use super::{Mode, UpgradeConfig};
-use crate::node::state::{NodeImage, Status};
-use crate::node::upgrade::UpgradeTarget;
-use crate::nodes::{NodeEntry, Registry};
+use bv_host::config::{Mode, UpgradeConfig};
+use bv_node::node::state::{NodeImage, Status};
+use bv_node::node::upgrade::UpgradeTarget;
+use bv_node::nodes::{NodeEntry, Registry};
 
 /// How long a pass waits for a node another task holds (a status query, a metrics scrape)
 /// before it counts the node as busy (start, stop, upgrade in progress) and skips it.
@@ -168,15 +168,24 @@ pub fn set_policy(node_dir: &std::path::Path, policy: &pb::UpgradePolicy) -> Res
     record.save(node_dir)
 }
 
+/// Automatic upgrades of one node, done and rolled back (from its policy record).
+#[derive(Debug, Clone, Default)]
+pub struct UpgradeCounts {
+    pub node_id: String,
+    pub name: String,
+    pub upgraded: u64,
+    pub rolled_back: u64,
+}
+
 /// Counters for the metrics endpoint.
-pub fn counts(registry: &Registry) -> Vec<crate::metrics::prom::UpgradeCounts> {
+pub fn counts(registry: &Registry) -> Vec<UpgradeCounts> {
     let nodes_dir = registry.services().config.nodes_dir();
     registry
         .list()
         .iter()
         .filter_map(|e| {
             let r = Record::load(&nodes_dir.join(e.id.to_string())).ok()?;
-            Some(crate::metrics::prom::UpgradeCounts {
+            Some(UpgradeCounts {
                 node_id: e.id.to_string(),
                 name: e.cached().name,
                 upgraded: r.upgraded,

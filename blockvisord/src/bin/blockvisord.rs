@@ -1,7 +1,7 @@
 //! Host daemon: runs blockchain nodes as containers.
 use std::path::PathBuf;
 
-use blockvisord::config::Config;
+use bv_host::config::Config;
 use clap::Parser;
 
 #[derive(Parser, Debug)]

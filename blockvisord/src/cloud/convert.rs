@@ -6,12 +6,12 @@ use babel_api::pb::api::v1 as pb;
 use chrono::Utc;
 use uuid::Uuid;
 
-use crate::node::NodeError;
-use crate::node::state::{
-    Firewall, FirewallRule, ImageKey, NodeImage, NodeState, RamDisk, SCHEMA_VERSION, Status,
-    VmConfig,
+use bv_host::net::firewall::{Firewall, FirewallRule};
+use bv_node::node::NodeError;
+use bv_node::node::state::{
+    ImageKey, NodeImage, NodeState, RamDisk, SCHEMA_VERSION, Status, VmConfig,
 };
-use crate::node::upgrade::UpgradeTarget;
+use bv_node::node::upgrade::UpgradeTarget;
 
 const MIB: u64 = 1024 * 1024;
 const GB: u64 = 1_000_000_000;

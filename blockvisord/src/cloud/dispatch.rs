@@ -4,28 +4,16 @@
 //! with fakes.
 
 use std::collections::HashMap;
-use std::pin::Pin;
 
 use babel_api::pb::api::v1 as pb;
-use futures::Stream;
 use tonic::Status;
 use uuid::Uuid;
 
 use super::convert::{self, ConfigUpdate};
-use crate::node::state::{NodeState, Status as NodeStatus};
-use crate::node::upgrade::UpgradeTarget;
-use crate::node::{NodeError, NodeResult};
-
-pub type CommandStream = Pin<Box<dyn Stream<Item = Result<pb::Command, Status>> + Send>>;
-
-/// The API calls the command loop makes.
-#[tonic::async_trait]
-pub trait ControlPlane: Send + Sync {
-    async fn command_stream(&self) -> Result<CommandStream, Status>;
-    async fn ack(&self, command_id: &str) -> Result<(), Status>;
-    async fn update(&self, update: pb::UpdateCommandRequest) -> Result<(), Status>;
-    async fn report_status(&self, req: pb::ReportNodeStatusRequest) -> Result<(), Status>;
-}
+use bv_host::apilink::control::ControlPlane;
+use bv_node::node::state::{NodeState, Status as NodeStatus};
+use bv_node::node::upgrade::UpgradeTarget;
+use bv_node::node::{NodeError, NodeResult};
 
 /// One node's actual status as the API should see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -230,6 +218,7 @@ mod tests {
 
     use super::*;
     use crate::cloud::convert::sample_node;
+    use bv_host::apilink::control::CommandStream;
 
     #[derive(Default)]
     struct FakeApi {

@@ -1,6 +1,6 @@
 //! Local `bv node start|stop|restart|delete` of a node the API manages: the API owns the
-//! desired state, so the request goes to the API and its command comes back on the stream
-//! (spec §4.4). Dev nodes, unregistered hosts, and an unreachable API (or one that no
+//! desired state, so the request goes to the API and the command that carries it out comes
+//! back on the stream. Dev nodes, unregistered hosts, and an unreachable API (or one that no
 //! longer knows the node) fall back to the local operation, so a node can always be stopped
 //! or removed on the host itself.
 
@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use tonic::{Code, Status};
 
-use super::client::NodeAction;
-use crate::node::state::Status as NodeStatus;
-use crate::nodes::{NodeEntry, Registry};
+use bv_host::apilink::client::NodeAction;
+use bv_node::node::state::Status as NodeStatus;
+use bv_node::nodes::{NodeEntry, Registry};
 
 /// How long the local call waits for the API's command to run here.
 const WAIT: Duration = Duration::from_secs(60);

@@ -1,77 +1,24 @@
-//! The host's side of the control-plane API: registration ([`creds`]), the command stream
-//! ([`stream`], [`dispatch`]), catalog creates, and the API client the plugin engine and the
-//! per-node `BabelEngine` use for archives and secrets ([`client`]).
+//! The host's side of the control-plane API: registration, the command stream ([`stream`],
+//! [`dispatch`]) and catalog creates. The client itself and the shared connection are the
+//! low-level `apilink`.
 
-pub mod client;
 pub mod convert;
-pub mod creds;
 pub mod dispatch;
 pub mod forward;
 pub mod ops;
 pub mod stream;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use babel_api::pb::api::v1 as api_pb;
 use babel_api::pb::blockvisor::v1 as pb;
 use tonic::Status;
 
-use crate::nodes::Registry;
-use client::ApiClient;
-use creds::HostCredentials;
-
-/// The API connection shared by the daemon: empty until the host is registered.
-#[derive(Debug, Default)]
-pub struct Link {
-    client: RwLock<Option<Arc<ApiClient>>>,
-    connected: Arc<AtomicBool>,
-    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
-}
-
-impl Link {
-    pub fn client(&self) -> Option<Arc<ApiClient>> {
-        self.client.read().ok().and_then(|c| c.clone())
-    }
-
-    /// The client, or Unavailable naming what is missing.
-    pub fn require(&self) -> Result<Arc<ApiClient>, Status> {
-        self.client().ok_or_else(|| {
-            Status::unavailable(
-                "this host is not registered with a control-plane API (run `bv host register`)",
-            )
-        })
-    }
-
-    pub fn is_connected(&self) -> bool {
-        self.connected.load(Ordering::SeqCst)
-    }
-
-    /// Stops the command loop (daemon shutdown).
-    pub fn shutdown(&self) {
-        if let Ok(mut task) = self.task.lock()
-            && let Some(t) = task.take()
-        {
-            t.abort();
-        }
-    }
-}
-
-/// The archive of a node for API archive calls: by id when the node has one, else by key.
-pub fn archive_ref(archive_id: &str, store_key: &str) -> Option<api_pb::ArchiveRef> {
-    use api_pb::archive_ref::Archive;
-    let archive = if !archive_id.is_empty() {
-        Archive::ArchiveId(archive_id.into())
-    } else if !store_key.is_empty() {
-        Archive::StoreKey(store_key.into())
-    } else {
-        return None;
-    };
-    Some(api_pb::ArchiveRef {
-        archive: Some(archive),
-    })
-}
+use bv_host::apilink::client::{self, ApiClient};
+use bv_host::apilink::creds::HostCredentials;
+use bv_host::apilink::link::Link;
+use bv_node::nodes::Registry;
 
 /// Connects the daemon to the API with `creds` and starts the command loop (replacing a
 /// running one).
@@ -80,9 +27,7 @@ pub fn connect(registry: &Arc<Registry>, creds: &HostCredentials) -> Result<(), 
     let link = &svc.cloud;
     let client =
         Arc::new(ApiClient::new(creds).map_err(|e| Status::invalid_argument(e.to_string()))?);
-    if let Ok(mut c) = link.client.write() {
-        *c = Some(client.clone());
-    }
+    link.set_client(client.clone());
     let opts = stream::LoopOptions {
         host_network: svc.config.network.host_network,
         status_every: Duration::from_secs(svc.config.status_interval_secs.max(1)),
@@ -98,12 +43,8 @@ pub fn connect(registry: &Arc<Registry>, creds: &HostCredentials) -> Result<(), 
             tracing::warn!("sending host info to the API: {}", e.message());
         }
     });
-    let task = tokio::spawn(stream::run(client, ops, link.connected.clone(), opts));
-    if let Ok(mut t) = link.task.lock()
-        && let Some(old) = t.replace(task)
-    {
-        old.abort();
-    }
+    let task = tokio::spawn(stream::run(client, ops, link.connected_flag(), opts));
+    link.replace_task(task);
     tracing::info!(api = %creds.api_url, host_id = %creds.host_id, "connecting to the API");
     Ok(())
 }
@@ -135,7 +76,7 @@ fn os_release() -> (String, String) {
 
 /// What the API should know about this machine (sent at registration and on every start).
 fn host_facts(registry: &Registry) -> api_pb::UpdateHostRequest {
-    let metrics = crate::daemon::host::metrics(registry);
+    let metrics = registry.host_metrics();
     let (os, os_version) = os_release();
     api_pb::UpdateHostRequest {
         host_id: String::new(),
@@ -257,7 +198,7 @@ pub async fn create_from_catalog(
 /// on the stream. Returns the new image id.
 pub async fn upgrade_from_catalog(
     link: &Link,
-    node: &crate::node::state::NodeState,
+    node: &bv_node::node::state::NodeState,
     req: &pb::CatalogNodeRequest,
 ) -> Result<String, Status> {
     if node.dev_mode {
@@ -291,32 +232,4 @@ pub async fn upgrade_from_catalog(
         .upgrade_node(&node.id.to_string(), Some(image.image_id.clone()))
         .await?;
     Ok(image.image_id)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn archive_ref_prefers_the_id() {
-        use api_pb::archive_ref::Archive;
-        assert_eq!(
-            archive_ref("a1", "k").and_then(|r| r.archive),
-            Some(Archive::ArchiveId("a1".into()))
-        );
-        assert_eq!(
-            archive_ref("", "k").and_then(|r| r.archive),
-            Some(Archive::StoreKey("k".into()))
-        );
-        assert!(archive_ref("", "").is_none());
-    }
-
-    #[test]
-    fn unregistered_link_says_how_to_register() {
-        let link = Link::default();
-        let e = link.require().unwrap_err();
-        assert_eq!(e.code(), tonic::Code::Unavailable);
-        assert!(e.message().contains("bv host register"));
-        assert!(!link.is_connected());
-    }
 }

@@ -6,16 +6,16 @@ use uuid::Uuid;
 
 use super::convert::ConfigUpdate;
 use super::dispatch::{NodeOps, NodeReport};
-use crate::node::state::{NodeState, Status};
-use crate::node::upgrade::UpgradeTarget;
-use crate::node::{NodeError, NodeResult};
-use crate::nodes::Registry;
+use bv_node::node::state::{NodeState, Status};
+use bv_node::node::upgrade::UpgradeTarget;
+use bv_node::node::{NodeError, NodeResult};
+use bv_node::nodes::Registry;
 
 #[derive(Debug, Clone)]
 pub struct RegistryOps(pub Arc<Registry>);
 
 impl RegistryOps {
-    fn entry(&self, id: Uuid) -> NodeResult<Arc<crate::nodes::NodeEntry>> {
+    fn entry(&self, id: Uuid) -> NodeResult<Arc<bv_node::nodes::NodeEntry>> {
         self.0.get(&id.to_string())
     }
 }
@@ -75,7 +75,7 @@ impl NodeOps for RegistryOps {
         let entry = self.entry(id)?;
         let mut node = entry.lock().await;
         node.state.tags = update.tags;
-        node.update(crate::node::update::NodeUpdate {
+        node.update(bv_node::node::update::NodeUpdate {
             properties: update.properties,
             firewall: Some(update.firewall),
             display_name: Some(update.display_name),

@@ -9,7 +9,8 @@ use std::time::Duration;
 use futures::StreamExt;
 use tracing::{info, warn};
 
-use super::dispatch::{ControlPlane, NodeOps, StatusReporter, process};
+use super::dispatch::{NodeOps, StatusReporter, process};
+use bv_host::apilink::control::ControlPlane;
 
 /// Timing of the loop.
 #[derive(Debug, Clone, Copy)]
@@ -90,10 +91,11 @@ mod tests {
 
     use super::*;
     use crate::cloud::convert::ConfigUpdate;
-    use crate::cloud::dispatch::{CommandStream, NodeReport};
-    use crate::node::NodeResult;
-    use crate::node::state::NodeState;
-    use crate::node::upgrade::UpgradeTarget;
+    use crate::cloud::dispatch::NodeReport;
+    use bv_host::apilink::control::CommandStream;
+    use bv_node::node::NodeResult;
+    use bv_node::node::state::NodeState;
+    use bv_node::node::upgrade::UpgradeTarget;
 
     fn opts() -> LoopOptions {
         LoopOptions {

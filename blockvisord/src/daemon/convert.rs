@@ -4,11 +4,11 @@ use babel_api::pb::blockvisor::v1 as pb;
 use chrono::Utc;
 use uuid::Uuid;
 
-use crate::node::state::{
-    Firewall, FirewallRule, ImageKey, NodeImage, NodeState, RamDisk, SCHEMA_VERSION, Status,
-    VmConfig,
+use bv_host::net::firewall::{Firewall, FirewallRule};
+use bv_node::node::state::{
+    ImageKey, NodeImage, NodeState, RamDisk, SCHEMA_VERSION, Status, VmConfig,
 };
-use crate::node::{NodeError, NodePaths};
+use bv_node::node::{NodeError, NodePaths};
 
 pub fn status_to_pb(s: Status) -> pb::NodeStatus {
     match s {

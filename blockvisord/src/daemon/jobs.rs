@@ -4,13 +4,13 @@ use babel_api::pb::babel::v1 as bpb;
 use babel_api::pb::babel::v1::babel_client::BabelClient;
 use babel_api::pb::blockvisor::v1 as pb;
 use futures::StreamExt;
-use tonic::Status;
 use tonic::transport::Channel;
 
-use super::service::LogStream;
-use crate::node::agent::babel_client;
-use crate::node::state::Status as NodeStatus;
-use crate::nodes::NodeEntry;
+use super::error::ApiError;
+use super::logs::LogStream;
+use bv_node::node::agent::babel_client;
+use bv_node::node::state::Status as NodeStatus;
+use bv_node::nodes::NodeEntry;
 
 #[derive(Debug, Clone, Copy)]
 pub enum Action {
@@ -21,16 +21,13 @@ pub enum Action {
     Restart,
 }
 
-async fn client(entry: &NodeEntry) -> Result<BabelClient<Channel>, Status> {
+async fn client(entry: &NodeEntry) -> Result<BabelClient<Channel>, ApiError> {
     let node = entry.lock().await;
     if !node.container_state().await.is_running() {
-        return Err(Status::failed_precondition(format!(
-            "node `{}` is not running",
-            node.state.name
-        )));
+        return Err(ApiError::NotRunning(node.state.name.clone()));
     }
     if node.state.expected_status == NodeStatus::Failed {
-        return Err(Status::failed_precondition("node is Failed"));
+        return Err(ApiError::Failed);
     }
     Ok(babel_client(
         &node.paths.babel_socket(),
@@ -38,7 +35,7 @@ async fn client(entry: &NodeEntry) -> Result<BabelClient<Channel>, Status> {
     ))
 }
 
-pub async fn list(entry: &NodeEntry) -> Result<pb::ListJobsResponse, Status> {
+pub async fn list(entry: &NodeEntry) -> Result<pb::ListJobsResponse, ApiError> {
     let jobs = client(entry)
         .await?
         .get_jobs(bpb::GetJobsRequest {})
@@ -48,19 +45,19 @@ pub async fn list(entry: &NodeEntry) -> Result<pb::ListJobsResponse, Status> {
     Ok(pb::ListJobsResponse { jobs })
 }
 
-pub async fn info(entry: &NodeEntry, name: String) -> Result<bpb::JobInfo, Status> {
+pub async fn info(entry: &NodeEntry, name: String) -> Result<bpb::JobInfo, ApiError> {
     client(entry)
         .await?
         .job_info(bpb::JobRequest { name })
         .await?
         .into_inner()
         .info
-        .ok_or_else(|| Status::internal("babel sent an empty job info"))
+        .ok_or(ApiError::EmptyJobInfo)
 }
 
-pub async fn act(entry: &NodeEntry, name: &str, action: Action) -> Result<(), Status> {
+pub async fn act(entry: &NodeEntry, name: &str, action: Action) -> Result<(), ApiError> {
     if name.is_empty() {
-        return Err(Status::invalid_argument("job name is empty"));
+        return Err(ApiError::EmptyJobName);
     }
     let mut c = client(entry).await?;
     let req = bpb::JobRequest { name: name.into() };
@@ -74,11 +71,11 @@ pub async fn act(entry: &NodeEntry, name: &str, action: Action) -> Result<(), St
     Ok(())
 }
 
-pub async fn logs(entry: &NodeEntry, req: pb::JobLogsRequest) -> Result<LogStream, Status> {
+pub async fn logs(entry: &NodeEntry, req: pb::JobLogsRequest) -> Result<LogStream, ApiError> {
     let mut c = {
         let node = entry.lock().await;
         if !node.container_state().await.is_running() {
-            return Err(Status::failed_precondition("node is not running"));
+            return Err(ApiError::Stopped);
         }
         // No deadline: a followed log stays open.
         babel_client(&node.paths.babel_socket(), None)

@@ -2,13 +2,16 @@
 
 use std::io::SeekFrom;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::time::Duration;
 
 use babel_api::pb::blockvisor::v1 as pb;
+use futures::Stream;
 use tokio::io::{AsyncBufReadExt, AsyncSeekExt, BufReader};
 use tonic::Status;
 
-use super::service::LogStream;
+/// Log lines as the local API streams them.
+pub type LogStream = Pin<Box<dyn Stream<Item = Result<pb::LogLine, Status>> + Send>>;
 
 /// Last `lines` lines (0: 100) of `path`, then new lines while `follow`.
 pub async fn tail(

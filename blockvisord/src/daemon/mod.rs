@@ -3,7 +3,7 @@
 //! running while the daemon is down.
 
 pub mod convert;
-pub mod host;
+pub mod error;
 pub mod jobs;
 pub mod logs;
 pub mod service;
@@ -17,11 +17,11 @@ use eyre::WrapErr;
 use tokio_stream::wrappers::UnixListenerStream;
 use tracing::{info, warn};
 
-use crate::config::Config;
-use crate::container::runc::Runc;
-use crate::node::Services;
-use crate::node::agent::BabelConnector;
-use crate::nodes::Registry;
+use bv_host::config::Config;
+use bv_host::container::runc::Runc;
+use bv_node::node::Services;
+use bv_node::node::agent::BabelConnector;
+use bv_node::nodes::Registry;
 
 /// The static PID 1 of node containers, built from `init/bv-init.c`.
 pub const INIT_BINARY: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/bv-init"));
@@ -32,7 +32,7 @@ pub fn install_init(bin_dir: &Path) -> std::io::Result<std::path::PathBuf> {
     std::fs::create_dir_all(bin_dir)?;
     let path = bin_dir.join("bv-init");
     if std::fs::read(&path).ok().as_deref() != Some(INIT_BINARY) {
-        crate::fsutil::write_atomic(&path, INIT_BINARY)?;
+        bv_host::fsutil::write_atomic(&path, INIT_BINARY)?;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
     }
     Ok(path)
@@ -40,7 +40,7 @@ pub fn install_init(bin_dir: &Path) -> std::io::Result<std::path::PathBuf> {
 
 pub fn services(
     config: Config,
-    scheduler: Arc<crate::scheduler::Scheduler>,
+    scheduler: Arc<bv_host::scheduler::Scheduler>,
 ) -> eyre::Result<Services> {
     config.validate()?;
     std::fs::create_dir_all(config.nodes_dir())
@@ -48,8 +48,8 @@ pub fn services(
     let init_binary = install_init(&config.bin_dir()).wrap_err("installing bv-init")?;
     let babel_dir = config.resolve_babel_dir()?;
     let runtime = Arc::new(Runc::new(config.runc.clone(), config.runc_root()));
-    let rootfs = crate::rootfs::default_provider(&config);
-    let network = crate::net::default_network(&config);
+    let rootfs = bv_host::rootfs::default_provider(&config);
+    let network = bv_host::net::default_network(&config);
     Ok(Services {
         runtime,
         rootfs,
@@ -109,7 +109,7 @@ async fn recovery_loop(registry: Arc<Registry>, every: Duration) {
 /// Runs due scheduled tasks: the plugin method, under the node's lock, only while it runs.
 async fn task_loop(
     registry: Arc<Registry>,
-    mut fired: tokio::sync::mpsc::UnboundedReceiver<crate::scheduler::Fire>,
+    mut fired: tokio::sync::mpsc::UnboundedReceiver<bv_host::scheduler::Fire>,
 ) {
     while let Some(fire) = fired.recv().await {
         let Ok(entry) = registry.get(&fire.node_id.to_string()) else {
@@ -123,7 +123,7 @@ async fn task_loop(
                     tracing::debug!(node = %fire.node_id, task = %fire.name, "node busy; task skipped");
                     return;
                 };
-                if node.status().await != crate::node::state::Status::Running {
+                if node.status().await != bv_node::node::state::Status::Running {
                     return;
                 }
                 match node.plugin().await {
@@ -134,7 +134,7 @@ async fn task_loop(
                     }
                 }
             };
-            match crate::node::plugin::call(&plugin, &fire.function, &fire.param).await {
+            match bv_node::node::plugin::call(&plugin, &fire.function, &fire.param).await {
                 Ok(_) => tracing::debug!(node = %fire.node_id, task = %fire.name, "task ran"),
                 Err(e) => warn!(node = %fire.node_id, task = %fire.name, "task failed: {e}"),
             }
@@ -184,7 +184,7 @@ async fn spawn_fleet(registry: Arc<Registry>) -> eyre::Result<Vec<tokio::task::J
 /// Refuses to start when another daemon already answers on the socket.
 async fn check_not_running(socket: &Path) -> eyre::Result<()> {
     if socket.exists()
-        && crate::uds::connect(socket, Some(Duration::from_secs(1)))
+        && bv_host::uds::connect(socket, Some(Duration::from_secs(1)))
             .await
             .is_ok()
     {
@@ -200,14 +200,14 @@ pub async fn run(config: Config) -> eyre::Result<()> {
     let socket = config.socket.clone();
     check_not_running(&socket).await?;
     let recovery_every = Duration::from_secs(config.recovery_interval_secs.max(1));
-    let (scheduler, fired) = crate::scheduler::Scheduler::new();
+    let (scheduler, fired) = bv_host::scheduler::Scheduler::new();
     let svc = Arc::new(services(config, Arc::new(scheduler))?);
     let registry = Arc::new(Registry::load(svc.clone()).wrap_err("loading nodes")?);
     attach(&registry).await;
     let fleet = spawn_fleet(registry.clone()).await?;
     crate::cloud::connect_if_registered(&registry)?;
 
-    let listener = crate::uds::bind(&socket, 0o660)
+    let listener = bv_host::uds::bind(&socket, 0o660)
         .wrap_err_with(|| format!("binding {}", socket.display()))?;
     info!(socket = %socket.display(), root = %svc.config.root.display(), "blockvisord listening");
     let recovery = tokio::spawn(recovery_loop(registry.clone(), recovery_every));
@@ -233,7 +233,6 @@ pub async fn run(config: Config) -> eyre::Result<()> {
     tasks.abort();
     fleet.iter().for_each(|t| t.abort());
     svc.cloud.shutdown();
-    crate::node::plugin::shutdown_all(&registry).await;
     let _ = std::fs::remove_file(&socket);
     served.wrap_err("serving the local API")
 }

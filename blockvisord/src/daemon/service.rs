@@ -9,20 +9,20 @@ use futures::Stream;
 use tonic::{Request, Response, Status};
 
 use super::convert;
-use crate::cloud::client::NodeAction;
+use super::error::{ApiError, to_status};
+use super::logs::LogStream;
 use crate::cloud::forward::forward;
-use crate::node::state::Status as NodeStatus;
-use crate::node::upgrade::UpgradeTarget;
-use crate::node::{Node, NodeError};
-use crate::nodes::{NodeEntry, Registry};
+use bv_host::apilink::client::NodeAction;
+use bv_node::node::Node;
+use bv_node::node::state::Status as NodeStatus;
+use bv_node::node::upgrade::UpgradeTarget;
+use bv_node::nodes::{NodeEntry, Registry};
 
 /// How long a catalog create waits for the node to appear locally before answering.
 const CATALOG_CREATE_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// How long a catalog upgrade waits for the API's Upgrade command to finish here.
 const CATALOG_UPGRADE_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
-
-pub type LogStream = Pin<Box<dyn Stream<Item = Result<pb::LogLine, Status>> + Send>>;
 
 pub struct Service {
     pub registry: Arc<Registry>,
@@ -34,16 +34,6 @@ impl std::fmt::Debug for Service {
     }
 }
 
-pub fn to_status(e: NodeError) -> Status {
-    match e {
-        NodeError::InvalidArgument(m) => Status::invalid_argument(m),
-        NodeError::FailedPrecondition(m) => Status::failed_precondition(m),
-        NodeError::NotFound(m) => Status::not_found(m),
-        NodeError::Unimplemented(m) => Status::unimplemented(m),
-        other => Status::internal(other.to_string()),
-    }
-}
-
 impl Service {
     pub fn entry(&self, id_or_name: &str) -> Result<Arc<NodeEntry>, Status> {
         self.registry.get(id_or_name).map_err(to_status)
@@ -52,7 +42,7 @@ impl Service {
     pub async fn describe(&self, node: &Node) -> pb::Node {
         let status = node.status().await;
         let reason = if status == NodeStatus::Failed {
-            failure_reason(node).await
+            node.failure_reason().await
         } else {
             String::new()
         };
@@ -75,7 +65,7 @@ impl Service {
             Err(_) => {
                 let state = entry.cached();
                 let svc = self.registry.services();
-                let paths = crate::node::NodePaths::new(&svc.config.nodes_dir(), state.id);
+                let paths = bv_node::node::NodePaths::new(&svc.config.nodes_dir(), state.id);
                 convert::node_to_pb(
                     &state,
                     NodeStatus::Busy,
@@ -85,20 +75,6 @@ impl Service {
                 )
             }
         }
-    }
-}
-
-pub async fn failure_reason(node: &Node) -> String {
-    if node.state.expected_status == NodeStatus::Failed {
-        return "recovery gave up (see the daemon log)".into();
-    }
-    let cs = node.container_state().await;
-    match (node.state.expected_status, cs.is_running()) {
-        (NodeStatus::Running, false) => "container is not running".into(),
-        (NodeStatus::Stopped, true) => "container runs but the node should be stopped".into(),
-        (NodeStatus::Running, true) if node.agent.is_none() => "babel is not connected".into(),
-        (NodeStatus::Running, true) => "plugin init has not completed".into(),
-        _ => String::new(),
     }
 }
 
@@ -141,7 +117,7 @@ impl Blockvisor for Service {
         &self,
         _req: Request<pb::GetHostMetricsRequest>,
     ) -> Result<Response<pb::HostMetrics>, Status> {
-        Ok(Response::new(super::host::metrics(&self.registry)))
+        Ok(Response::new(self.registry.host_metrics()))
     }
 
     async fn list_nodes(
@@ -171,9 +147,7 @@ impl Blockvisor for Service {
                 return self.create_from_catalog(c, req.properties, req.tags).await;
             }
             None => {
-                return Err(Status::invalid_argument(
-                    "CreateNodeRequest.source is empty",
-                ));
+                return Err(ApiError::Missing("CreateNodeRequest.source").into());
             }
         };
         let cfg = &self.registry.services().config;
@@ -253,17 +227,14 @@ impl Blockvisor for Service {
                 return self.upgrade_from_catalog(&entry, c).await;
             }
             None => {
-                return Err(Status::invalid_argument(
-                    "UpgradeNodeRequest.target is empty",
-                ));
+                return Err(ApiError::Missing("UpgradeNodeRequest.target").into());
             }
         };
         // The new image's firewall (nib sends the variant's): checked before, applied after.
         let firewall = match spec.firewall {
             Some(fw) => {
                 let fw = convert::firewall_from_pb(Some(fw)).map_err(to_status)?;
-                crate::net::firewall::validate(&fw)
-                    .map_err(|e| Status::invalid_argument(e.to_string()))?;
+                bv_host::net::firewall::validate(&fw).map_err(ApiError::from)?;
                 Some(fw)
             }
             None => None,
@@ -282,7 +253,7 @@ impl Blockvisor for Service {
         }
         node.upgrade(target).await.map_err(to_status)?;
         if firewall.is_some() {
-            let update = crate::node::update::NodeUpdate {
+            let update = bv_node::node::update::NodeUpdate {
                 firewall,
                 ..Default::default()
             };
@@ -297,7 +268,7 @@ impl Blockvisor for Service {
     ) -> Result<Response<pb::Node>, Status> {
         let req = req.into_inner();
         let entry = self.entry(&req.id_or_name)?;
-        let update = crate::node::update::NodeUpdate {
+        let update = bv_node::node::update::NodeUpdate {
             properties: req.properties.into_iter().collect(),
             firewall: match req.firewall {
                 Some(fw) => Some(convert::firewall_from_pb(Some(fw)).map_err(to_status)?),
@@ -308,7 +279,7 @@ impl Blockvisor for Service {
         let mut node = entry.lock().await;
         if let Some(policy) = &req.upgrade_policy {
             crate::autoupgrade::runner::set_policy(&node.paths.dir, policy)
-                .map_err(Status::internal)?;
+                .map_err(ApiError::UpgradePolicy)?;
         }
         node.update(update).await.map_err(to_status)?;
         Ok(Response::new(self.describe(&node).await))
@@ -369,7 +340,7 @@ impl Blockvisor for Service {
         req: Request<pb::NodeRef>,
     ) -> Result<Response<pb::ListJobsResponse>, Status> {
         let entry = self.entry(&req.into_inner().id_or_name)?;
-        super::jobs::list(&entry).await.map(Response::new)
+        Ok(Response::new(super::jobs::list(&entry).await?))
     }
 
     async fn job_info(
@@ -378,7 +349,7 @@ impl Blockvisor for Service {
     ) -> Result<Response<babel_api::pb::babel::v1::JobInfo>, Status> {
         let req = req.into_inner();
         let entry = self.entry(&req.id_or_name)?;
-        super::jobs::info(&entry, req.job).await.map(Response::new)
+        Ok(Response::new(super::jobs::info(&entry, req.job).await?))
     }
 
     async fn start_job(
@@ -424,7 +395,7 @@ impl Blockvisor for Service {
     ) -> Result<Response<Self::JobLogsStream>, Status> {
         let req = req.into_inner();
         let entry = self.entry(&req.id_or_name)?;
-        super::jobs::logs(&entry, req).await.map(Response::new)
+        Ok(Response::new(super::jobs::logs(&entry, req).await?))
     }
 
     type PullImageStream = Pin<Box<dyn Stream<Item = Result<pb::PullProgress, Status>> + Send>>;
@@ -438,7 +409,7 @@ impl Blockvisor for Service {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(async move {
             let progress_tx = tx.clone();
-            let progress: crate::rootfs::ProgressFn = Box::new(move |p| {
+            let progress: bv_host::rootfs::ProgressFn = Box::new(move |p| {
                 let _ = progress_tx.send(Ok(pb::PullProgress {
                     phase: p.phase,
                     total_bytes: p.total,
@@ -452,7 +423,7 @@ impl Blockvisor for Service {
                     digest: info.digest,
                     ..Default::default()
                 }),
-                Err(e) => Err(Status::failed_precondition(format!("image `{uri}`: {e}"))),
+                Err(source) => Err(ApiError::Image { uri, source }.into()),
             };
             let _ = tx.send(last);
         });
@@ -501,7 +472,7 @@ impl Service {
         let state =
             crate::cloud::convert::state_from_api(&api_node, svc.config.network.host_network)
                 .map_err(to_status)?;
-        let paths = crate::node::NodePaths::new(&svc.config.nodes_dir(), state.id);
+        let paths = bv_node::node::NodePaths::new(&svc.config.nodes_dir(), state.id);
         Ok(Response::new(convert::node_to_pb(
             &state,
             NodeStatus::Busy,

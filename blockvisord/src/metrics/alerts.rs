@@ -3,7 +3,7 @@
 use babel_api::pb::babel::v1 as bpb;
 use babel_api::pb::blockvisor::v1 as pb;
 
-use crate::node::state::Status;
+use bv_node::node::state::Status;
 
 fn alert(kind: &str, message: String) -> pb::NodeAlert {
     pb::NodeAlert {

@@ -8,20 +8,14 @@ use babel_api::pb::blockvisor::v1 as pb;
 use chrono::Utc;
 use tracing::{debug, info};
 
-use super::{NodeObservation, Observed, alerts, cgroup, disk};
-use crate::node::state::Status;
-use crate::nodes::{NodeEntry, Registry};
+use super::{alerts, cgroup, disk};
+use bv_host::config::Cadence;
+use bv_node::node::state::Status;
+use bv_node::nodes::{NodeEntry, Registry};
+use bv_node::nodes::{NodeObservation, Observed};
 
 /// Longest a plugin gets to answer during a health check.
 pub const PLUGIN_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// How the health check paces itself.
-#[derive(Debug, Clone, Copy)]
-pub struct Cadence {
-    pub every: Duration,
-    /// Minimum time between two walks of a node's data dir.
-    pub disk_every: Duration,
-}
 
 /// Observes one node; a node busy with another operation keeps its last figures.
 pub async fn observe(entry: &NodeEntry, observed: &Observed, cadence: Cadence) -> NodeObservation {
@@ -54,7 +48,7 @@ pub async fn observe(entry: &NodeEntry, observed: &Observed, cadence: Cadence) -
     let seen_at = Utc::now();
     let status = node.status().await;
     let reason = if status == Status::Failed {
-        crate::daemon::service::failure_reason(&node).await
+        node.failure_reason().await
     } else {
         String::new()
     };
@@ -73,7 +67,7 @@ pub async fn observe(entry: &NodeEntry, observed: &Observed, cadence: Cadence) -
         Some(p) => {
             match tokio::time::timeout(
                 PLUGIN_TIMEOUT,
-                crate::node::plugin::collect_metrics(&p, &socket),
+                bv_node::node::plugin::collect_metrics(&p, &socket),
             )
             .await
             {

@@ -14,8 +14,9 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-use super::NodeObservation;
-use crate::node::state::Status;
+use crate::autoupgrade::runner::UpgradeCounts;
+use bv_node::node::state::Status;
+use bv_node::nodes::NodeObservation;
 
 /// Everything one scrape shows.
 #[derive(Debug, Clone, Default)]
@@ -24,14 +25,6 @@ pub struct Snapshot {
     pub nodes: Vec<NodeObservation>,
     /// Per node: automatic upgrades done and rolled back (from the upgrade policy records).
     pub upgrades: Vec<UpgradeCounts>,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct UpgradeCounts {
-    pub node_id: String,
-    pub name: String,
-    pub upgraded: u64,
-    pub rolled_back: u64,
 }
 
 /// Where scrapes get their data (the daemon's registry; fixed data in tests).

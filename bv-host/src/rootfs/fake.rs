@@ -1,0 +1,64 @@
+//! Fake rootfs provider for unit tests: "mounts" a plain directory with a plugin in it.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use super::provider::{ImageInfo, ProgressFn, RootfsError, RootfsProvider, io};
+
+#[derive(Debug, Default)]
+pub struct FakeRootfs {
+    pub calls: Mutex<Vec<String>>,
+    /// Plugin written into every mounted rootfs.
+    pub plugin: String,
+}
+
+#[async_trait]
+impl RootfsProvider for FakeRootfs {
+    async fn ensure(&self, uri: &str, _p: Option<ProgressFn>) -> Result<ImageInfo, RootfsError> {
+        self.calls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(format!("ensure {uri}"));
+        if uri.contains("missing") {
+            return Err(RootfsError::NotFound { uri: uri.into() });
+        }
+        Ok(ImageInfo {
+            uri: uri.into(),
+            digest: format!("sha256:{uri}"),
+            env: vec![],
+        })
+    }
+
+    async fn mount(&self, uri: &str, node_dir: &Path) -> Result<PathBuf, RootfsError> {
+        self.calls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(format!("mount {uri}"));
+        if uri.contains("unmountable") {
+            return Err(RootfsError::Io {
+                context: "mounting",
+                path: node_dir.join("rootfs"),
+                source: std::io::Error::other("cannot mount"),
+            });
+        }
+        let rootfs = node_dir.join("rootfs");
+        let plugin = rootfs.join("var/lib/babel/plugin");
+        std::fs::create_dir_all(&plugin).map_err(io("creating", &plugin))?;
+        let main = plugin.join("main.rhai");
+        std::fs::write(&main, &self.plugin).map_err(io("writing", &main))?;
+        let image = rootfs.join("image");
+        std::fs::write(&image, uri).map_err(io("writing", &image))?;
+        Ok(rootfs)
+    }
+
+    async fn unmount(&self, node_dir: &Path) -> Result<(), RootfsError> {
+        self.calls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push("unmount".into());
+        let _ = node_dir;
+        Ok(())
+    }
+}

@@ -1,0 +1,31 @@
+//! One node: its persisted state, its paths on disk, and the operations on it (create,
+//! start, stop, restart, delete, upgrade, recovery). Callers serialise operations per node
+//! (see `nodes::Registry`).
+
+pub mod agent;
+pub mod backoff;
+pub mod container;
+pub mod create;
+pub mod env;
+pub mod error;
+pub mod handle;
+pub mod lifecycle;
+pub mod paths;
+pub mod plugin;
+pub mod recovery;
+pub mod services;
+pub mod state;
+pub mod update;
+pub mod upgrade;
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod update_tests;
+
+pub use backoff::Recovery;
+pub(crate) use error::io_err;
+pub use error::{ErrorKind, NodeError, NodeResult};
+pub use handle::{Node, SharedPlugin};
+pub use paths::NodePaths;
+pub use services::Services;

@@ -1,0 +1,51 @@
+//! Where a node lives on the host.
+
+use std::path::{Path, PathBuf};
+
+use uuid::Uuid;
+
+/// Host paths of one node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodePaths {
+    pub dir: PathBuf,
+}
+
+impl NodePaths {
+    pub fn new(nodes_dir: &Path, id: Uuid) -> Self {
+        Self {
+            dir: nodes_dir.join(id.to_string()),
+        }
+    }
+    /// Persistent data, `/blockjoy` in the node; survives upgrades.
+    pub fn data(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+    /// Bound at `/run/babel` in the node: babel and engine sockets.
+    pub fn run(&self) -> PathBuf {
+        self.dir.join("run")
+    }
+    pub fn babel_socket(&self) -> PathBuf {
+        self.run().join("babel.socket")
+    }
+    pub fn engine_socket(&self) -> PathBuf {
+        self.run().join("engine.socket")
+    }
+    pub fn rootfs(&self) -> PathBuf {
+        self.dir.join("rootfs")
+    }
+    pub fn plugin_dir(&self) -> PathBuf {
+        self.rootfs().join("var/lib/babel/plugin")
+    }
+    pub fn console_log(&self) -> PathBuf {
+        self.dir.join("console.log")
+    }
+    pub fn plugin_data(&self) -> PathBuf {
+        self.dir.join("plugin.data")
+    }
+    pub fn plugin_config(&self) -> PathBuf {
+        self.dir.join("plugin_config.json")
+    }
+    pub fn tasks(&self) -> PathBuf {
+        self.dir.join("tasks.json")
+    }
+}

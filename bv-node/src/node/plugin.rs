@@ -1,0 +1,203 @@
+//! The host side of a node's Rhai plugin: loading `main.rhai` from the node's rootfs with a
+//! [`NodeEngine`], `init`, method calls, status and metrics. Plugin code is blocking, so it
+//! runs on tokio's blocking pool.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use babel_api::pb::babel::v1 as bpb;
+use babel_api::pb::blockvisor::v1 as pb;
+use babel_plugin::{Plugin, PluginError, PluginLimits};
+use tracing::{info, warn};
+
+use super::agent::babel_client;
+use super::handle::{Node, SharedPlugin};
+use super::{NodeError, NodeResult};
+use crate::engine::NodeEngine;
+
+fn plugin_err(e: PluginError) -> NodeError {
+    match e {
+        PluginError::MethodNotFound(m) => {
+            NodeError::NotFound(format!("protocol method not found: {m}"))
+        }
+        other => NodeError::Plugin(other),
+    }
+}
+
+/// Runs `f` on the plugin on a blocking thread.
+async fn with_plugin<T, F>(plugin: &SharedPlugin, f: F) -> NodeResult<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut Plugin) -> Result<T, PluginError> + Send + 'static,
+{
+    let plugin = plugin.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut guard = plugin.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard)
+    })
+    .await
+    .map_err(NodeError::PluginTask)?
+    .map_err(plugin_err)
+}
+
+impl Node {
+    fn engine(&self) -> NodeEngine {
+        NodeEngine {
+            node_id: self.state.id,
+            node_dir: self.paths.dir.clone(),
+            env: self.node_env(),
+            params: self.state.properties.clone(),
+            babel: babel_client(&self.paths.babel_socket(), Some(Duration::from_secs(600))),
+            runtime: tokio::runtime::Handle::current(),
+            scheduler: self.svc.scheduler.clone(),
+            cloud: self.svc.cloud.clone(),
+            archive: crate::engine::server::NodeArchive {
+                archive_id: self.state.image.archive_id.clone(),
+                store_key: self.state.image.store_key.clone(),
+            },
+        }
+    }
+
+    /// Loads `main.rhai` from the node's rootfs (mounting it if needed).
+    pub async fn load_plugin(&mut self) -> NodeResult<SharedPlugin> {
+        self.svc
+            .rootfs
+            .mount(&self.state.image.uri, &self.paths.dir)
+            .await?;
+        let dir = self.paths.plugin_dir();
+        let engine = Arc::new(self.engine());
+        let plugin = tokio::task::spawn_blocking(move || {
+            Plugin::load(&dir, engine, PluginLimits::default())
+        })
+        .await
+        .map_err(NodeError::PluginTask)?
+        .map_err(plugin_err)?;
+        let shared = Arc::new(Mutex::new(plugin));
+        self.plugin = Some(shared.clone());
+        Ok(shared)
+    }
+
+    /// The loaded plugin (loading it on first use).
+    pub async fn plugin(&mut self) -> NodeResult<SharedPlugin> {
+        match &self.plugin {
+            Some(p) => Ok(p.clone()),
+            None => self.load_plugin().await,
+        }
+    }
+
+    /// Re-reads `main.rhai`; on a running node also re-evaluates `plugin_config`.
+    pub async fn reload_plugin(&mut self) -> NodeResult<()> {
+        let plugin = self.load_plugin().await?;
+        if self.container_state().await.is_running() && self.agent.is_some() {
+            with_plugin(&plugin, |p| p.reload_plugin_config()).await?;
+        }
+        Ok(())
+    }
+
+    /// Runs the plugin's `init` (jobs, services, scheduled tasks).
+    pub(crate) async fn plugin_init(&mut self) -> NodeResult<()> {
+        let plugin = self.plugin().await?;
+        // Evaluate `plugin_config` first: `init` (default or custom) works from it.
+        let has_init = with_plugin(&plugin, |p| {
+            if p.has_capability("plugin_config") {
+                p.reload_plugin_config()?;
+            }
+            Ok(p.has_capability("init"))
+        })
+        .await?;
+        if has_init {
+            with_plugin(&plugin, |p| p.init()).await?;
+            info!(node = %self.state.id, "plugin init done");
+        }
+        Ok(())
+    }
+
+    pub async fn capabilities(&mut self) -> NodeResult<Vec<String>> {
+        let plugin = self.plugin().await?;
+        with_plugin(&plugin, |p| Ok(p.capabilities())).await
+    }
+
+    pub async fn run_method(&mut self, method: &str, param: &str) -> NodeResult<String> {
+        let plugin = self.plugin().await?;
+        let (method, param) = (method.to_string(), param.to_string());
+        with_plugin(&plugin, move |p| {
+            if !p.has_capability(&method) {
+                return Err(PluginError::MethodNotFound(method));
+            }
+            p.call_method(&method, &param)
+        })
+        .await
+    }
+
+    /// Protocol status, height, block age, consensus, name, address and jobs.
+    pub async fn metrics(&mut self) -> NodeResult<pb::NodeMetrics> {
+        let plugin = self.plugin().await?;
+        collect_metrics(&plugin, &self.paths.babel_socket()).await
+    }
+
+    /// After a daemon restart: reload the plugin and re-register scheduled tasks.
+    pub async fn reattach(&mut self) -> NodeResult<()> {
+        self.svc.scheduler.load_node(self.state.id, &self.paths.dir);
+        self.serve_engine()?;
+        self.load_plugin().await?;
+        Ok(())
+    }
+}
+
+/// The plugin's figures and babel's jobs; needs no node lock (the health check uses it).
+pub async fn collect_metrics(
+    plugin: &SharedPlugin,
+    babel_socket: &std::path::Path,
+) -> NodeResult<pb::NodeMetrics> {
+    let mut m = with_plugin(plugin, |p| {
+        let mut m = pb::NodeMetrics::default();
+        if p.has_capability("protocol_status") {
+            match p.protocol_status() {
+                Ok(s) => {
+                    m.protocol_status = Some(pb::ProtocolStatus {
+                        state: s.state,
+                        health: serde_json::to_value(s.health)
+                            .ok()
+                            .and_then(|v| v.as_str().map(String::from))
+                            .unwrap_or_default(),
+                    })
+                }
+                Err(e) => warn!("protocol_status: {e}"),
+            }
+        }
+        let busy = m
+            .protocol_status
+            .as_ref()
+            .is_some_and(|s| ["downloading", "uploading", "starting"].contains(&s.state.as_str()));
+        if !busy {
+            if p.has_capability("height") {
+                m.height = p.height().ok();
+            }
+            if p.has_capability("block_age") {
+                m.block_age = p.block_age().ok();
+            }
+            if p.has_capability("consensus") {
+                m.consensus = p.consensus().ok();
+            }
+        }
+        if p.has_capability("name") {
+            m.name = p.name().ok();
+        }
+        if p.has_capability("address") {
+            m.address = p.address().ok();
+        }
+        Ok(m)
+    })
+    .await?;
+    let mut client = babel_client(babel_socket, Some(Duration::from_secs(10)));
+    if let Ok(jobs) = client.get_jobs(bpb::GetJobsRequest {}).await {
+        m.jobs = jobs.into_inner().jobs;
+    }
+    Ok(m)
+}
+
+/// Calls a plugin method without holding the node's lock (scheduled tasks).
+pub async fn call(plugin: &SharedPlugin, method: &str, param: &str) -> NodeResult<String> {
+    let (method, param) = (method.to_string(), param.to_string());
+    with_plugin(plugin, move |p| p.call_method(&method, &param)).await
+}

@@ -1,0 +1,215 @@
+//! Node lifecycle against fakes: runtime, agent, rootfs.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use uuid::Uuid;
+
+use super::agent::fake::FakeConnector;
+use super::state::{NodeImage, NodeState, Status, sample};
+use super::upgrade::UpgradeTarget;
+use super::{Node, NodeError, Services};
+use crate::nodes::Registry;
+use bv_host::config::Config;
+use bv_host::container::ContainerRuntime;
+use bv_host::container::fake::FakeRuntime;
+use bv_host::rootfs::fake::FakeRootfs;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    svc: Arc<Services>,
+    runtime: Arc<FakeRuntime>,
+    agents: Arc<FakeConnector>,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        root: dir.path().join("root"),
+        recovery_backoff_ms: 0,
+        recovery_max_tries: 2,
+        ..Default::default()
+    };
+    std::fs::create_dir_all(config.nodes_dir()).unwrap();
+    let runtime = Arc::new(FakeRuntime::default());
+    let agents = Arc::new(FakeConnector::default());
+    let (scheduler, _rx) = bv_host::scheduler::Scheduler::new();
+    let svc = Arc::new(Services {
+        config,
+        runtime: runtime.clone(),
+        rootfs: Arc::new(FakeRootfs {
+            plugin: "fn height() { 7 }\n".into(),
+            ..Default::default()
+        }),
+        agents: agents.clone(),
+        network: Arc::new(bv_host::net::HostOnly),
+        babel_dir: dir.path().join("babel"),
+        init_binary: dir.path().join("bv-init"),
+        scheduler: Arc::new(scheduler),
+        cloud: Default::default(),
+    });
+    Fixture {
+        _dir: dir,
+        svc,
+        runtime,
+        agents,
+    }
+}
+
+fn state(uri: &str) -> NodeState {
+    let mut s = sample(Uuid::new_v4(), "node-a");
+    s.image.uri = uri.into();
+    s
+}
+
+#[tokio::test]
+async fn create_start_stop_delete() {
+    let f = fixture();
+    let mut node = Node::create(f.svc.clone(), state("img:1")).await.unwrap();
+    let id = node.container_id();
+    assert!(node.paths.data().is_dir());
+    assert_eq!(node.status().await, Status::Stopped);
+
+    node.start().await.unwrap();
+    assert_eq!(node.status().await, Status::Running);
+    assert!(node.state.initialized && node.state.started_at.is_some());
+    assert!(f.runtime.calls().contains(&format!("run {id}")));
+    assert_eq!(f.agents.agent.calls.lock().unwrap()[0], "setup node-a");
+    let saved = NodeState::load(&node.paths.dir).unwrap();
+    assert_eq!(saved.expected_status, Status::Running);
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(node.paths.dir.join("config.json")).unwrap())
+            .unwrap();
+    assert_eq!(config["process"]["args"][0], "/usr/sbin/bv-init");
+    assert_eq!(node.run_method("height", "").await.unwrap(), "7");
+    assert!(matches!(
+        node.run_method("nope", "").await,
+        Err(NodeError::NotFound(_))
+    ));
+
+    node.stop(false).await.unwrap();
+    assert_eq!(node.status().await, Status::Stopped);
+    assert!(
+        f.agents
+            .agent
+            .calls
+            .lock()
+            .unwrap()
+            .contains(&"shutdown false".to_string())
+    );
+    let calls = f.runtime.calls();
+    assert!(calls.contains(&format!("kill {id} 15")));
+    assert_eq!(calls.last().unwrap(), &format!("delete {id}"));
+
+    node.start().await.unwrap();
+    node.delete().await.unwrap();
+    assert!(!node.paths.dir.exists());
+    assert_eq!(
+        f.runtime.state(&id).await.unwrap(),
+        bv_host::container::ContainerState::Absent
+    );
+}
+
+#[tokio::test]
+async fn crashed_node_is_failed_then_recovered() {
+    let f = fixture();
+    let mut node = Node::create(f.svc.clone(), state("img:1")).await.unwrap();
+    node.start().await.unwrap();
+    f.runtime.crash(&node.container_id());
+    assert_eq!(node.status().await, Status::Failed);
+    node.recover().await;
+    assert_eq!(node.status().await, Status::Running);
+}
+
+#[tokio::test]
+async fn recovery_gives_up_after_max_tries() {
+    let f = fixture();
+    let mut node = Node::create(f.svc.clone(), state("img:1")).await.unwrap();
+    *f.runtime.fail_run.lock().unwrap() = Some("boom".into());
+    assert!(node.start().await.is_err());
+    // A failed start keeps the intent, so recovery retries.
+    assert_eq!(node.state.expected_status, Status::Running);
+    for _ in 0..2 {
+        node.recover().await;
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    assert_eq!(node.state.expected_status, Status::Failed);
+    assert_eq!(
+        NodeState::load(&node.paths.dir).unwrap().expected_status,
+        Status::Failed
+    );
+}
+
+#[tokio::test]
+async fn failed_create_leaves_nothing() {
+    let f = fixture();
+    let err = Node::create(f.svc.clone(), state("img:missing"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not found"), "{err}");
+    assert_eq!(
+        std::fs::read_dir(f.svc.config.nodes_dir()).unwrap().count(),
+        0
+    );
+}
+
+#[tokio::test]
+async fn upgrade_applies_or_rolls_back() {
+    let f = fixture();
+    let mut node = Node::create(f.svc.clone(), state("img:1")).await.unwrap();
+    node.start().await.unwrap();
+    let (key, vm) = (node.state.image_key.clone(), node.state.vm_config.clone());
+    let target = |uri: &str, version: &str| UpgradeTarget {
+        image: NodeImage {
+            uri: uri.into(),
+            version: version.into(),
+            ..Default::default()
+        },
+        image_key: key.clone(),
+        vm_config: vm.clone(),
+    };
+    let good = target("img:2", "2.0.0");
+    node.upgrade(good).await.unwrap();
+    assert_eq!(node.state.image.version, "2.0.0");
+    assert!(node.state.upgrade.is_none());
+    assert_eq!(node.status().await, Status::Running);
+
+    let bad = target("img:unmountable", "3.0.0");
+    let err = node.upgrade(bad).await.unwrap_err();
+    assert!(matches!(err, NodeError::UpgradeRolledBack(_)), "{err}");
+    assert_eq!(node.state.image.version, "2.0.0");
+    assert_eq!(node.status().await, Status::Running);
+    assert!(NodeState::load(&node.paths.dir).unwrap().upgrade.is_none());
+}
+
+#[tokio::test]
+async fn registry_names_ips_and_lookup() {
+    let f = fixture();
+    let reg = Registry::load(f.svc.clone()).unwrap();
+    let a = reg.create(state("img:1")).await.unwrap();
+    assert_eq!(reg.get("node-a").unwrap().id, a.id);
+    assert_eq!(reg.get(&a.id.to_string()).unwrap().id, a.id);
+    let dup = reg.create(state("img:1")).await.unwrap_err();
+    assert!(dup.to_string().contains("already exists"));
+
+    let mut bridged = state("img:1");
+    bridged.name = String::new();
+    bridged.host_network = false;
+    bridged.ip = String::new();
+    bridged.gateway = String::new();
+    let b = reg.create(bridged.clone()).await.unwrap();
+    let b_state = b.cached();
+    assert!(!b_state.name.is_empty());
+    assert_eq!(b_state.ip, "10.77.0.10");
+    assert_eq!(b_state.gateway, "10.77.0.1");
+    bridged.id = Uuid::new_v4();
+    bridged.ip = "10.77.0.10".into();
+    let clash = reg.create(bridged).await.unwrap_err();
+    assert!(clash.to_string().contains("already used"), "{clash}");
+
+    reg.delete(&a).await.unwrap();
+    assert!(reg.get("node-a").is_err());
+    // Reload from disk sees the remaining node.
+    let again = Registry::load(f.svc.clone()).unwrap();
+    assert_eq!(again.list().len(), 1);
+}

@@ -1,0 +1,248 @@
+//! Registry of the host's nodes: lookup by id or name, one lock per node (operations on a
+//! node are serialised, different nodes proceed in parallel), a state cache for listing
+//! while a node is busy.
+
+pub mod observed;
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::ops::{Deref, DerefMut};
+use std::sync::{Arc, RwLock};
+
+use tracing::{info, warn};
+use uuid::Uuid;
+
+use crate::node::state::NodeState;
+use crate::node::{Node, NodeError, NodeResult, Services};
+pub use observed::{NodeObservation, Observed};
+
+pub struct NodeEntry {
+    pub id: Uuid,
+    node: tokio::sync::Mutex<Node>,
+    cache: RwLock<NodeState>,
+}
+
+impl std::fmt::Debug for NodeEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeEntry").field("id", &self.id).finish()
+    }
+}
+
+/// Exclusive access to a node; refreshes the entry's state cache when dropped.
+pub struct NodeGuard<'a> {
+    guard: tokio::sync::MutexGuard<'a, Node>,
+    cache: &'a RwLock<NodeState>,
+}
+
+impl Deref for NodeGuard<'_> {
+    type Target = Node;
+    fn deref(&self) -> &Node {
+        &self.guard
+    }
+}
+
+impl DerefMut for NodeGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Node {
+        &mut self.guard
+    }
+}
+
+impl Drop for NodeGuard<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut cache) = self.cache.write() {
+            *cache = self.guard.state.clone();
+        }
+    }
+}
+
+impl NodeEntry {
+    fn new(node: Node) -> Self {
+        Self {
+            id: node.state.id,
+            cache: RwLock::new(node.state.clone()),
+            node: tokio::sync::Mutex::new(node),
+        }
+    }
+
+    pub async fn lock(&self) -> NodeGuard<'_> {
+        NodeGuard {
+            guard: self.node.lock().await,
+            cache: &self.cache,
+        }
+    }
+
+    /// `None` when another operation holds the node (it is Busy).
+    pub fn try_lock(&self) -> Option<NodeGuard<'_>> {
+        self.node.try_lock().ok().map(|guard| NodeGuard {
+            guard,
+            cache: &self.cache,
+        })
+    }
+
+    pub fn cached(&self) -> NodeState {
+        match self.cache.read() {
+            Ok(c) => c.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+}
+
+pub struct Registry {
+    svc: Arc<Services>,
+    nodes: RwLock<HashMap<Uuid, Arc<NodeEntry>>>,
+    /// Serialises creates so name and IP checks cannot race.
+    create_lock: tokio::sync::Mutex<()>,
+    /// Health-check results (status reasons, alerts, metrics).
+    observed: Observed,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry").finish_non_exhaustive()
+    }
+}
+
+impl Registry {
+    /// Loads every `nodes/*/state.json`; unreadable ones are logged and skipped.
+    pub fn load(svc: Arc<Services>) -> std::io::Result<Self> {
+        let dir = svc.config.nodes_dir();
+        std::fs::create_dir_all(&dir)?;
+        let mut nodes = HashMap::new();
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            if !path.join(crate::node::state::STATE_FILE).exists() {
+                continue;
+            }
+            match NodeState::load(&path) {
+                Ok(state) => {
+                    let node = Node::new(svc.clone(), state);
+                    nodes.insert(node.state.id, Arc::new(NodeEntry::new(node)));
+                }
+                Err(e) => warn!("skipping node: {e}"),
+            }
+        }
+        info!(count = nodes.len(), "nodes loaded");
+        Ok(Self {
+            svc,
+            nodes: RwLock::new(nodes),
+            create_lock: tokio::sync::Mutex::new(()),
+            observed: Observed::default(),
+        })
+    }
+
+    pub fn services(&self) -> &Arc<Services> {
+        &self.svc
+    }
+
+    /// How many nodes hold an address of the bridge network.
+    pub fn used_ips(&self) -> usize {
+        self.list()
+            .iter()
+            .filter(|e| !e.cached().host_network)
+            .count()
+    }
+
+    /// The host's figures with this registry's node count.
+    pub fn host_metrics(&self) -> babel_api::pb::blockvisor::v1::HostMetrics {
+        bv_host::hostinfo::metrics(&self.services().config.root, self.used_ips())
+    }
+
+    pub fn observed(&self) -> &Observed {
+        &self.observed
+    }
+
+    pub fn list(&self) -> Vec<Arc<NodeEntry>> {
+        let mut list: Vec<_> = self.read().values().cloned().collect();
+        list.sort_by_key(|e| e.cached().created_at);
+        list
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<Uuid, Arc<NodeEntry>>> {
+        self.nodes.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<Uuid, Arc<NodeEntry>>> {
+        self.nodes.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn get(&self, id_or_name: &str) -> NodeResult<Arc<NodeEntry>> {
+        let map = self.read();
+        if let Ok(id) = Uuid::parse_str(id_or_name)
+            && let Some(e) = map.get(&id)
+        {
+            return Ok(e.clone());
+        }
+        map.values()
+            .find(|e| e.cached().name == id_or_name)
+            .cloned()
+            .ok_or_else(|| NodeError::NotFound(format!("node `{id_or_name}` not found")))
+    }
+
+    /// Creates a node: assigns id, name and IP when missing and checks they are unique.
+    pub async fn create(&self, mut state: NodeState) -> NodeResult<Arc<NodeEntry>> {
+        let _serial = self.create_lock.lock().await;
+        let existing: Vec<NodeState> = self.read().values().map(|e| e.cached()).collect();
+        if let Some(same) = existing.iter().find(|s| s.id == state.id) {
+            return self.get(&same.id.to_string());
+        }
+        if state.name.is_empty() {
+            state.name = unique_name(&existing);
+        } else if existing.iter().any(|s| s.name == state.name) {
+            return Err(NodeError::FailedPrecondition(format!(
+                "a node named `{}` already exists",
+                state.name
+            )));
+        }
+        let net = &self.svc.config.network;
+        if state.host_network {
+            if state.ip.is_empty() {
+                state.ip = "127.0.0.1".into();
+                state.gateway = "127.0.0.1".into();
+            }
+        } else {
+            if state.ip.is_empty() {
+                let used: Vec<Ipv4Addr> = existing
+                    .iter()
+                    .filter(|s| !s.host_network)
+                    .filter_map(|s| s.ip.parse().ok())
+                    .collect();
+                let ip = bv_host::net::allocate_ip(net.first_ip, net.last_ip, &used).ok_or_else(
+                    || NodeError::FailedPrecondition("no free node IP left; give --ip".into()),
+                )?;
+                state.ip = ip.to_string();
+            } else if state.ip.parse::<Ipv4Addr>().is_err() {
+                return Err(NodeError::NotIpv4(state.ip.clone()));
+            } else if existing.iter().any(|s| !s.host_network && s.ip == state.ip) {
+                return Err(NodeError::FailedPrecondition(format!(
+                    "ip {} is already used by another node",
+                    state.ip
+                )));
+            }
+            if state.gateway.is_empty() {
+                state.gateway = net.gateway.to_string();
+            }
+        }
+        let node = Node::create(self.svc.clone(), state).await?;
+        let entry = Arc::new(NodeEntry::new(node));
+        self.write().insert(entry.id, entry.clone());
+        Ok(entry)
+    }
+
+    /// Deletes the node (must not be locked by the caller).
+    pub async fn delete(&self, entry: &Arc<NodeEntry>) -> NodeResult<()> {
+        let mut node = entry.lock().await;
+        node.delete().await?;
+        self.write().remove(&entry.id);
+        self.observed.remove(&entry.id);
+        Ok(())
+    }
+}
+
+fn unique_name(existing: &[NodeState]) -> String {
+    loop {
+        let name = petname::petname(3, "-").unwrap_or_else(|| Uuid::new_v4().to_string());
+        if !existing.iter().any(|s| s.name == name) {
+            return name;
+        }
+    }
+}

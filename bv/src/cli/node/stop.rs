@@ -1,0 +1,26 @@
+//! `bv node stop`.
+
+use babel_api::pb::blockvisor::v1 as pb;
+use babel_api::pb::blockvisor::v1::blockvisor_client::BlockvisorClient;
+use tonic::transport::Channel;
+
+use super::super::{Format, rpc_err};
+use super::common::{report, targets};
+
+/// Stops the given nodes (all when none are given).
+pub async fn stop(
+    client: &mut BlockvisorClient<Channel>,
+    id_or_names: Vec<String>,
+    force: bool,
+    format: Format,
+) -> eyre::Result<()> {
+    for id in targets(client, id_or_names).await? {
+        let req = pb::StopNodeRequest {
+            id_or_name: id,
+            force,
+        };
+        let node = client.stop_node(req).await.map_err(rpc_err)?;
+        report(format, "Stopped", node.get_ref());
+    }
+    Ok(())
+}

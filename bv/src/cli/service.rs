@@ -1,0 +1,290 @@
+//! `bv start|stop|status` and `bv host …`.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use babel_api::pb::blockvisor::v1 as pb;
+use clap::{Args, Subcommand};
+use eyre::{WrapErr, bail};
+
+use super::output::{human_bytes, print_json};
+use super::{Format, connect, rpc_err, wait_until};
+
+#[derive(Args, Debug)]
+pub struct StartArgs {
+    /// The blockvisord executable (default: next to `bv`, then PATH).
+    #[arg(long)]
+    pub daemon: Option<PathBuf>,
+    /// Daemon log file.
+    #[arg(long, env = "BV_LOG", default_value = "/var/log/blockvisord.log")]
+    pub log: PathBuf,
+    /// Seconds to wait for the daemon to answer.
+    #[arg(long, default_value_t = 30)]
+    pub timeout: u64,
+    /// Extra arguments for blockvisord (e.g. `-- --root /tmp/bv --config bv.toml`).
+    #[arg(last = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum HostCommand {
+    /// Host usage figures.
+    #[command(visible_alias = "m")]
+    Metrics,
+    /// Register this host with a control-plane API using a provision token (made by
+    /// `bv-api provision-token`); blockvisord stores the host credentials under its root
+    /// (host.json, mode 0600) and connects to the API's command stream.
+    Register(RegisterArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RegisterArgs {
+    /// Single-use provision token.
+    pub provision_token: String,
+    /// API URL (default: `api_url` of the daemon config).
+    #[arg(long, env = "BV_API_URL")]
+    pub api: Option<String>,
+    /// Host name reported to the API (default: the hostname).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Replace an existing registration.
+    #[arg(long)]
+    pub force: bool,
+}
+
+async fn info(socket: &Path) -> Option<pb::InfoResponse> {
+    let mut client = connect(socket).await.ok()?;
+    client
+        .info(pb::InfoRequest {})
+        .await
+        .ok()
+        .map(|r| r.into_inner())
+}
+
+fn info_json(i: &pb::InfoResponse) -> serde_json::Value {
+    serde_json::json!({
+        "running": true,
+        "version": i.version,
+        "root": i.root,
+        "socket": i.socket,
+        "dev_mode": i.dev_mode,
+        "node_count": i.node_count,
+        "pid": i.pid,
+        "metrics_addr": i.metrics_addr,
+        "api_url": i.api_url,
+        "host_id": i.host_id,
+        "api_connected": i.api_connected,
+    })
+}
+
+fn info_text(i: &pb::InfoResponse) -> String {
+    let api = if i.api_url.is_empty() {
+        String::new()
+    } else {
+        format!(
+            ", host {} on {} ({})",
+            i.host_id,
+            i.api_url,
+            if i.api_connected {
+                "connected"
+            } else {
+                "not connected"
+            }
+        )
+    };
+    format!(
+        "version {}, root {}, socket {}, {} node(s), pid {}{}{}{api}",
+        i.version,
+        i.root,
+        i.socket,
+        i.node_count,
+        i.pid,
+        if i.dev_mode { ", dev mode" } else { "" },
+        if i.metrics_addr.is_empty() {
+            String::new()
+        } else {
+            format!(", metrics http://{}/metrics", i.metrics_addr)
+        }
+    )
+}
+
+fn daemon_exe(explicit: Option<PathBuf>) -> PathBuf {
+    if let Some(p) = explicit {
+        return p;
+    }
+    std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(|d| d.join("blockvisord")))
+        .filter(|p| p.is_file())
+        .unwrap_or_else(|| PathBuf::from("blockvisord"))
+}
+
+pub async fn start(socket: &Path, args: StartArgs, format: Format) -> eyre::Result<()> {
+    if let Some(i) = info(socket).await {
+        report_started(&i, format);
+        return Ok(());
+    }
+    let exe = daemon_exe(args.daemon);
+    if let Some(dir) = args.log.parent() {
+        std::fs::create_dir_all(dir).wrap_err_with(|| format!("creating {}", dir.display()))?;
+    }
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&args.log)
+        .wrap_err_with(|| format!("opening {}", args.log.display()))?;
+    let log2 = log.try_clone()?;
+    // Launching the daemon is what `bv start` is for.
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "`bv start` launches blockvisord in its own session"
+    )]
+    let mut cmd = std::process::Command::new(&exe);
+    cmd.arg("--socket")
+        .arg(socket)
+        .args(&args.args)
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log2);
+    // Own session: the daemon outlives this shell.
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let mut child = cmd
+        .spawn()
+        .wrap_err_with(|| format!("starting {}", exe.display()))?;
+    let up = wait_until(Duration::from_secs(args.timeout), || async {
+        info(socket).await.is_some()
+    })
+    .await;
+    if !up {
+        let exited = child.try_wait().ok().flatten();
+        let tail = std::fs::read_to_string(&args.log).unwrap_or_default();
+        let tail: Vec<&str> = tail.lines().rev().take(10).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        bail!(
+            "blockvisord did not answer on {} within {} s{}; last log lines ({}):\n{}",
+            socket.display(),
+            args.timeout,
+            exited
+                .map(|s| format!(" (it exited: {s})"))
+                .unwrap_or_default(),
+            args.log.display(),
+            tail.join("\n")
+        );
+    }
+    let i = info(socket)
+        .await
+        .ok_or_else(|| eyre::eyre!("blockvisord stopped answering"))?;
+    report_started(&i, format);
+    Ok(())
+}
+
+fn report_started(i: &pb::InfoResponse, format: Format) {
+    match format {
+        Format::Json => print_json(&info_json(i)),
+        Format::Text => println!("blockvisor service started successfully: {}", info_text(i)),
+    }
+}
+
+pub async fn stop(socket: &Path, format: Format) -> eyre::Result<()> {
+    if let Some(i) = info(socket).await {
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(i.pid).wrap_err("bad daemon pid")?);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM)
+            .wrap_err_with(|| format!("signalling blockvisord (pid {})", i.pid))?;
+        let down = wait_until(Duration::from_secs(30), || async {
+            info(socket).await.is_none()
+        })
+        .await;
+        if !down {
+            bail!("blockvisord (pid {}) still answers after 30 s", i.pid);
+        }
+    }
+    match format {
+        Format::Json => print_json(&serde_json::json!({"running": false})),
+        Format::Text => println!("blockvisor service stopped successfully"),
+    }
+    Ok(())
+}
+
+pub async fn status(socket: &Path, format: Format) -> eyre::Result<()> {
+    let i = info(socket).await;
+    match (format, i) {
+        (Format::Json, Some(i)) => print_json(&info_json(&i)),
+        (Format::Json, None) => print_json(&serde_json::json!({"running": false})),
+        (Format::Text, Some(i)) => println!("Service running: {}", info_text(&i)),
+        (Format::Text, None) => println!("Service stopped"),
+    }
+    Ok(())
+}
+
+async fn register(socket: &Path, args: RegisterArgs, format: Format) -> eyre::Result<()> {
+    let r = connect(socket)
+        .await?
+        .register_host(pb::RegisterHostRequest {
+            api_url: args.api.unwrap_or_default(),
+            provision_token: args.provision_token,
+            name: args.name,
+            force: args.force,
+        })
+        .await
+        .map_err(rpc_err)?
+        .into_inner();
+    match format {
+        Format::Json => print_json(&serde_json::json!({
+            "host_id": r.host_id,
+            "api_url": r.api_url,
+            "credentials_file": r.credentials_file,
+        })),
+        Format::Text => println!(
+            "Host registered with ID `{}` at {} (credentials in {})",
+            r.host_id, r.api_url, r.credentials_file
+        ),
+    }
+    Ok(())
+}
+
+pub async fn host(socket: &Path, cmd: HostCommand, format: Format) -> eyre::Result<()> {
+    if let HostCommand::Register(args) = cmd {
+        return register(socket, args, format).await;
+    }
+    let m = connect(socket)
+        .await?
+        .get_host_metrics(pb::GetHostMetricsRequest {})
+        .await
+        .map_err(rpc_err)?
+        .into_inner();
+    match format {
+        Format::Json => print_json(&serde_json::json!({
+            "used_cpu_percent": m.used_cpu_percent,
+            "used_memory_bytes": m.used_memory_bytes,
+            "total_memory_bytes": m.total_memory_bytes,
+            "used_disk_bytes": m.used_disk_bytes,
+            "total_disk_bytes": m.total_disk_bytes,
+            "used_ips": m.used_ips,
+            "load_one": m.load_one,
+            "load_five": m.load_five,
+            "load_fifteen": m.load_fifteen,
+            "uptime_secs": m.uptime_secs,
+        })),
+        Format::Text => {
+            println!("Used cpu:       {:.1}%", m.used_cpu_percent);
+            println!(
+                "Used mem:       {} / {}",
+                human_bytes(m.used_memory_bytes),
+                human_bytes(m.total_memory_bytes)
+            );
+            println!(
+                "Used disk:      {} / {}",
+                human_bytes(m.used_disk_bytes),
+                human_bytes(m.total_disk_bytes)
+            );
+            println!("Used IPs:       {}", m.used_ips);
+            println!(
+                "Load:           {:.2} {:.2} {:.2}",
+                m.load_one, m.load_five, m.load_fifteen
+            );
+            println!("Uptime:         {} s", m.uptime_secs);
+        }
+    }
+    Ok(())
+}

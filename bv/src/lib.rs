@@ -1,0 +1,10 @@
+//! `bv`, the command line of blockvisord. It links the contract crate (`babel_api`) and talks
+//! to the daemon over its local socket only; no daemon internals.
+//!
+//! * [`cli`]: the commands.
+//! * [`nodeset`]: the client-side orchestration of node sets.
+//! * [`uds`]: the local-socket gRPC client.
+
+pub mod cli;
+pub mod nodeset;
+pub mod uds;
