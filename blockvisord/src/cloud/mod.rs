@@ -2,6 +2,7 @@
 //! [`dispatch`]) and catalog creates. The client itself and the shared connection are the
 //! low-level `apilink`.
 
+pub mod applied;
 pub mod convert;
 pub mod dispatch;
 pub mod forward;
@@ -43,7 +44,14 @@ pub fn connect(registry: &Arc<Registry>, creds: &HostCredentials) -> Result<(), 
             tracing::warn!("sending host info to the API: {}", e.message());
         }
     });
-    let task = tokio::spawn(stream::run(client, ops, link.connected_flag(), opts));
+    let applied = applied::Applied::load(&svc.config.root);
+    let task = tokio::spawn(stream::run(
+        client,
+        ops,
+        link.connected_flag(),
+        opts,
+        applied,
+    ));
     link.replace_task(task);
     tracing::info!(api = %creds.api_url, host_id = %creds.host_id, "connecting to the API");
     Ok(())
