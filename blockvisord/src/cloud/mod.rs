@@ -150,16 +150,27 @@ pub async fn register(
         region: None,
         tags: vec![],
     };
-    let (host_id, token) = client::register(&api_url, api_req)
-        .await
-        .map_err(|e| match e {
-            client::ClientError::Rpc(s) => s,
-            other => Status::invalid_argument(other.to_string()),
-        })?;
+    let tls = bv_base::api_endpoint::ApiTls {
+        ca_file: req
+            .ca_file
+            .as_ref()
+            .filter(|f| !f.is_empty())
+            .map(Into::into),
+        insecure: req.insecure,
+    };
+    let (host_id, token) =
+        client::register(&api_url, &tls, api_req)
+            .await
+            .map_err(|e| match e {
+                client::ClientError::Rpc(s) => s,
+                other => Status::invalid_argument(other.to_string()),
+            })?;
     let creds = HostCredentials {
         api_url: api_url.clone(),
         host_id: host_id.clone(),
         token,
+        ca_file: tls.ca_file,
+        insecure: tls.insecure,
     };
     let file = creds
         .save(&cfg.root)
