@@ -6,6 +6,7 @@
 
 mod common;
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use api::config::Config;
@@ -322,4 +323,205 @@ async fn console_sessions_work_on_every_replica() {
     assert_eq!(r.status().as_u16(), 401);
     b.shutdown().await.expect("B stops");
     h.stop().await;
+}
+
+/// A `bv-api` process on the shared database, killed (SIGKILL) when dropped.
+struct Proc(std::process::Child, String);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+// Killed and waited for in `Drop` (or below on timeout).
+#[allow(clippy::zombie_processes)]
+fn spawn_replica(dir: &std::path::Path, db_url: &str, key: &std::path::Path) -> Proc {
+    std::fs::create_dir_all(dir).expect("dir");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bv-api"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["--listen", "127.0.0.1:0", "--database-url", db_url])
+        .arg("--master-key-file")
+        .arg(key)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start bv-api");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let addr = std::fs::read_to_string(dir.join("address")).unwrap_or_default();
+        if !addr.trim().is_empty() {
+            return Proc(child, format!("http://{}", addr.trim()));
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("bv-api did not start");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// kill -9 of the replica holding a host's stream while a command is in flight: the host
+/// reconnects to the other replica, gets the command again (it has no result), reports it
+/// without applying it twice, and every command ends with exactly one application.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_of_the_streams_replica_loses_nothing() {
+    let Some(pg) = PgDatabase::create().await else {
+        return;
+    };
+    let tmp = tempfile::tempdir_in("/tmp").expect("tmp");
+    let key_file = tmp.path().join("master.key");
+    api::crypto::Keys::load_or_create(&key_file).expect("master key");
+    let a = spawn_replica(&tmp.path().join("a"), &pg.url, &key_file);
+    let b = spawn_replica(&tmp.path().join("b"), &pg.url, &key_file);
+    let admin_token = std::fs::read_to_string(tmp.path().join("a/admin.token"))
+        .expect("admin token")
+        .trim()
+        .to_string();
+    let connect = |url: String| async move {
+        tonic::transport::Channel::from_shared(url)
+            .expect("url")
+            .connect()
+            .await
+            .expect("connect")
+    };
+    let (a_ch, b_ch) = (connect(a.1.clone()).await, connect(b.1.clone()).await);
+    let mut admin_b = Clients::new(b_ch.clone(), bearer(&admin_token));
+    let nib_key = admin_b
+        .keys
+        .create(pb::CreateApiKeyRequest {
+            label: "nib".into(),
+            scopes: [
+                "protocol:read",
+                "protocol:write",
+                "image:read",
+                "image:write",
+            ]
+            .map(String::from)
+            .to_vec(),
+        })
+        .await
+        .expect("nib key")
+        .into_inner()
+        .api_key;
+    nib_push(&mut Clients::new(b_ch.clone(), bearer(&nib_key))).await;
+    let provision = admin_b
+        .hosts
+        .create_provision_token(pb::CreateProvisionTokenRequest::default())
+        .await
+        .expect("provision")
+        .into_inner()
+        .provision_token;
+    let reg = Clients::new(b_ch.clone(), Bearer(None))
+        .hosts
+        .register_host(pb::RegisterHostRequest {
+            provision_token: provision,
+            network_name: "failover".into(),
+            bv_version: "0.1.0".into(),
+            os: "debian".into(),
+            os_version: "12".into(),
+            cpu_cores: 8,
+            memory_bytes: 1 << 34,
+            disk_bytes: 1 << 40,
+            ip_address: "10.0.0.9".into(),
+            ip_gateway: "10.0.0.1".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("register")
+        .into_inner();
+    let host_id = reg.host.expect("host").host_id;
+
+    // The host streams from A; commands are made on B.
+    let mut host_a = Clients::new(a_ch, bearer(&reg.token));
+    let mut stream = host_a
+        .commands
+        .stream(pb::StreamCommandsRequest::default())
+        .await
+        .expect("stream on A")
+        .into_inner();
+    let node = create_node(&mut admin_b, &host_id).await;
+    let mut applied: HashMap<String, usize> = HashMap::new();
+    let create = next_command(&mut stream).await;
+    *applied.entry(create.command_id.clone()).or_default() += 1;
+    report(&mut host_a, &create, pb::CommandExitCode::Ok).await;
+    admin_b
+        .nodes
+        .stop(pb::NodeIdRequest {
+            node_id: node.node_id.clone(),
+        })
+        .await
+        .expect("stop on B");
+    let stop = next_command(&mut stream).await;
+    host_a
+        .commands
+        .ack(pb::AckCommandRequest {
+            command_id: stop.command_id.clone(),
+        })
+        .await
+        .expect("ack");
+    // Applied on the host; then A dies before the result is reported.
+    *applied.entry(stop.command_id.clone()).or_default() += 1;
+    drop(a);
+    assert!(
+        host_a
+            .commands
+            .update(pb::UpdateCommandRequest {
+                command_id: stop.command_id.clone(),
+                exit_code: pb::CommandExitCode::Ok as i32,
+                exit_message: None,
+                retry_hint_seconds: None,
+            })
+            .await
+            .is_err(),
+        "A is gone"
+    );
+    // Meanwhile another command is made on B.
+    admin_b
+        .nodes
+        .start(pb::NodeIdRequest {
+            node_id: node.node_id.clone(),
+        })
+        .await
+        .expect("start on B");
+
+    // The host reconnects to B: the unreported Stop comes again, then the Start.
+    let mut host_b = Clients::new(b_ch, bearer(&reg.token));
+    let mut stream = host_b
+        .commands
+        .stream(pb::StreamCommandsRequest::default())
+        .await
+        .expect("stream on B")
+        .into_inner();
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let cmd = next_command(&mut stream).await;
+        seen.push(cmd.command_id.clone());
+        if !applied.contains_key(&cmd.command_id) {
+            *applied.entry(cmd.command_id.clone()).or_default() += 1;
+        }
+        report(&mut host_b, &cmd, pb::CommandExitCode::Ok).await;
+    }
+    assert_eq!(
+        seen[0], stop.command_id,
+        "the in-flight command comes first again"
+    );
+    assert!(applied.values().all(|n| *n == 1), "{applied:?}");
+    assert_eq!(applied.len(), 3);
+    let pending = host_b
+        .commands
+        .pending(pb::PendingCommandsRequest::default())
+        .await
+        .expect("pending")
+        .into_inner()
+        .commands;
+    assert!(
+        pending.is_empty(),
+        "every command has its one result: {pending:?}"
+    );
+    drop(b);
+    pg.drop_now().await;
 }
