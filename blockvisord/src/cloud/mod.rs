@@ -57,11 +57,18 @@ pub fn connect(registry: &Arc<Registry>, creds: &HostCredentials) -> Result<(), 
     Ok(())
 }
 
-/// Connects at daemon start when the host is registered.
+/// Connects at daemon start when the host is registered. Credentials the link refuses (e.g.
+/// a plaintext URL to another machine without `insecure`) leave the daemon running its
+/// nodes without the API, saying how to fix it.
 pub fn connect_if_registered(registry: &Arc<Registry>) -> eyre::Result<()> {
     let cfg = &registry.services().config;
     match HostCredentials::load(&cfg.root)? {
-        Some(creds) => connect(registry, &creds).map_err(|s| eyre::eyre!("{}", s.message())),
+        Some(creds) => {
+            if let Err(s) = connect(registry, &creds) {
+                tracing::error!(api = %creds.api_url, "not connecting to the API: {}; register again with `bv host register --force`", s.message());
+            }
+            Ok(())
+        }
         None => {
             if let Some(url) = &cfg.api_url {
                 tracing::warn!(api = %url, "api_url is set but this host is not registered; run `bv host register --api {url} <TOKEN>`");
