@@ -1,4 +1,4 @@
-//! The Rhai plugin host and the image/protocol models it is packaged with.
+//! The Rhai plugin host.
 //!
 //! The host loads a node's `main.rhai`, exposes the babel functions to it and runs its
 //! methods; the linter checks a plugin directory statically and by a dry run against a stub
@@ -8,11 +8,9 @@
 //! * [`config`]: the typed, strictly parsed `plugin_config`.
 //! * [`defaults`]: the built-in `init` / `upload` procedures.
 //! * [`lint()`]: static and dry-run checks of a plugin directory.
-//! * [`babel_yaml`], [`protocols_yaml`]: the image and protocol manifests `nib` and `bv` read.
 //!
 //! Only host-side tools link this crate; the in-node agent needs only `babel-api`.
 
-pub mod babel_yaml;
 pub mod config;
 pub mod defaults;
 mod error;
@@ -21,7 +19,6 @@ mod host;
 mod limits;
 pub mod lint;
 mod plugin;
-pub mod protocols_yaml;
 mod pure;
 mod script;
 mod status;

@@ -8,15 +8,13 @@
 //! * [`net`]: node networking and the per-node firewall.
 //! * [`scheduler`]: cron tasks of node plugins.
 //! * [`apilink`]: the link to the control-plane API (credentials, client, connection).
-//! * [`hostinfo`], [`fsutil`], [`uds`]: host figures, atomic writes, gRPC over Unix sockets.
+//! * [`hostinfo`]: host figures (capacity, usage).
 
 pub mod apilink;
 pub mod config;
 pub mod container;
-pub mod fsutil;
 pub mod hostinfo;
 pub mod image;
 pub mod net;
 pub mod rootfs;
 pub mod scheduler;
-pub mod uds;

@@ -3,8 +3,7 @@
 //!
 //! * [`cli`]: the commands.
 //! * [`nodeset`]: the client-side orchestration of node sets.
-//! * [`uds`]: the local-socket gRPC client.
+//! * the local-socket gRPC client is `bv_base::uds`.
 
 pub mod cli;
 pub mod nodeset;
-pub mod uds;

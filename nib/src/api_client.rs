@@ -94,10 +94,10 @@ pub fn not_found_as_none<T>(
     }
 }
 
-pub fn visibility(v: babel_plugin::babel_yaml::Visibility) -> api::Visibility {
+pub fn visibility(v: babel_manifest::babel_yaml::Visibility) -> api::Visibility {
     match v {
-        babel_plugin::babel_yaml::Visibility::Public => api::Visibility::Public,
-        babel_plugin::babel_yaml::Visibility::Private => api::Visibility::Private,
-        babel_plugin::babel_yaml::Visibility::Development => api::Visibility::Development,
+        babel_manifest::babel_yaml::Visibility::Public => api::Visibility::Public,
+        babel_manifest::babel_yaml::Visibility::Private => api::Visibility::Private,
+        babel_manifest::babel_yaml::Visibility::Development => api::Visibility::Development,
     }
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use babel_api::node_env::{DATA_MOUNT_POINT, NodeEnv, PROTOCOL_DATA_PATH};
-use babel_plugin::babel_yaml::ImageVariant;
+use babel_manifest::babel_yaml::ImageVariant;
 use eyre::{Result, bail};
 
 /// The node a plugin is linted for: fixed ids and names, the variant's resources and the

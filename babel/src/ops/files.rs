@@ -2,7 +2,6 @@
 //! CRC-32/BZIP2 checksum of the whole content at the end.
 
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use babel_api::pb::babel::v1::{FileChunk, file_chunk::Part};
@@ -83,14 +82,8 @@ where
         (None, _) => return Err(StreamError::MissingDestination),
     };
     let io = |what: &str, e| StreamError::Io(format!("{what} {}", dest.display()), e);
-    let tmp = tmp_path(&dest);
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .write(true)
-        .mode(0o770)
-        .open(&tmp)
-        .map_err(|e| io("can't create", e))?;
+    let mut file =
+        bv_base::AtomicFile::create(&dest, Some(0o770)).map_err(|e| io("can't create", e))?;
     let mut digest = CRC32.digest();
     let mut expected = None;
     let mut part = first;
@@ -114,34 +107,18 @@ where
             Err(e) => break Err(e),
         };
     };
-    let finish = || -> Result<u32, StreamError> {
+    let finish = move || -> Result<u32, StreamError> {
         result?;
         let expected = expected.ok_or(StreamError::MissingChecksum)?;
         let actual = digest.finalize();
         if actual != expected {
             return Err(StreamError::ChecksumMismatch { actual, expected });
         }
-        file.sync_all().map_err(|e| io("can't sync", e))?;
-        // umask may have narrowed the mode given at creation.
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o770))
-            .map_err(|e| io("can't chmod", e))?;
-        std::fs::rename(&tmp, &dest).map_err(|e| io("can't replace", e))?;
+        file.commit().map_err(|e| io("can't replace", e))?;
         Ok(actual)
     };
-    match finish() {
-        Ok(crc) => Ok((dest, crc)),
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(e)
-        }
-    }
-}
-
-fn tmp_path(dest: &Path) -> PathBuf {
-    let mut name = std::ffi::OsString::from(".");
-    name.push(dest.file_name().unwrap_or_default());
-    name.push(format!(".part{}", std::process::id()));
-    dest.with_file_name(name)
+    // A failed or abandoned upload drops the temporary file and leaves `dest` as it was.
+    finish().map(|crc| (dest.clone(), crc))
 }
 
 /// Streams a file as data parts of [`CHUNK_SIZE`] bytes followed by its checksum. Memory use
@@ -193,6 +170,7 @@ pub fn send_file(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     fn chunk(p: Part) -> Result<FileChunk, tonic::Status> {
         Ok(FileChunk { part: Some(p) })

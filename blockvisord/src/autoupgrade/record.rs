@@ -75,8 +75,7 @@ impl Record {
     pub fn save(&self, node_dir: &Path) -> Result<(), String> {
         let p = path(node_dir);
         let json = serde_json::to_vec_pretty(self).map_err(|e| e.to_string())?;
-        bv_host::fsutil::write_atomic(&p, &json)
-            .map_err(|e| format!("writing {}: {e}", p.display()))
+        bv_base::write_atomic(&p, &json).map_err(|e| format!("writing {}: {e}", p.display()))
     }
 }
 

@@ -32,7 +32,7 @@ pub fn install_init(bin_dir: &Path) -> std::io::Result<std::path::PathBuf> {
     std::fs::create_dir_all(bin_dir)?;
     let path = bin_dir.join("bv-init");
     if std::fs::read(&path).ok().as_deref() != Some(INIT_BINARY) {
-        bv_host::fsutil::write_atomic(&path, INIT_BINARY)?;
+        bv_base::write_atomic(&path, INIT_BINARY)?;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
     }
     Ok(path)
@@ -184,7 +184,7 @@ async fn spawn_fleet(registry: Arc<Registry>) -> eyre::Result<Vec<tokio::task::J
 /// Refuses to start when another daemon already answers on the socket.
 async fn check_not_running(socket: &Path) -> eyre::Result<()> {
     if socket.exists()
-        && bv_host::uds::connect(socket, Some(Duration::from_secs(1)))
+        && bv_base::uds::connect(socket, Some(Duration::from_secs(1)))
             .await
             .is_ok()
     {
@@ -207,7 +207,7 @@ pub async fn run(config: Config) -> eyre::Result<()> {
     let fleet = spawn_fleet(registry.clone()).await?;
     crate::cloud::connect_if_registered(&registry)?;
 
-    let listener = bv_host::uds::bind(&socket, 0o660)
+    let listener = bv_base::uds::bind(&socket, 0o660)
         .wrap_err_with(|| format!("binding {}", socket.display()))?;
     info!(socket = %socket.display(), root = %svc.config.root.display(), "blockvisord listening");
     let recovery = tokio::spawn(recovery_loop(registry.clone(), recovery_every));

@@ -2,8 +2,6 @@
 //! host id and the host's bearer token. Written atomically so a crash never leaves half a
 //! registration behind.
 
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -102,25 +100,8 @@ impl HostCredentials {
             source,
         };
         std::fs::create_dir_all(root).map_err(err)?;
-        let tmp = root.join(format!(".{CREDENTIALS_FILE}.tmp.{}", std::process::id()));
         let text = serde_json::to_vec_pretty(self).map_err(|e| err(std::io::Error::other(e)))?;
-        let result = (|| {
-            let mut file = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-            file.write_all(&text)?;
-            file.sync_all()?;
-            std::fs::rename(&tmp, &path)?;
-            std::fs::File::open(root)?.sync_all()
-        })();
-        if let Err(e) = result {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(err(e));
-        }
+        bv_base::write_atomic_mode(&path, &text, 0o600).map_err(err)?;
         Ok(path)
     }
 }
@@ -128,6 +109,7 @@ impl HostCredentials {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     fn sample() -> HostCredentials {
         HostCredentials {

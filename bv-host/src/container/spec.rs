@@ -223,11 +223,9 @@ pub fn build(config: &ContainerConfig) -> RuntimeResult<Spec> {
 pub fn write(bundle: &Path, config: &ContainerConfig) -> RuntimeResult<()> {
     let spec = build(config)?;
     let json = serde_json::to_vec_pretty(&spec).map_err(err)?;
-    crate::fsutil::write_atomic(&bundle.join("config.json"), &json).map_err(|source| {
-        RuntimeError::Io {
-            context: format!("writing {}/config.json", bundle.display()),
-            source,
-        }
+    bv_base::write_atomic(&bundle.join("config.json"), &json).map_err(|source| RuntimeError::Io {
+        context: format!("writing {}/config.json", bundle.display()),
+        source,
     })
 }
 

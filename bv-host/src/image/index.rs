@@ -7,7 +7,6 @@
 //! Every JSON file is written atomically (temp file + fsync + rename + fsync of the dir).
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
@@ -16,26 +15,9 @@ use super::{Image, ImageError};
 
 /// Write `value` as JSON to `path` atomically.
 pub(crate) fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<(), ImageError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
     let bytes = serde_json::to_vec_pretty(value)
         .map_err(|e| ImageError::io(path, std::io::Error::other(e)))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}-{}",
-        path.file_name().unwrap_or_default().to_string_lossy(),
-        std::process::id(),
-        unique()
-    ));
-    let res = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        std::fs::File::open(dir)?.sync_all()
-    })();
-    if res.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    res.map_err(|e| ImageError::io(path, e))
+    bv_base::write_atomic(path, &bytes).map_err(|e| ImageError::io(path, e))
 }
 
 /// Read JSON from `path`; `None` when the file does not exist.

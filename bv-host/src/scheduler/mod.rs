@@ -191,8 +191,7 @@ fn save(node_dir: &Path, node: &BTreeMap<String, Entry>) -> Result<(), Scheduler
     let path = node_dir.join(TASKS_FILE);
     let tasks: BTreeMap<&String, &Task> = node.iter().map(|(k, e)| (k, &e.task)).collect();
     let json = serde_json::to_vec_pretty(&tasks).unwrap_or_default();
-    crate::fsutil::write_atomic(&path, &json)
-        .map_err(|source| SchedulerError::Save { path, source })
+    bv_base::write_atomic(&path, &json).map_err(|source| SchedulerError::Save { path, source })
 }
 
 #[cfg(test)]

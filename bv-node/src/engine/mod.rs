@@ -108,7 +108,7 @@ fn read_optional(path: &Path) -> EngineResult<Option<String>> {
 }
 
 fn write(path: &Path, content: &str) -> EngineResult<()> {
-    bv_host::fsutil::write_atomic(path, content.as_bytes())
+    bv_base::write_atomic(path, content.as_bytes())
         .map_err(|e| EngineError::Failed(format!("writing {}: {e}", path.display())))
 }
 

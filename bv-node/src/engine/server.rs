@@ -147,7 +147,7 @@ pub fn serve(
     link: Arc<Link>,
     archive: NodeArchive,
 ) -> std::io::Result<tokio::task::JoinHandle<()>> {
-    let listener = bv_host::uds::bind(socket, 0o660)?;
+    let listener = bv_base::uds::bind(socket, 0o660)?;
     Ok(tokio::spawn(async move {
         let service = EngineService {
             node_id,

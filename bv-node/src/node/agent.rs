@@ -102,7 +102,7 @@ pub async fn wait_for_babel(socket: &Path, timeout: Duration) -> Result<BabelAge
     let mut last = String::from("socket not created yet");
     loop {
         if socket.exists() {
-            match bv_host::uds::connect(socket, Some(Duration::from_secs(15))).await {
+            match bv_base::uds::connect(socket, Some(Duration::from_secs(15))).await {
                 Ok(channel) => {
                     let agent = BabelAgent {
                         client: BabelClient::new(channel),
@@ -140,7 +140,7 @@ impl AgentConnector for BabelConnector {
 
 /// A babel client that connects lazily (for job and engine calls on a running node).
 pub fn babel_client(socket: &Path, timeout: Option<Duration>) -> BabelClient<Channel> {
-    BabelClient::new(bv_host::uds::connect_lazy(socket, timeout))
+    BabelClient::new(bv_base::uds::connect_lazy(socket, timeout))
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use bv_host::fsutil::write_atomic;
+use bv_base::write_atomic;
 use bv_host::net::firewall::Firewall;
 
 /// Bumped on incompatible changes; older files are migrated on load.

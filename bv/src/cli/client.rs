@@ -7,12 +7,14 @@ use eyre::WrapErr;
 use tonic::transport::Channel;
 
 pub async fn connect(socket: &std::path::Path) -> eyre::Result<BlockvisorClient<Channel>> {
-    let channel = crate::uds::connect(socket, None).await.wrap_err_with(|| {
-        format!(
-            "blockvisord is not reachable on {} (is it running? try `bv start`)",
-            socket.display()
-        )
-    })?;
+    let channel = bv_base::uds::connect(socket, None)
+        .await
+        .wrap_err_with(|| {
+            format!(
+                "blockvisord is not reachable on {} (is it running? try `bv start`)",
+                socket.display()
+            )
+        })?;
     Ok(BlockvisorClient::new(channel))
 }
 

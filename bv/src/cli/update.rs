@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use babel_api::pb::blockvisor::v1 as pb;
 use babel_api::pb::blockvisor::v1::blockvisor_client::BlockvisorClient;
-use babel_plugin::babel_yaml::{FirewallConfig, Image};
+use babel_manifest::babel_yaml::{FirewallConfig, Image};
 use clap::Args;
 use eyre::WrapErr;
 use tonic::transport::Channel;
@@ -45,7 +45,7 @@ fn firewall_file(path: &Path) -> eyre::Result<pb::FirewallConfig> {
         .wrap_err_with(|| format!("reading --firewall {}", path.display()))?;
     let fw: FirewallConfig = serde_yaml::from_str(&text)
         .map_err(|e| eyre::eyre!("--firewall {}: {e}", path.display()))?;
-    Ok(babel_plugin::babel_yaml::node_spec::firewall_to_pb(&fw))
+    Ok(babel_manifest::babel_yaml::node_spec::firewall_to_pb(&fw))
 }
 
 fn firewall_from_babel_yaml(
@@ -56,7 +56,7 @@ fn firewall_from_babel_yaml(
     let variant = image
         .pick_variant(variant)
         .map_err(|e| eyre::eyre!("{}: {e}", path.display()))?;
-    Ok(babel_plugin::babel_yaml::node_spec::firewall_to_pb(
+    Ok(babel_manifest::babel_yaml::node_spec::firewall_to_pb(
         &variant.firewall_config,
     ))
 }

@@ -4,8 +4,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use babel_plugin::babel_yaml::validate::check_kebab_case;
-use babel_plugin::babel_yaml::variant::split_variant_key;
+use babel_manifest::babel_yaml::validate::check_kebab_case;
+use babel_manifest::babel_yaml::variant::split_variant_key;
 use eyre::{Context, Result, eyre};
 
 /// (file in the new directory, template name, template text)

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use babel_api::pb::blockvisor::v1 as pb;
-use babel_plugin::babel_yaml::{DevNodeOptions, Image, ImageVariant, parse_props};
+use babel_manifest::babel_yaml::{DevNodeOptions, Image, ImageVariant, parse_props};
 use eyre::{Result, bail, eyre};
 
 use crate::cli::DevNodeArgs;

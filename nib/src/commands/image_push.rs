@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use babel_api::pb::api::v1 as api;
-use babel_plugin::babel_yaml::{
+use babel_manifest::babel_yaml::{
     Action, Direction, ExpandedUiType, ImageVariant, Pointer, Protocol, expand_properties,
 };
 use eyre::{Result, eyre};
@@ -286,7 +286,7 @@ pub fn add_image_request(
 
 #[cfg(test)]
 mod tests {
-    use babel_plugin::babel_yaml::Image;
+    use babel_manifest::babel_yaml::Image;
 
     use super::*;
 

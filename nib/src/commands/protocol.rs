@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use babel_api::pb::api::v1 as api;
-use babel_plugin::protocols_yaml;
+use babel_manifest::protocols_yaml;
 use eyre::Result;
 
 use crate::api_client::{Api, api_err, not_found_as_none, visibility};

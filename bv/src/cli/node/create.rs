@@ -83,7 +83,7 @@ pub fn create_request(args: CreateArgs) -> eyre::Result<pb::CreateNodeRequest> {
 }
 
 fn spec_from_babel_yaml(path: &Path, args: &CreateArgs) -> eyre::Result<pb::NodeSpec> {
-    use babel_plugin::babel_yaml::{DevNodeOptions, Image};
+    use babel_manifest::babel_yaml::{DevNodeOptions, Image};
     let (image, warnings) = Image::load_validated(path).map_err(|e| eyre::eyre!("{e}"))?;
     for w in warnings {
         eprintln!("warning: {}: {w:?}", path.display());

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use babel_plugin::babel_yaml::{
+use babel_manifest::babel_yaml::{
     ExpandedUiType, Image, Pointer, UiType, Visibility, archive_combinations, expand_properties,
     parse_props,
 };
@@ -181,7 +181,7 @@ fn variant_merge_and_metadata_autofill() {
     assert!(o.properties.is_empty());
     assert_eq!(
         o.firewall_config.default_in,
-        babel_plugin::babel_yaml::Action::Allow
+        babel_manifest::babel_yaml::Action::Allow
     );
 }
 
@@ -287,7 +287,7 @@ fn validation_reports_every_issue_with_lines() {
 
 #[test]
 fn kebab_and_sku_rules() {
-    use babel_plugin::babel_yaml::validate::{
+    use babel_manifest::babel_yaml::validate::{
         check_cidr, check_container_uri, check_kebab_case, check_sku,
     };
     assert!(check_kebab_case("").is_err());
@@ -381,7 +381,7 @@ fn property_expansion() {
 #[test]
 fn dev_node_spec_from_variant() {
     use babel_api::pb::blockvisor::v1 as pb;
-    use babel_plugin::babel_yaml::DevNodeOptions;
+    use babel_manifest::babel_yaml::DevNodeOptions;
     let image = full();
     let v = image.pick_variant(Some("client-net-full")).unwrap();
     let props = v.node_properties(&BTreeMap::new()).unwrap();
@@ -434,7 +434,7 @@ fn load_file_errors_name_the_file() {
 
 #[test]
 fn protocols_yaml() {
-    use babel_plugin::protocols_yaml;
+    use babel_manifest::protocols_yaml;
     let text = "- key: testing\n  name: Testing\n  org_id: null\n  ticker: TST\n  description: d\n  visibility: public\n- key: Bad_Key\n  name: ''\n  visibility: private\n";
     let list = protocols_yaml::from_yaml_str(text).unwrap();
     assert_eq!(list[0].ticker.as_deref(), Some("TST"));
