@@ -449,3 +449,68 @@ fn protocols_yaml() {
     assert!(err.message.contains("tickr"), "{err}");
     assert_eq!(err.line, Some(4));
 }
+
+#[test]
+fn older_format_loads_with_deprecation_warnings() {
+    let text = FULL
+        .replace(
+            "      - pointer: !store_key default-archive\n",
+            "      - pointer: !store_key default-archive\n        legacy_store_key: old-key\n",
+        )
+        .replace(
+            "    default_value: abc\n",
+            "    default_value: abc\n    required: true\n",
+        );
+    let image = Image::from_yaml_str(&text).unwrap();
+    let mut v = image.validate();
+    v.locate(&text);
+    assert!(v.errors.is_empty(), "{:?}", v.errors);
+    let warnings: Vec<String> = v.warnings.iter().map(ToString::to_string).collect();
+    let legacy_line = text
+        .lines()
+        .position(|l| l.contains("legacy_store_key"))
+        .unwrap()
+        + 1;
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.starts_with(&format!("{legacy_line}:"))
+                && w.contains("variants[0].archive_pointers[0].legacy_store_key")
+                && w.contains("use `pointer: !store_key <key>`")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("properties[0].required") && w.contains("default_value")),
+        "{warnings:?}"
+    );
+    // A real typo stays an error, with a suggestion.
+    let typo = FULL.replace("        add_disk_gb: 100", "        add_disk_bg: 100");
+    let err = Image::from_yaml_str(&typo).unwrap_err();
+    assert!(
+        err.message.ends_with("(did you mean `add_disk_gb`?)"),
+        "{}",
+        err.message
+    );
+}
+
+#[test]
+fn enum_values_with_new_archive_count_like_switch_values() {
+    // Without the pointer for the enum value `network=test`, validation names it.
+    let text = FULL.replace(
+        "      - pointer: !store_key testnet\n        new_archive_properties: [network-test]\n",
+        "",
+    );
+    let image = Image::from_yaml_str(&text).unwrap();
+    let v = image.validate();
+    assert!(
+        v.errors
+            .iter()
+            .any(|e| e.message.contains("network=test") && e.message.contains("network-test")),
+        "{:?}",
+        v.errors
+    );
+    // With it, the enum value is a valid new_archive_properties name.
+    assert!(full().validate().errors.is_empty());
+}

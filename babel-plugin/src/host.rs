@@ -5,6 +5,7 @@ use std::sync::{Arc, RwLock};
 use babel_api::engine::Engine;
 
 use super::config::PluginConfig;
+use super::limits::Deadline;
 
 /// What registered functions act on: the node's [`Engine`] and the loaded config.
 pub(crate) struct Host {
@@ -12,6 +13,8 @@ pub(crate) struct Host {
     /// The current `plugin_config`; replaced by `reload_plugin_config`, so script-callable
     /// `default_init()` / `default_upload()` always see the fresh one.
     pub config: RwLock<Option<PluginConfig>>,
+    /// The per-call script budget; paused while the engine runs a request.
+    pub deadline: Arc<Deadline>,
 }
 
 impl Host {
@@ -19,6 +22,7 @@ impl Host {
         Arc::new(Self {
             engine,
             config: RwLock::new(None),
+            deadline: Deadline::new(),
         })
     }
 

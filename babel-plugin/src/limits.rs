@@ -78,6 +78,15 @@ impl Deadline {
         }
     }
 
+    /// Stops the clock until the guard drops: an armed deadline moves later by the time
+    /// paused, so only script execution counts against the budget.
+    pub(crate) fn pause(self: &Arc<Self>) -> PauseGuard {
+        PauseGuard {
+            deadline: self.clone(),
+            since: Instant::now(),
+        }
+    }
+
     pub(crate) fn expired(&self) -> bool {
         let at = self.at.load(Ordering::Relaxed);
         at != u64::MAX && self.base.elapsed().as_nanos() > u128::from(at)
@@ -94,6 +103,25 @@ impl Deadline {
                 None
             }
         });
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct PauseGuard {
+    deadline: Arc<Deadline>,
+    since: Instant,
+}
+
+impl Drop for PauseGuard {
+    fn drop(&mut self) {
+        let paused = u64::try_from(self.since.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        // Disarmed (`u64::MAX`) stays disarmed; an armed deadline never reaches it.
+        let _ = self
+            .deadline
+            .at
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |at| {
+                (at != u64::MAX).then(|| at.saturating_add(paused).min(u64::MAX - 1))
+            });
     }
 }
 

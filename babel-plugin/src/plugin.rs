@@ -9,7 +9,7 @@ use rhai::Dynamic;
 
 use babel_api::engine::{Engine, LogLevel};
 
-use crate::config::{self, PluginConfig};
+use crate::config::{self, PluginConfig, UnknownKey};
 use crate::defaults;
 use crate::error::PluginError;
 use crate::host::Host;
@@ -28,6 +28,8 @@ pub struct Plugin {
     limits: PluginLimits,
     /// Copy of the host's current config, for borrowing callers.
     config: Option<PluginConfig>,
+    /// Unknown keys of the last evaluated `plugin_config()` (ignored, reported as warnings).
+    unknown_keys: Vec<UnknownKey>,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -76,7 +78,11 @@ impl Plugin {
         limits: PluginLimits,
     ) -> Result<Self, PluginError> {
         let host = Host::new(engine);
-        host.set_config(saved_config(host.engine.as_ref()));
+        let (config, unknown_keys) = match saved_config(host.engine.as_ref()) {
+            Some(parsed) => (Some(parsed.config), parsed.unknown_keys),
+            None => (None, Vec::new()),
+        };
+        host.set_config(config);
         let runtime = Runtime::new(&script, &host, &limits)?;
         Ok(Self {
             config: host.config(),
@@ -84,6 +90,7 @@ impl Plugin {
             script,
             runtime,
             limits,
+            unknown_keys,
         })
     }
 
@@ -122,15 +129,23 @@ impl Plugin {
         self.config.as_ref()
     }
 
+    /// Unknown `plugin_config` keys found by the last [`Self::reload_plugin_config`]: they
+    /// are ignored, so the node runs; callers show them as warnings.
+    pub fn config_warnings(&self) -> &[UnknownKey] {
+        &self.unknown_keys
+    }
+
     fn set_config(&mut self, config: Option<PluginConfig>) {
         self.host.set_config(config.clone());
         self.config = config;
     }
 
     /// Re-evaluates the script's top level, then evaluates, validates and saves
-    /// `plugin_config()` (or clears it when the script has none).
+    /// `plugin_config()` (or clears it when the script has none). Unknown keys are logged
+    /// as warnings and kept for [`Self::config_warnings`].
     pub fn reload_plugin_config(&mut self) -> Result<(), PluginError> {
         self.runtime = Runtime::new(&self.script, &self.host, &self.limits)?;
+        self.unknown_keys.clear();
         if !self.script.has_fn("plugin_config", 0) {
             self.set_config(None);
             self.host.engine.save_config("null")?;
@@ -139,11 +154,16 @@ impl Plugin {
         let value = self.runtime.call("plugin_config", None)?;
         let json: serde_json::Value = rhai::serde::from_dynamic(&value)
             .map_err(|err| PluginError::Config(format!("plugin_config: {err}")))?;
-        let config = config::parse_plugin_config(json).map_err(PluginError::Config)?;
+        // Saved as evaluated, unknown keys included, so a restarted host reports them too.
         let text =
-            serde_json::to_string(&config).map_err(|err| PluginError::Config(err.to_string()))?;
+            serde_json::to_string(&json).map_err(|err| PluginError::Config(err.to_string()))?;
+        let parsed = config::parse_plugin_config(json).map_err(PluginError::Config)?;
+        for key in &parsed.unknown_keys {
+            self.host.engine.log(LogLevel::Warn, &key.to_string());
+        }
         self.host.engine.save_config(&text)?;
-        self.set_config(Some(config));
+        self.unknown_keys = parsed.unknown_keys;
+        self.set_config(Some(parsed.config));
         Ok(())
     }
 
@@ -241,8 +261,9 @@ fn mismatch(function: &str, expected: &str, actual: &str) -> PluginError {
     }
 }
 
-/// The config saved by the last successful reload, so capabilities survive restarts.
-fn saved_config(engine: &dyn Engine) -> Option<PluginConfig> {
+/// The config saved by the last successful reload (and its unknown keys), so capabilities
+/// and warnings survive restarts.
+fn saved_config(engine: &dyn Engine) -> Option<config::ParsedConfig> {
     let text = match engine.load_config() {
         Ok(Some(text)) => text,
         Ok(None) => return None,

@@ -100,7 +100,7 @@ impl Runtime {
         limits: &PluginLimits,
     ) -> Result<Self, PluginError> {
         let mut engine = base_engine(limits, script.dir.as_deref());
-        let deadline = Deadline::new();
+        let deadline = host.deadline.clone();
         deadline.install(&mut engine);
         let log_host = host.clone();
         engine.on_print(move |text| log_host.engine.log(LogLevel::Info, text));

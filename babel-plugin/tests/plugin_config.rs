@@ -13,7 +13,16 @@ use common::{Call, FakeEngine};
 use serde_json::json;
 
 fn parse(value: serde_json::Value) -> Result<PluginConfig, String> {
+    config::parse_plugin_config(value).map(|parsed| parsed.config)
+}
+
+fn unknown(value: serde_json::Value) -> Vec<String> {
     config::parse_plugin_config(value)
+        .unwrap()
+        .unknown_keys
+        .iter()
+        .map(ToString::to_string)
+        .collect()
 }
 
 fn plugin(src: &str, fake: &Arc<FakeEngine>) -> Plugin {
@@ -21,16 +30,52 @@ fn plugin(src: &str, fake: &Arc<FakeEngine>) -> Plugin {
 }
 
 #[test]
-fn unknown_keys_and_bad_types_name_the_key_path() {
+fn unknown_keys_are_ignored_and_reported_with_path_and_suggestion() {
+    let value = json!({
+        "services": [{"name": "a", "run_sh": "x", "restart_confg": {}}],
+        "servics": [],
+        "alternative_download": {"run_sh": "y", "restart": "never"},
+        "download": {"restart_config": {"backoff_timeout_ms": 1, "backoff_base_ms": 1, "max_retry": 1}},
+        "config_files": [{"template": "t", "destination": "d", "params": {"anything": 1}}],
+    });
+    assert_eq!(
+        unknown(value.clone()),
+        vec![
+            "plugin_config.alternative_download.restart: unknown key ignored (did you mean `restart_config`?)",
+            "plugin_config.download.restart_config.max_retry: unknown key ignored (did you mean `max_retries`?)",
+            "plugin_config.services[0].restart_confg: unknown key ignored (did you mean `restart_config`?)",
+            "plugin_config.servics: unknown key ignored (did you mean `services`?)",
+        ]
+    );
+    let config = parse(value).unwrap();
+    assert_eq!(config.services[0].name, "a");
+    assert_eq!(config.alternative_download.unwrap().run_sh, "y");
+    assert!(
+        unknown(json!({"services": [{"name": "a", "run_sh": "x", "zzzzzz": 1}]}))[0]
+            .ends_with("zzzzzz: unknown key ignored")
+    );
+}
+
+#[test]
+fn service_needs_are_parsed_and_added_to_the_stage_needs() {
+    let config = parse(json!({"services": [
+        {"name": "a", "run_sh": "x", "needs": ["init_job"]},
+        {"name": "b", "run_sh": "x", "needs": ["init_job"], "use_protocol_data": false},
+        {"name": "c", "run_sh": "x", "use_protocol_data": false},
+    ]}))
+    .unwrap();
+    let stage = ["download".to_string()];
+    let a = config::service_config(&config.services[0], &stage, &[]);
+    assert_eq!(a.needs, Some(vec!["download".into(), "init_job".into()]));
+    let b = config::service_config(&config.services[1], &stage, &[]);
+    assert_eq!(b.needs, Some(vec!["init_job".into()]));
+    let c = config::service_config(&config.services[2], &stage, &[]);
+    assert_eq!(c.needs, None);
+}
+
+#[test]
+fn bad_types_and_missing_keys_name_the_key_path() {
     let cases = [
-        (
-            json!({"services": [{"name": "a", "run_sh": "x", "restart_confg": {}}]}),
-            "plugin_config.services[0].restart_confg: unknown field",
-        ),
-        (
-            json!({"services": [], "servics": []}),
-            "plugin_config.servics: unknown field",
-        ),
         (json!({}), "plugin_config: missing field `services`"),
         (
             json!({"services": [], "init": {"commands": []}}),
@@ -55,10 +100,6 @@ fn unknown_keys_and_bad_types_name_the_key_path() {
         (
             json!({"services": [], "scheduled": [{"name": "t", "schedule": "x"}]}),
             "plugin_config.scheduled[0]: missing field `function`",
-        ),
-        (
-            json!({"services": [], "download": {"restart_config": {"backoff_timeout_ms": 1, "backoff_base_ms": 1, "max_retry": 1}}}),
-            "plugin_config.download.restart_config.max_retry: unknown field",
         ),
     ];
     for (value, expected) in cases {
@@ -286,11 +327,42 @@ fn config_is_saved_loaded_and_drives_capabilities() {
     assert!(matches!(err, PluginError::Engine(_)), "{err}");
     // An invalid config fails with the key path.
     let bad = FakeEngine::new();
-    let mut p = plugin(r#"fn plugin_config() {#{ services: [], extra: 1 }}"#, &bad);
+    let mut p = plugin(r#"fn plugin_config() {#{ services: [#{name: 1}] }}"#, &bad);
     let err = p.init().unwrap_err();
     assert!(
-        matches!(&err, PluginError::Config(m) if m.starts_with("plugin_config.extra: unknown field")),
+        matches!(&err, PluginError::Config(m) if m.starts_with("plugin_config.services[0].name: invalid type")),
         "{err}"
+    );
+    // Unknown keys do not: the plugin initialises and keeps them as warnings.
+    let odd = FakeEngine::new();
+    let mut p = plugin(
+        r#"fn plugin_config() {#{ services: [#{name: "s", run_sh: "x", needs: ["i"]}], extra: 1 }}
+        fn height() { 7 }"#,
+        &odd,
+    );
+    p.init().unwrap();
+    assert_eq!(p.height().unwrap(), 7);
+    let warnings: Vec<String> = p
+        .config_warnings()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(warnings, vec!["plugin_config.extra: unknown key ignored"]);
+    // A restarted host (new plugin on the saved config) still reports them.
+    let again =
+        Plugin::from_source("fn height() { 7 }", odd.clone(), PluginLimits::default()).unwrap();
+    assert_eq!(again.config_warnings(), p.config_warnings());
+    let service = odd.calls().into_iter().find_map(|c| match c {
+        Call::CreateJob(name, cfg) if name == "s" => Some(cfg),
+        _ => None,
+    });
+    assert_eq!(service.unwrap().needs, Some(vec!["i".to_string()]));
+    assert!(
+        odd.logs()
+            .iter()
+            .any(|(_, m)| m == "plugin_config.extra: unknown key ignored"),
+        "{:?}",
+        odd.logs()
     );
 }
 

@@ -194,18 +194,23 @@ fn dry_run_failures_are_errors_with_position() {
     assert_eq!(found.len(), 1, "{report}");
     assert!(found[0].starts_with("main.rhai:3:"), "{report}");
     assert!(found[0].contains("unexpected status_code: 0"), "{report}");
-    // Invalid plugin_config keys fail the check with the key path.
+    // Unknown plugin_config keys are warnings at the key, with a suggestion.
     let report = lint_files(
         &[(
             "main.rhai",
-            "fn plugin_config() {#{ services: [#{name: \"a\", run_sh: \"x\", restart_confg: 1}] }}\n",
+            "fn plugin_config() {#{\n  services: [#{name: \"a\", run_sh: \"x\",\n    restart: 1}],\n  alternative_download: #{run_sh: \"y\", restart: \"never\"},\n}}\n",
         )],
         &[],
     );
-    assert!(
-        lines(&report)[0].contains("plugin_config.services[0].restart_confg: unknown field"),
+    assert_eq!(
+        lines(&report),
+        vec![
+            "main.rhai:3:5: warning: plugin_config.services[0].restart: unknown key ignored (did you mean `restart_config`?)",
+            "main.rhai:4:40: warning: plugin_config.alternative_download.restart: unknown key ignored (did you mean `restart_config`?)",
+        ],
         "{report}"
     );
+    assert_eq!(report.errors().count(), 0);
     // Syntax errors point at the file and position, in any file.
     let report = lint_files(&[("main.rhai", CONFIG), ("other.rhai", "fn x( {\n")], &[]);
     assert!(lines(&report)[0].starts_with("other.rhai:1:"), "{report}");
@@ -223,5 +228,32 @@ fn dry_run_failures_are_errors_with_position() {
     assert_eq!(
         lines(&report),
         vec!["main.rhai:0:0: error: missing main.rhai"]
+    );
+}
+
+#[test]
+fn undefined_functions_anywhere_are_errors_with_a_suggestion() {
+    let main = r#"import "helpers" as h;
+fn plugin_config() {#{ services: [] }}
+fn protocol_status() {
+    let out = run_shell("true");
+    #{state: "ok", health: "healthy"}
+}
+fn peers() { peer_count() + h::twice(2) }
+fn peer_total() { 1 }
+fn callbacks(f) { let g = |x| x + 1; f(1) + g(2) + [1, 2].map(|x| x * 2).len() }
+fn method() { let r = run_sh("x"); r.expect(0) + "x".to_uper() }
+"#;
+    let helpers = "fn twice(x) { parse_jsn(x) }\n";
+    let report = lint_files(&[("main.rhai", main), ("helpers.rhai", helpers)], &[]);
+    assert_eq!(
+        lines(&report),
+        vec![
+            "helpers.rhai:1:15: error: function 'parse_jsn' is not defined (did you mean `parse_json`?)",
+            "main.rhai:4:15: error: function 'run_shell' is not defined (did you mean `run_sh`?)",
+            "main.rhai:7:14: error: function 'peer_count' is not defined (did you mean `peer_total`?)",
+            "main.rhai:10:54: error: method 'to_uper' is not defined (did you mean `to_upper`?)",
+        ],
+        "{report}"
     );
 }

@@ -87,3 +87,35 @@ fn operations_limit_stops_a_busy_loop() {
 fn default_limits_bound_operations() {
     assert!(PluginLimits::default().max_operations > 0);
 }
+
+#[test]
+fn time_blocked_in_run_sh_does_not_count_against_the_budget() {
+    let fake = FakeEngine::new();
+    fake.state().sh_delay = Duration::from_millis(150);
+    let limits = PluginLimits {
+        call_timeout: Duration::from_millis(200),
+        ..PluginLimits::default()
+    };
+    // Three blocking calls (450 ms) exceed the 200 ms budget in wall-clock time, but the
+    // script itself runs for far less.
+    let src = r#"fn height() {
+        let n = 0;
+        for i in 0..3 { run_sh("sleep"); n += 1; }
+        n
+    }
+    fn block_age() { run_sh("sleep"); run_sh("sleep"); loop { } }"#;
+    let p = Plugin::from_source(src, fake, limits).unwrap();
+    let start = Instant::now();
+    assert_eq!(p.height().unwrap(), 3);
+    assert!(start.elapsed() >= Duration::from_millis(450));
+    // Script execution still ends at the budget, after the blocked time.
+    let start = Instant::now();
+    let err = p.block_age().unwrap_err();
+    assert!(matches!(err, PluginError::Timeout { .. }), "{err}");
+    assert!(
+        start.elapsed() >= Duration::from_millis(500),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(start.elapsed() < Duration::from_secs(5));
+}

@@ -209,6 +209,62 @@ async fn needs_and_wait_for_order_jobs() {
     );
 }
 
+/// A service (restart always) with `needs` on an init job: it starts only once the init job
+/// succeeded, and never starts, saying why, when the init job failed.
+#[tokio::test]
+async fn service_needs_an_init_job() {
+    let mut a = TestAgent::start().await;
+    a.setup().await;
+    let config = a.data().join("config");
+    let c = config.display();
+    let always = RestartPolicy::Always(RestartConfig {
+        backoff_timeout_ms: 1000,
+        backoff_base_ms: 10,
+        max_retries: None,
+    });
+    let init = sh_job(&format!("sleep 0.3; echo ready > {c}"));
+    let mut service = sh_job(&format!("cat {c} >> {c}.seen; sleep 100"));
+    service.restart = always;
+    service.needs = Some(vec!["init_job".into()]);
+    let bad_init = sh_job("exit 3");
+    let mut bad_service = sh_job("sleep 100");
+    bad_service.restart = always;
+    bad_service.needs = Some(vec!["bad_init".into()]);
+    for (name, cfg) in [
+        ("service", service),
+        ("init_job", init),
+        ("bad_service", bad_service),
+        ("bad_init", bad_init),
+    ] {
+        a.create(name, cfg).await.unwrap();
+    }
+    // As default init does: the init jobs first, then the services.
+    for name in ["init_job", "bad_init", "service", "bad_service"] {
+        a.start_job(name).await;
+    }
+    let early = a.info("service").await.status;
+    assert!(matches!(early, JobStatus::Pending { .. }), "{early:?}");
+    a.wait_job("service", 10, |i| i.status == JobStatus::Running)
+        .await;
+    wait_lines(&a.data().join("config.seen"), 1).await;
+    assert_eq!(
+        std::fs::read_to_string(a.data().join("config.seen")).unwrap(),
+        "ready\n"
+    );
+    let status = a.wait_finished("bad_service", 10).await;
+    let JobStatus::Finished {
+        exit_code: None,
+        message,
+    } = status
+    else {
+        panic!("{status:?}")
+    };
+    assert!(
+        message.starts_with("job 'bad_service' needs 'bad_init', but it failed with Some(3)"),
+        "{message}"
+    );
+}
+
 #[tokio::test]
 async fn one_time_job_runs_once_even_with_a_new_jobs_dir() {
     let mut a = TestAgent::start().await;

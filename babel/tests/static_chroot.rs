@@ -178,4 +178,37 @@ async fn static_agent_serves_and_runs_a_job_in_a_scratch_root() {
     );
     let logs = std::fs::read_to_string(root.join("var/lib/babel/jobs/hello/logs")).unwrap();
     assert_eq!(logs, "hello from scratch\n");
+
+    // Plain http needs no CA bundle: the root has none, yet loopback services answer.
+    assert!(!root.join("etc/ssl").exists());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/height", listener.local_addr().unwrap());
+    let server = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut s, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 4096];
+        let mut req = Vec::new();
+        while !String::from_utf8_lossy(&req).contains("\r\n\r\n") {
+            let n = s.read(&mut buf).unwrap();
+            req.extend_from_slice(&buf[..n]);
+        }
+        s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n42")
+            .unwrap();
+    });
+    let resp = client
+        .run_rest(pb::RunRestRequest {
+            url,
+            headers: vec![],
+            timeout_ms: 5_000,
+        })
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "{e}\n{}",
+                std::fs::read_to_string(tmp.path().join("babel.log")).unwrap_or_default()
+            )
+        })
+        .into_inner();
+    server.join().unwrap();
+    assert_eq!((resp.status_code, resp.body.as_str()), (200, "42"));
 }

@@ -9,6 +9,7 @@ use eyre::WrapErr;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let verbose = cli.verbose > 0;
     let result = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -20,6 +21,10 @@ fn main() -> ExitCode {
         });
     match result {
         Ok(code) => code,
+        Err(e) if verbose => {
+            eprintln!("Error: {e:?}");
+            ExitCode::FAILURE
+        }
         Err(e) => {
             eprintln!("Error: {e:#}");
             ExitCode::FAILURE

@@ -168,7 +168,8 @@ pub enum ImageCommand {
 
 #[derive(Args, Debug, Clone)]
 pub struct CheckArgs {
-    /// Checks to run (default: plugin jobs-status).
+    /// Checks to run (default: plugin jobs-status). Without `--variant` the plugin is
+    /// linted for every variant.
     #[arg(value_enum)]
     pub checks: Vec<Check>,
     #[command(flatten)]
@@ -191,6 +192,15 @@ pub struct CheckArgs {
     /// Always lint the plugin from the image, even if main.rhai is next to babel.yaml.
     #[arg(long)]
     pub from_image: bool,
+    /// Fail on lint warnings too (errors always fail).
+    #[arg(long)]
+    pub deny_warnings: bool,
+    /// Run the runtime checks on a dev node of every variant (one after the other).
+    #[arg(long, conflicts_with = "variant")]
+    pub all_variants: bool,
+    /// Only validate babel.yaml and lint the plugin (same as the `plugin` check).
+    #[arg(long, conflicts_with = "checks")]
+    pub lint_only: bool,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]

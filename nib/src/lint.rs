@@ -28,12 +28,32 @@ pub fn fake_node_env(variant: &ImageVariant) -> NodeEnv {
     }
 }
 
-/// Lint `dir` (entry `main.rhai`); print findings; fail on any finding.
+/// Findings of one plugin lint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LintOutcome {
+    pub errors: usize,
+    pub warnings: usize,
+}
+
+impl LintOutcome {
+    /// Errors fail; warnings fail only when denied (for CI).
+    pub fn failed(&self, deny_warnings: bool) -> bool {
+        self.errors > 0 || (deny_warnings && self.warnings > 0)
+    }
+}
+
+impl std::fmt::Display for LintOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} error(s), {} warning(s)", self.errors, self.warnings)
+    }
+}
+
+/// Lint `dir` (entry `main.rhai`) and print its findings.
 pub fn lint_plugin(
     dir: &Path,
     variant: &ImageVariant,
     properties: &BTreeMap<String, String>,
-) -> Result<()> {
+) -> Result<LintOutcome> {
     println!("Checking plugin in {}", dir.display());
     if !dir.join("main.rhai").is_file() {
         bail!("{}: no main.rhai found", dir.display());
@@ -42,13 +62,44 @@ pub fn lint_plugin(
     for finding in &report.findings {
         eprintln!("{finding}");
     }
-    if !report.is_ok() {
-        bail!(
-            "plugin lint failed: {} error(s), {} warning(s)",
-            report.errors().count(),
-            report.warnings().count()
-        );
+    Ok(LintOutcome {
+        errors: report.errors().count(),
+        warnings: report.warnings().count(),
+    })
+}
+
+/// Lint `dir` and fail on errors (and on warnings with `deny_warnings`).
+pub fn lint_plugin_strict(
+    dir: &Path,
+    variant: &ImageVariant,
+    properties: &BTreeMap<String, String>,
+    deny_warnings: bool,
+) -> Result<()> {
+    let outcome = lint_plugin(dir, variant, properties)?;
+    if outcome.failed(deny_warnings) {
+        bail!("plugin lint failed: {outcome}");
     }
-    println!("Plugin is valid");
+    println!("Plugin is valid ({outcome})");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LintOutcome;
+
+    #[test]
+    fn errors_fail_warnings_only_when_denied() {
+        let warn = LintOutcome {
+            errors: 0,
+            warnings: 2,
+        };
+        assert!(!warn.failed(false));
+        assert!(warn.failed(true));
+        let err = LintOutcome {
+            errors: 1,
+            warnings: 0,
+        };
+        assert!(err.failed(false));
+        assert!(!LintOutcome::default().failed(true));
+    }
 }

@@ -38,6 +38,17 @@ fn check_play_and_upgrade_dev_nodes() {
     assert!(out.status.success(), "{}", text(&out));
     let img = tmp.path().join("nibe2e_cl-net-full");
     std::fs::copy("/bin/busybox", img.join("busybox")).expect("busybox-static");
+    // Blockvisor habits: the service waits for the init job (`needs`), and carries a key
+    // this host does not know (ignored with a warning; the node still runs).
+    let rhai = img.join("main.rhai");
+    let plugin = std::fs::read_to_string(&rhai).unwrap();
+    let habits = plugin.replacen(
+        "                name: \"counter\",\n",
+        "                name: \"counter\",\n                needs: [\"init-job\"],\n                restart: \"always\",\n",
+        1,
+    );
+    assert_ne!(habits, plugin);
+    std::fs::write(&rhai, habits).unwrap();
     let tag = format!("{}:0.0.1", unique("nibe2e"));
     let built = Command::new("docker")
         .args(["build", "-q", "-t", &tag, "."])
@@ -82,6 +93,17 @@ fn check_play_and_upgrade_dev_nodes() {
         "{log}"
     );
     assert!(log.contains("All checks passed!"), "{log}");
+    assert!(
+        log.contains("warning: plugin_config.services[0].restart: unknown key ignored (did you mean `restart_config`?)"),
+        "{log}"
+    );
+    assert!(
+        daemon
+            .log()
+            .contains("plugin_config.services[0].restart: unknown key ignored"),
+        "{}",
+        daemon.log()
+    );
 
     // a dev node that stays, then an upgrade to a new version of the definition
     let out = nib(

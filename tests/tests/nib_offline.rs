@@ -117,9 +117,69 @@ fn invalid_definitions_fail_with_file_line_and_field() {
         ),
     )
     .unwrap();
+    // An undefined property is a warning: it passes, unless warnings are denied.
     let out = nib(&["image", "check", "plugin"], &img);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("warning: 'sync-moed'"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        text(&out).contains("variant 'cl-net-full': plugin ok (0 error(s), 1 warning(s))"),
+        "{}",
+        text(&out)
+    );
+    let out = nib(&["image", "check", "--lint-only", "--deny-warnings"], &img);
     assert!(!out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("sync-moed"), "{}", text(&out));
+    // An error fails without any flag.
+    std::fs::write(
+        &rhai,
+        plugin.replace("fn height() {", "fn height() { run_shell(\"x\");"),
+    )
+    .unwrap();
+    let out = nib(&["image", "check", "--lint-only"], &img);
+    assert!(!out.status.success(), "{}", text(&out));
+}
+
+#[test]
+fn check_without_variant_lints_every_variant() {
+    let tmp = tempfile::tempdir().unwrap();
+    let img = scaffold(tmp.path(), "chain", "cl-net-full");
+    let yaml = img.join("babel.yaml");
+    let good = std::fs::read_to_string(&yaml).unwrap();
+    // A second variant: the first one's block again under another key.
+    let block = &good[good.find("  - key: cl-net-full").unwrap()..];
+    let second = block
+        .replace("cl-net-full", "cl-net-archive")
+        .replace("TST-TN-N", "TST-TN-A");
+    std::fs::write(&yaml, format!("{good}{second}")).unwrap();
+    // The scaffold's plugin knows only its own variant: the new one fails alone.
+    let out = nib(&["image", "check", "--lint-only"], &img);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("variant 'cl-net-full': plugin ok")
+            && text(&out).contains("variant 'cl-net-archive': plugin FAILED (1 error(s)"),
+        "{}",
+        text(&out)
+    );
+    let rhai = img.join("main.rhai");
+    let plugin = std::fs::read_to_string(&rhai).unwrap();
+    let known = plugin.replace(
+        "const NETWORKS = #{",
+        "const NETWORKS = #{\n    \"cl-net-archive\": #{ net_name: \"net\" },",
+    );
+    std::fs::write(&rhai, known).unwrap();
+    let out = nib(&["image", "check", "--lint-only"], &img);
+    assert!(out.status.success(), "{}", text(&out));
+    for key in ["cl-net-full", "cl-net-archive"] {
+        assert!(
+            text(&out).contains(&format!("variant '{key}': plugin ok")),
+            "{}",
+            text(&out)
+        );
+    }
 }
 
 #[test]

@@ -147,10 +147,11 @@ fn from_merged<T: DeserializeOwned>(text: &str) -> Result<T, ParseError> {
     serde_path_to_error::deserialize(value).map_err(|err| {
         let field = clean_path(&err.path().to_string());
         let (line, column) = locate(text, &field).unzip();
+        let message = err.into_inner().to_string();
         ParseError {
             line,
             column,
-            message: err.into_inner().to_string(),
+            message: format!("{message}{}", unknown_field_hint(&message)),
             field,
         }
     })
@@ -187,7 +188,19 @@ fn strip_position(msg: &str, path: &str) -> String {
     if let Some(idx) = m.rfind(" at line ") {
         m = &m[..idx];
     }
-    m.to_string()
+    format!("{m}{}", unknown_field_hint(m))
+}
+
+/// ` (did you mean `x`?)` for serde's "unknown field `a`, expected one of `b`, `c`".
+fn unknown_field_hint(message: &str) -> String {
+    let Some((_, rest)) = message.split_once("unknown field `") else {
+        return String::new();
+    };
+    let Some((name, expected)) = rest.split_once('`') else {
+        return String::new();
+    };
+    let known: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    bv_base::suggest::hint(name, known)
 }
 
 /// Parse `--props` (a JSON or YAML mapping); scalar values are converted to strings.

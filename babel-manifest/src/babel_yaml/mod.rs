@@ -124,6 +124,10 @@ pub struct ArchivePointer {
     /// `<key>-<value>` for enums) whose selected value has `new_archive: true`.
     #[serde(default)]
     pub new_archive_properties: Vec<String>,
+    /// Earlier format's store key field; accepted with a deprecation warning (the key is
+    /// `pointer: !store_key <key>`).
+    #[serde(default, skip_serializing)]
+    pub legacy_store_key: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -221,6 +225,10 @@ pub struct Property {
     pub dynamic_value: bool,
     pub default_value: String,
     pub ui_type: UiType,
+    /// Earlier format's flag; accepted with a deprecation warning (every property has a
+    /// `default_value`, so none is required).
+    #[serde(default, skip_serializing)]
+    pub required: Option<bool>,
 }
 
 /// How a property is presented, and what choosing a value costs (YAML tags).

@@ -276,6 +276,12 @@ fn validate_properties(v: &mut Validation, at: &str, props: &[Property]) {
                 format!("duplicate property key '{}'", p.key),
             );
         }
+        if p.required.is_some() {
+            v.warn(
+                format!("{f}.required"),
+                "`required` is deprecated and ignored: every property has a default_value",
+            );
+        }
         if p.name.trim().is_empty() {
             v.error(format!("{f}.name"), "property name must not be empty");
         }
@@ -364,6 +370,12 @@ fn validate_archive_pointers(
     let mut seen: Vec<BTreeSet<String>> = Vec::new();
     for (j, p) in variant.archive_pointers.iter().enumerate() {
         let f = format!("{at}.archive_pointers[{j}]");
+        if p.legacy_store_key.is_some() {
+            v.warn(
+                format!("{f}.legacy_store_key"),
+                "`legacy_store_key` is deprecated and ignored: use `pointer: !store_key <key>`",
+            );
+        }
         if let Pointer::StoreKey(key) = &p.pointer {
             v.kebab(format!("{f}.pointer"), "store_key", key);
         }

@@ -50,9 +50,19 @@ pub fn job_config(job: &Job, stage_needs: &[String]) -> JobConfig {
     }
 }
 
-/// A protocol service; only `use_protocol_data` services get `needs`/`wait_for`.
+/// A protocol service; only `use_protocol_data` services get the stage's `needs`/`wait_for`.
+/// The service's own `needs` apply either way.
 pub fn service_config(service: &Service, needs: &[String], wait_for: &[String]) -> JobConfig {
     let deps = |list: &[String]| service.use_protocol_data.then(|| list.to_vec());
+    let own = service.needs.clone().unwrap_or_default();
+    let needs = match deps(needs) {
+        Some(mut stage) => {
+            stage.extend(own);
+            Some(stage)
+        }
+        None if own.is_empty() => None,
+        None => Some(own),
+    };
     JobConfig {
         job_type: JobType::RunSh(service.run_sh.clone()),
         restart: RestartPolicy::Always(
@@ -63,7 +73,7 @@ pub fn service_config(service: &Service, needs: &[String], wait_for: &[String]) 
         ),
         shutdown_timeout_secs: service.shutdown_timeout_secs,
         shutdown_signal: signal(&service.shutdown_signal),
-        needs: deps(needs),
+        needs,
         wait_for: deps(wait_for),
         run_as: service.run_as.clone(),
         log_buffer_capacity_mb: service.log_buffer_capacity_mb,
@@ -80,6 +90,7 @@ pub fn aux_service_config(aux: &AuxService) -> JobConfig {
             name: aux.name.clone(),
             run_sh: aux.run_sh.clone(),
             restart_config: aux.restart_config,
+            needs: None,
             shutdown_timeout_secs: aux.shutdown_timeout_secs,
             shutdown_signal: aux.shutdown_signal.clone(),
             run_as: aux.run_as.clone(),

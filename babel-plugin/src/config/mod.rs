@@ -1,4 +1,5 @@
-//! `plugin_config`: typed model, strict parsing and validation, conversion to job configs.
+//! `plugin_config`: typed model, parsing (unknown keys are warnings) and validation,
+//! conversion to job configs.
 
 mod jobs;
 mod model;
@@ -10,4 +11,4 @@ pub use jobs::{
     service_config, upload_config,
 };
 pub use model::*;
-pub use parse::{parse_plugin_config, validate};
+pub use parse::{ParsedConfig, UnknownKey, parse_plugin_config, validate};

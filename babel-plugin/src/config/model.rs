@@ -1,12 +1,11 @@
-//! Typed `plugin_config`. Every struct refuses unknown keys, so a typo such as
-//! `restart_confg` is reported with its key path instead of being silently ignored.
+//! Typed `plugin_config`. Unknown keys are ignored when parsing (published plugins carry
+//! keys this host does not know); `parse` reports each one as a warning with its key path.
 
 use std::path::PathBuf;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct PluginConfig {
     /// Templates rendered first in default init.
     pub config_files: Option<Vec<ConfigFile>>,
@@ -32,7 +31,6 @@ pub struct PluginConfig {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ConfigFile {
     pub template: PathBuf,
     pub destination: PathBuf,
@@ -42,14 +40,12 @@ pub struct ConfigFile {
 
 /// Commands run in order, then jobs started in parallel. Both keys are required.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Actions {
     pub commands: Vec<String>,
     pub jobs: Vec<Job>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Job {
     pub name: String,
     pub run_sh: String,
@@ -76,7 +72,6 @@ pub enum JobRestart {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RestartConfig {
     pub backoff_timeout_ms: u64,
     pub backoff_base_ms: u64,
@@ -95,11 +90,12 @@ impl From<RestartConfig> for babel_api::job::RestartConfig {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Service {
     pub name: String,
     pub run_sh: String,
     pub restart_config: Option<RestartConfig>,
+    /// Jobs that must finish successfully before the service starts (as job `needs`).
+    pub needs: Option<Vec<String>>,
     pub shutdown_timeout_secs: Option<u64>,
     pub shutdown_signal: Option<Signal>,
     pub run_as: Option<String>,
@@ -115,7 +111,6 @@ fn default_true() -> bool {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct AuxService {
     pub name: String,
     pub run_sh: String,
@@ -128,7 +123,6 @@ pub struct AuxService {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Download {
     pub restart_config: Option<RestartConfig>,
     pub max_connections: Option<u32>,
@@ -136,7 +130,6 @@ pub struct Download {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct AlternativeDownload {
     pub run_sh: String,
     pub restart_config: Option<RestartConfig>,
@@ -146,7 +139,6 @@ pub struct AlternativeDownload {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ColdInit {
     pub run_sh: String,
     pub restart_config: Option<RestartConfig>,
@@ -157,7 +149,6 @@ pub struct ColdInit {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Upload {
     pub restart_config: Option<RestartConfig>,
     /// Glob patterns of files left out of the archive.
@@ -181,7 +172,6 @@ pub enum Compression {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Task {
     pub name: String,
     /// Cron expression, seconds first (6 or 7 fields).

@@ -1,15 +1,47 @@
-//! Strict parsing and validation of `plugin_config`: unknown keys and duplicate names are
-//! errors, not warnings.
+//! Parsing and validation of `plugin_config`: unknown keys are warnings (the config still
+//! loads), wrong types, missing keys and duplicate names are errors.
 
 use std::collections::HashSet;
+use std::fmt;
+
+use serde_json::Value;
 
 use super::model::{Job, PluginConfig};
+use bv_base::suggest;
 
-/// Parses the JSON form of a `plugin_config` map. Unknown keys, missing required keys and
-/// wrong types are reported with their key path, e.g.
-/// `plugin_config.services[0].restart_confg: unknown field`.
-pub fn parse_plugin_config(value: serde_json::Value) -> Result<PluginConfig, String> {
-    let config: PluginConfig = serde_path_to_error::deserialize(value).map_err(|err| {
+/// A `plugin_config` key this host does not know; it was ignored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownKey {
+    /// Key path, e.g. `plugin_config.services[0].needz`.
+    pub path: String,
+    /// The key itself, e.g. `needz`.
+    pub key: String,
+    /// The closest known key at the same place, if any is close.
+    pub suggestion: Option<String>,
+}
+
+impl fmt::Display for UnknownKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: unknown key ignored", self.path)?;
+        if let Some(s) = &self.suggestion {
+            write!(f, " (did you mean `{s}`?)")?;
+        }
+        Ok(())
+    }
+}
+
+/// A parsed `plugin_config` and the unknown keys it carried.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedConfig {
+    pub config: PluginConfig,
+    pub unknown_keys: Vec<UnknownKey>,
+}
+
+/// Parses the JSON form of a `plugin_config` map. Missing required keys and wrong types are
+/// errors with their key path, e.g. `plugin_config.services[0].run_sh: missing field`;
+/// unknown keys are ignored and returned.
+pub fn parse_plugin_config(value: Value) -> Result<ParsedConfig, String> {
+    let config: PluginConfig = serde_path_to_error::deserialize(&value).map_err(|err| {
         let path = err.path().to_string();
         let inner = err.into_inner().to_string();
         let path = if path == "." {
@@ -17,22 +49,43 @@ pub fn parse_plugin_config(value: serde_json::Value) -> Result<PluginConfig, Str
         } else {
             format!("plugin_config.{path}")
         };
-        format!("{path}: {}", describe(&inner))
+        format!("{path}: {inner}")
     })?;
     validate(&config)?;
-    Ok(config)
+    let known = serde_json::to_value(&config).map_err(|err| err.to_string())?;
+    let mut unknown_keys = Vec::new();
+    unknown_in(&value, &known, "plugin_config", &mut unknown_keys);
+    Ok(ParsedConfig {
+        config,
+        unknown_keys,
+    })
 }
 
-/// Shortens serde's texts to the form `unknown field (expected one of ...)`.
-fn describe(serde_message: &str) -> String {
-    if let Some(rest) = serde_message.strip_prefix("unknown field `") {
-        let expected = rest.split_once("`, ").map(|(_, e)| e).unwrap_or("");
-        if expected.is_empty() {
-            return "unknown field".to_string();
+/// Keys of `given` that did not survive the round trip through the typed model (`known`,
+/// which holds every field of each struct, absent ones as `null`).
+fn unknown_in(given: &Value, known: &Value, path: &str, out: &mut Vec<UnknownKey>) {
+    match (given, known) {
+        (Value::Object(given), Value::Object(known)) => {
+            for (key, value) in given {
+                let child = format!("{path}.{key}");
+                match known.get(key) {
+                    Some(known_value) => unknown_in(value, known_value, &child, out),
+                    None => out.push(UnknownKey {
+                        path: child,
+                        key: key.clone(),
+                        suggestion: suggest::did_you_mean(key, known.keys().map(String::as_str))
+                            .map(str::to_string),
+                    }),
+                }
+            }
         }
-        return format!("unknown field ({expected})");
+        (Value::Array(given), Value::Array(known)) => {
+            for (i, (g, k)) in given.iter().zip(known).enumerate() {
+                unknown_in(g, k, &format!("{path}[{i}]"), out);
+            }
+        }
+        _ => {}
     }
-    serde_message.to_string()
 }
 
 /// Checks unique names: scheduled task names, then one shared namespace of job

@@ -101,8 +101,9 @@ fn run_jrpc(
     t: Option<Duration>,
 ) -> FnResult<DressedHttpResponse> {
     let req = jrpc_request(req)?;
-    host(ctx)?
-        .engine
+    let host = host(ctx)?;
+    let _paused = host.deadline.pause();
+    host.engine
         .run_jrpc(req, t)
         .map(Into::into)
         .map_err(engine_err)
@@ -114,16 +115,20 @@ fn run_rest(
     t: Option<Duration>,
 ) -> FnResult<DressedHttpResponse> {
     let req = rest_request(req)?;
-    host(ctx)?
-        .engine
+    let host = host(ctx)?;
+    let _paused = host.deadline.pause();
+    host.engine
         .run_rest(req, t)
         .map(Into::into)
         .map_err(engine_err)
 }
 
+/// Time blocked in the request itself is bounded by its own timeout, not by the script's
+/// budget: the budget pauses while the engine works.
 fn run_sh(ctx: &NativeCallContext, body: &str, t: Option<Duration>) -> FnResult<DressedShResponse> {
-    host(ctx)?
-        .engine
+    let host = host(ctx)?;
+    let _paused = host.deadline.pause();
+    host.engine
         .run_sh(body, t)
         .map(Into::into)
         .map_err(engine_err)

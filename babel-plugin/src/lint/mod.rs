@@ -5,7 +5,7 @@ mod report;
 mod stub;
 mod walk;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +34,7 @@ pub fn lint(
 ) -> LintReport {
     let mut findings = Vec::new();
     let (modules, main) = compile_all(plugin_dir, &mut findings);
+    let engine_functions = engine_functions(plugin_dir);
     let main_info = main.as_ref().and_then(|key| modules.get(key));
 
     let stub = Arc::new(stub::StubEngine::new(node_env, properties.clone()));
@@ -45,6 +46,7 @@ pub fn lint(
         modules: &modules,
         main: main_info,
         properties: &properties,
+        engine_functions: &engine_functions,
     };
     let mut keys: Vec<&String> = modules.keys().collect();
     keys.sort();
@@ -59,6 +61,14 @@ pub fn lint(
     });
     findings.dedup();
     LintReport { findings }
+}
+
+/// Names of every function the plugin engine registers.
+fn engine_functions(plugin_dir: &Path) -> BTreeSet<String> {
+    base_engine(&lint_limits(), Some(plugin_dir))
+        .collect_fn_metadata(None, |info| Some(info.metadata.name.to_string()), true)
+        .into_iter()
+        .collect()
 }
 
 /// Compiles every `*.rhai` file; returns them by module key and the key of `main.rhai`.
@@ -156,6 +166,23 @@ fn dry_run(
     };
     if let Err(err) = plugin.init() {
         findings.push(error(err));
+    }
+    for unknown in plugin.config_warnings() {
+        let parent = unknown
+            .path
+            .strip_suffix(&format!(".{}", unknown.key))
+            .and_then(|p| p.rsplit('.').next())
+            .map(|p| p.split('[').next().unwrap_or(p));
+        let pos = main
+            .and_then(|m| m.find_map_key(parent, &unknown.key))
+            .unwrap_or(rhai::Position::NONE);
+        findings.push(Finding {
+            file: MAIN_SCRIPT.to_string(),
+            line: pos.line().unwrap_or(0),
+            column: pos.position().unwrap_or(0),
+            message: unknown.to_string(),
+            severity: Severity::Warning,
+        });
     }
     if main.is_some_and(|m| !m.has_fn("plugin_config", 0)) {
         findings.push(Finding {

@@ -55,17 +55,36 @@ pub(super) struct FileInfo {
     pub constants: HashSet<String>,
     /// `import "path" as alias` at top level: alias → path.
     pub imports: HashMap<String, String>,
+    /// Every variable and parameter name (a call `f(x)` may call a function pointer in `f`).
+    pub variables: HashSet<String>,
 }
 
 impl FileInfo {
     pub fn new(name: String, ast: AST) -> Self {
         let mut functions: HashMap<String, BTreeSet<usize>> = HashMap::new();
+        let mut variables = HashSet::new();
         for f in ast.iter_functions() {
             functions
                 .entry(f.name.to_string())
                 .or_default()
                 .insert(f.params.len());
+            variables.extend(f.params.iter().map(|p| p.to_string()));
         }
+        ast.walk(&mut |path: &[ASTNode]| {
+            match path.last() {
+                Some(ASTNode::Stmt(Stmt::Var(x, _, _))) => {
+                    variables.insert(x.0.name.to_string());
+                }
+                Some(ASTNode::Stmt(Stmt::For(x, _))) => {
+                    variables.insert(x.0.name.to_string());
+                    if let Some(counter) = &x.1 {
+                        variables.insert(counter.name.to_string());
+                    }
+                }
+                _ => {}
+            }
+            true
+        });
         let mut constants = HashSet::new();
         let mut imports = HashMap::new();
         for stmt in ast.statements() {
@@ -87,6 +106,7 @@ impl FileInfo {
             functions,
             constants,
             imports,
+            variables,
         }
     }
 
@@ -120,6 +140,38 @@ impl FileInfo {
         });
         found
     }
+    /// Position of the map key `key` (`#{key: ...}`) for the config key path
+    /// `parent.key`: first inside a map or array of maps that is the value of a `parent`
+    /// key, else anywhere in the file.
+    pub fn find_map_key(&self, parent: Option<&str>, key: &str) -> Option<Position> {
+        fn key_in(expr: &Expr, key: &str) -> Option<Position> {
+            match expr {
+                Expr::Map(x, _) => {
+                    x.0.iter()
+                        .find(|(id, _)| id.name == key)
+                        .map(|(id, _)| id.pos)
+                }
+                Expr::Array(items, _) => items.iter().find_map(|item| key_in(item, key)),
+                _ => None,
+            }
+        }
+        let mut under_parent = None;
+        let mut anywhere = None;
+        self.ast.walk(&mut |path: &[ASTNode]| {
+            if let Some(ASTNode::Expr(Expr::Map(x, _))) = path.last() {
+                for (id, value) in &x.0 {
+                    if anywhere.is_none() && id.name == key {
+                        anywhere = Some(id.pos);
+                    }
+                    if under_parent.is_none() && parent == Some(id.name.as_str()) {
+                        under_parent = key_in(value, key);
+                    }
+                }
+            }
+            under_parent.is_none()
+        });
+        under_parent.or(anywhere)
+    }
 }
 
 /// Module key of an import path (`"base"` or `"lib/base.rhai"` → `lib/base`).
@@ -136,7 +188,24 @@ pub(super) struct Context<'a> {
     /// The entry script (functions tasks may name).
     pub main: Option<&'a FileInfo>,
     pub properties: &'a BTreeMap<String, String>,
+    /// Names of every function the plugin engine provides (standard library, babel
+    /// functions, methods of the response types).
+    pub engine_functions: &'a BTreeSet<String>,
 }
+
+/// Functions the Rhai language itself provides as keywords.
+const KEYWORD_FUNCTIONS: &[&str] = &[
+    "print",
+    "debug",
+    "type_of",
+    "eval",
+    "Fn",
+    "call",
+    "curry",
+    "is_def_var",
+    "is_def_fn",
+    "is_shared",
+];
 
 fn is_node_params_call(expr: &Expr) -> bool {
     matches!(expr, Expr::FnCall(f, _) if f.name == "node_params" && f.args.is_empty() && f.namespace.is_empty())
@@ -191,6 +260,7 @@ impl Checker<'_> {
             ASTNode::Stmt(Stmt::FnCall(call, pos)) | ASTNode::Expr(Expr::FnCall(call, pos)) => {
                 self.call(call, *pos);
             }
+            ASTNode::Expr(Expr::MethodCall(call, pos)) => self.defined(call, *pos, true),
             ASTNode::Expr(Expr::Index(b, _, _) | Expr::Dot(b, _, _)) => {
                 let params = is_node_params_call(&b.lhs)
                     || matches!(&b.lhs, Expr::Variable(v, _, _)
@@ -242,6 +312,7 @@ impl Checker<'_> {
         if name == "add_task" && (n == 3 || n == 4) {
             self.add_task(call);
         }
+        self.defined(call, pos, false);
         let mut allowed: BTreeSet<usize> =
             self.file.functions.get(name).cloned().unwrap_or_default();
         if let Some((_, arities)) = BABEL_FUNCTIONS.iter().find(|(f, _)| *f == name) {
@@ -257,6 +328,31 @@ impl Checker<'_> {
                 ),
             );
         }
+    }
+
+    /// An unqualified call must name a script function, an engine function or a variable
+    /// holding a function pointer.
+    fn defined(&mut self, call: &FnCallExpr, pos: Position, method: bool) {
+        let name = call.name.as_str();
+        if !call.namespace.is_empty()
+            || call.op_token.is_some()
+            || self.file.functions.contains_key(name)
+            || self.ctx.engine_functions.contains(name)
+            || KEYWORD_FUNCTIONS.contains(&name)
+            || (!method && self.file.variables.contains(name))
+        {
+            return;
+        }
+        let known = self
+            .file
+            .functions
+            .keys()
+            .map(String::as_str)
+            .chain(self.ctx.engine_functions.iter().map(String::as_str))
+            .filter(|f| !f.contains('$'));
+        let hint = bv_base::suggest::hint(name, known);
+        let kind = if method { "method" } else { "function" };
+        self.error(pos, format!("{kind} '{name}' is not defined{hint}"));
     }
 
     fn qualified_call(&mut self, call: &FnCallExpr, pos: Position) {

@@ -179,19 +179,8 @@ impl TransferOptions {
                 .timeout(self.request_timeout)
                 .pool_max_idle_per_host(self.max_connections.max(1))
         };
-        match builder().build() {
-            Ok(client) => Ok(client),
-            // The platform verifier needs CA certificates; an image without any (FROM
-            // scratch) still reaches plain-http stores, and https URLs fail per request
-            // with a certificate error instead of every job failing here.
-            Err(e) => {
-                tracing::warn!("no usable CA certificates ({e}); https chunk URLs will fail");
-                builder()
-                    .tls_certs_only([])
-                    .build()
-                    .map_err(|e| ArchiveError::Config(format!("can't build HTTP client: {e}")))
-            }
-        }
+        crate::http_client::build(builder)
+            .map_err(|e| ArchiveError::Config(format!("can't build HTTP client: {e}")))
     }
 }
 

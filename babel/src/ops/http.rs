@@ -12,8 +12,8 @@ pub enum HttpError {
     Params(serde_json::Error),
     #[error("invalid header '{0}': {1}")]
     Header(String, String),
-    #[error("failed to build HTTP client: {0}")]
-    Client(reqwest::Error),
+    #[error(transparent)]
+    Client(#[from] crate::http_client::ClientError),
     #[error("request to {0} failed: {1}")]
     Request(String, String),
 }
@@ -24,10 +24,8 @@ fn client() -> Result<&'static reqwest::Client, HttpError> {
     if let Some(c) = CLIENT.get() {
         return Ok(c);
     }
-    let c = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .map_err(HttpError::Client)?;
+    let c =
+        crate::http_client::build(|| reqwest::Client::builder().timeout(Duration::from_secs(10)))?;
     Ok(CLIENT.get_or_init(|| c))
 }
 

@@ -12,8 +12,9 @@ fn alert(kind: &str, message: String) -> pb::NodeAlert {
     }
 }
 
-/// `failed` (with the status reason), `unhealthy` (protocol health) and `job_failed` (a job
-/// that finished with a non-zero exit code) alerts.
+/// `failed` (with the status reason), the plugin's own alerts from collection (`plugin_error`,
+/// `plugin_config`), `unhealthy` (protocol health) and `job_failed` (a job that finished with
+/// a non-zero exit code) alerts.
 pub fn node_alerts(
     status: Status,
     reason: &str,
@@ -31,6 +32,8 @@ pub fn node_alerts(
     let Some(m) = metrics else {
         return out;
     };
+    // Alerts the plugin side raised while collecting (its errors, ignored config keys).
+    out.extend(m.alerts.iter().cloned());
     if let Some(ps) = &m.protocol_status
         && ps.health == "unhealthy"
     {

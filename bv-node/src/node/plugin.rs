@@ -145,6 +145,12 @@ impl Node {
 }
 
 /// The plugin's figures and babel's jobs; needs no node lock (the health check uses it).
+/// Alert kind of a plugin method that failed during metrics collection (its real error).
+pub const PLUGIN_ERROR_ALERT: &str = "plugin_error";
+/// Alert kind of an ignored unknown `plugin_config` key.
+pub const PLUGIN_CONFIG_ALERT: &str = "plugin_config";
+
+/// Metrics from the plugin and the agent; plugin errors and config warnings as alerts.
 pub async fn collect_metrics(
     plugin: &SharedPlugin,
     babel_socket: &std::path::Path,
@@ -162,8 +168,21 @@ pub async fn collect_metrics(
                             .unwrap_or_default(),
                     })
                 }
-                Err(e) => warn!("protocol_status: {e}"),
+                Err(e) => {
+                    warn!("protocol_status: {e}");
+                    m.alerts.push(pb::NodeAlert {
+                        kind: PLUGIN_ERROR_ALERT.into(),
+                        message: format!("protocol_status: {e}"),
+                    });
+                }
             }
+        }
+        // Unknown plugin_config keys are ignored, so the node runs; they stay visible.
+        for warning in p.config_warnings() {
+            m.alerts.push(pb::NodeAlert {
+                kind: PLUGIN_CONFIG_ALERT.into(),
+                message: warning.to_string(),
+            });
         }
         let busy = m
             .protocol_status

@@ -42,7 +42,13 @@ pub enum JobCommand {
     /// Job logs (every job when no name is given).
     Logs {
         name: Option<String>,
-        #[arg(short = 'n', long, visible_alias = "n", default_value_t = 50)]
+        #[arg(
+            short = 'n',
+            long,
+            visible_alias = "n",
+            visible_short_alias = 'l',
+            default_value_t = 50
+        )]
         lines: u32,
         #[arg(short, long)]
         follow: bool,

@@ -29,8 +29,8 @@ pub struct StartArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum HostCommand {
-    /// Host usage figures.
-    #[command(visible_alias = "m")]
+    /// Host usage figures (`info` is Blockvisor's spelling).
+    #[command(visible_aliases = ["m", "info"])]
     Metrics,
     /// Register this host with a control-plane API using a provision token (made by
     /// `bv-api provision-token`); blockvisord stores the host credentials under its root

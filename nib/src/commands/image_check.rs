@@ -16,50 +16,117 @@ use babel_api::node_env::PLUGIN_DIR_IN_ROOTFS;
 use babel_api::pb::blockvisor::v1 as pb;
 use eyre::{Result, bail};
 
-use super::image_play::{DevNodePlan, plan};
+use super::image_play::{DevNodePlan, load_validated, plan_for};
 use super::plugin_source;
 use crate::cli::{Check, CheckArgs};
 use crate::daemon_client::{Daemon, DevNodes};
-use crate::lint::lint_plugin;
+use crate::lint::{lint_plugin, lint_plugin_strict};
 
 pub async fn run(args: CheckArgs) -> Result<()> {
-    let checks = if args.checks.is_empty() {
+    let checks = if args.lint_only {
+        vec![Check::Plugin]
+    } else if args.checks.is_empty() {
         vec![Check::Plugin, Check::JobsStatus]
     } else {
         args.checks.clone()
     };
     println!("Read and validate {}", args.node.path.path.display());
-    let plan = plan(&args.node)?;
-    println!(
-        "babel.yaml is valid ({} {} variant '{}')",
-        plan.variant.protocol_key, plan.variant.version, plan.variant.key
-    );
+    let image = load_validated(&args.node.path.path)?;
     let lint = checks.contains(&Check::Plugin);
     let runtime = checks.iter().any(|c| *c != Check::Plugin);
+    // The plugin is linted for the chosen variant, or for every variant.
+    let lint_keys: Vec<Option<String>> = match &args.node.variant {
+        Some(key) => vec![Some(key.clone())],
+        None if image.variants.len() > 1 => {
+            image.variants.iter().map(|v| Some(v.key.clone())).collect()
+        }
+        None => vec![None],
+    };
+    let plan_of = |key: &Option<String>| {
+        let mut node = args.node.clone();
+        node.variant.clone_from(key);
+        plan_for(&image, &node)
+    };
     let mut linted = false;
-    if lint && let Some(dir) = local_plugin_dir(&args) {
-        lint_plugin(&dir, &plan.variant, &plan.properties)?;
-        linted = true;
-    }
-    if lint && !linted && !runtime {
-        let extracted = plugin_source::extract(&plan.variant.container_uri)?;
-        lint_plugin(extracted.dir(), &plan.variant, &plan.properties)?;
-        linted = true;
+    if lint {
+        let local = local_plugin_dir(&args);
+        if local.is_some() || !runtime {
+            let extracted = match &local {
+                Some(_) => None,
+                None => Some(plugin_source::extract(&image.container_uri)?),
+            };
+            let dir = local
+                .as_deref()
+                .or(extracted.as_ref().map(|e| e.dir()))
+                .unwrap_or(Path::new("."));
+            lint_variants(dir, &lint_keys, &plan_of, args.deny_warnings)?;
+            linted = true;
+        }
     }
     if runtime {
-        let mut daemon = Daemon::connect(&args.node.daemon.socket).await?;
-        let opts = RuntimeOptions {
-            checks,
-            start_timeout: Duration::from_secs(args.start_timeout),
-            jobs_wait: Duration::from_secs(args.jobs_wait),
-            cleanup: args.cleanup,
-            force_cleanup: args.force_cleanup,
-            lint_rootfs: lint && !linted,
-            poll: Duration::from_secs(1),
+        let runtime_keys: Vec<Option<String>> = if args.all_variants {
+            image.variants.iter().map(|v| Some(v.key.clone())).collect()
+        } else {
+            vec![args.node.variant.clone()]
         };
-        run_on_node(&mut daemon, plan, &opts).await?;
+        let mut daemon = Daemon::connect(&args.node.daemon.socket).await?;
+        for key in &runtime_keys {
+            let plan = plan_of(key)?;
+            println!(
+                "babel.yaml is valid ({} {} variant '{}')",
+                plan.variant.protocol_key, plan.variant.version, plan.variant.key
+            );
+            let opts = RuntimeOptions {
+                checks: checks.clone(),
+                start_timeout: Duration::from_secs(args.start_timeout),
+                jobs_wait: Duration::from_secs(args.jobs_wait),
+                cleanup: args.cleanup,
+                force_cleanup: args.force_cleanup,
+                lint_rootfs: lint && !linted,
+                deny_warnings: args.deny_warnings,
+                poll: Duration::from_secs(1),
+            };
+            run_on_node(&mut daemon, plan, &opts).await?;
+        }
     }
     println!("All checks passed!");
+    Ok(())
+}
+
+/// Lints `dir` once per variant key and prints a summary line per variant; fails when any
+/// variant failed.
+fn lint_variants(
+    dir: &Path,
+    keys: &[Option<String>],
+    plan_of: &dyn Fn(&Option<String>) -> Result<DevNodePlan>,
+    deny_warnings: bool,
+) -> Result<()> {
+    let mut summary = Vec::new();
+    for key in keys {
+        let plan = plan_of(key)?;
+        println!(
+            "babel.yaml is valid ({} {} variant '{}')",
+            plan.variant.protocol_key, plan.variant.version, plan.variant.key
+        );
+        let outcome = lint_plugin(dir, &plan.variant, &plan.properties)?;
+        summary.push((plan.variant.key.clone(), outcome));
+    }
+    let mut failed = 0;
+    for (key, outcome) in &summary {
+        let verdict = if outcome.failed(deny_warnings) {
+            failed += 1;
+            "FAILED"
+        } else {
+            "ok"
+        };
+        println!("variant '{key}': plugin {verdict} ({outcome})");
+    }
+    if failed > 0 {
+        bail!(
+            "plugin lint failed for {failed} of {} variant(s)",
+            summary.len()
+        );
+    }
     Ok(())
 }
 
@@ -94,6 +161,8 @@ pub struct RuntimeOptions {
     pub force_cleanup: bool,
     /// Lint `<rootfs>/var/lib/babel/plugin` of the created node.
     pub lint_rootfs: bool,
+    /// Lint warnings fail the check too.
+    pub deny_warnings: bool,
     pub poll: Duration,
 }
 
@@ -113,7 +182,7 @@ pub async fn run_on_node(
     let result = async {
         if opts.lint_rootfs {
             let dir = Path::new(&node.rootfs).join(PLUGIN_DIR_IN_ROOTFS);
-            lint_plugin(&dir, &variant, &properties)?;
+            lint_plugin_strict(&dir, &variant, &properties, opts.deny_warnings)?;
         }
         run_checks(daemon, &id, opts).await
     }
@@ -213,7 +282,19 @@ pub fn evaluate(checks: &[Check], metrics: &pb::NodeMetrics) -> Vec<String> {
                 }
             }
             Check::ProtocolStatus => match &metrics.protocol_status {
-                None => failures.push("No protocol status".to_string()),
+                None => {
+                    let errors: Vec<&str> = metrics
+                        .alerts
+                        .iter()
+                        .filter(|a| a.kind == "plugin_error")
+                        .map(|a| a.message.as_str())
+                        .collect();
+                    failures.push(if errors.is_empty() {
+                        "No protocol status".to_string()
+                    } else {
+                        format!("No protocol status: {}", errors.join("; "))
+                    })
+                }
                 Some(s) if s.health == "unhealthy" => failures.push(format!(
                     "protocol status is unhealthy (state '{}')",
                     s.state
@@ -300,7 +381,7 @@ variants:
     fn test_plan(dir: &Path) -> DevNodePlan {
         let path = dir.join("babel.yaml");
         std::fs::write(&path, YAML).unwrap();
-        plan(&DevNodeArgs {
+        super::super::image_play::plan(&DevNodeArgs {
             path: PathArg { path },
             variant: None,
             props: Some(r#"{"mode": "on"}"#.into()),
@@ -322,6 +403,7 @@ variants:
             cleanup,
             force_cleanup: force,
             lint_rootfs: false,
+            deny_warnings: false,
             poll: Duration::from_millis(5),
         }
     }
@@ -460,6 +542,20 @@ variants:
         assert!(f[0].contains("unhealthy"));
         let none = evaluate(&[Check::ProtocolStatus], &pb::NodeMetrics::default());
         assert_eq!(none, ["No protocol status"]);
+        let failed = pb::NodeMetrics {
+            alerts: vec![pb::NodeAlert {
+                kind: "plugin_error".into(),
+                message: "protocol_status: Rhai function 'protocol_status' returned error: boom"
+                    .into(),
+            }],
+            ..Default::default()
+        };
+        assert_eq!(
+            evaluate(&[Check::ProtocolStatus], &failed),
+            [
+                "No protocol status: protocol_status: Rhai function 'protocol_status' returned error: boom"
+            ]
+        );
         assert!(evaluate(&[Check::Plugin], &m).is_empty());
     }
 }

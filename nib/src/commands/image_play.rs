@@ -30,6 +30,11 @@ pub fn load_validated(path: &Path) -> Result<Image> {
 /// Everything a dev node needs, from the file and the command line.
 pub fn plan(args: &DevNodeArgs) -> Result<DevNodePlan> {
     let image = load_validated(&args.path.path)?;
+    plan_for(&image, args)
+}
+
+/// [`plan`] for an already loaded image.
+pub fn plan_for(image: &Image, args: &DevNodeArgs) -> Result<DevNodePlan> {
     let variant = image
         .pick_variant(args.variant.as_deref())
         .map_err(|e| eyre!("{}: {e}", args.path.path.display()))?;

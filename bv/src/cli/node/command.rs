@@ -16,8 +16,11 @@ pub enum NodeCommand {
         #[arg(short, long)]
         running: bool,
         /// Only nodes with any of these tags.
-        #[arg(long)]
+        #[arg(long, visible_alias = "tags")]
         tag: Vec<String>,
+        /// Only nodes on this host: every node bv lists is (Blockvisor's spelling).
+        #[arg(long)]
+        local: bool,
     },
     /// Create a node (stopped).
     #[command(visible_alias = "c")]
@@ -43,7 +46,7 @@ pub enum NodeCommand {
     Delete {
         id_or_names: Vec<String>,
         /// Delete nodes with any of these tags.
-        #[arg(long)]
+        #[arg(long, visible_alias = "tags")]
         tag: Vec<String>,
         /// Delete every node.
         #[arg(short, long)]

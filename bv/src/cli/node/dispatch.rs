@@ -14,7 +14,12 @@ pub async fn run(socket: &Path, cmd: NodeCommand, format: Format) -> eyre::Resul
     let mut client = connect(socket).await?;
     let c = &mut client;
     match cmd {
-        NodeCommand::List { running, tag } => list::list(c, running, tag, format).await?,
+        // `--local` selects what bv lists anyway: the nodes of this host.
+        NodeCommand::List {
+            running,
+            tag,
+            local: _,
+        } => list::list(c, running, tag, format).await?,
         NodeCommand::Create(args) => create::create(c, *args, format).await?,
         NodeCommand::Start { id_or_names } => start::start(c, id_or_names, format).await?,
         NodeCommand::Stop { id_or_names, force } => {
