@@ -17,7 +17,8 @@ pub struct Config {
     /// Database URL (`sqlite://...` or `postgres://...`); default SQLite in the data dir.
     #[arg(long, env = "BV_API_DATABASE_URL")]
     pub database_url: Option<String>,
-    /// Base URL hosts use to reach this server's chunk routes; default `http://<listen>`.
+    /// Base URL hosts use to reach this server's chunk routes; default `http://<listen>`
+    /// (`https://` with `--tls-cert`).
     #[arg(long, env = "BV_API_PUBLIC_URL")]
     pub public_url: Option<String>,
     /// File with the 32-byte master key (hex); default `<data-dir>/master.key`, created when
@@ -42,6 +43,29 @@ pub struct Config {
     /// Allow plain-HTTP S3 endpoints.
     #[arg(long, env = "BV_API_S3_ALLOW_HTTP")]
     pub s3_allow_http: bool,
+    /// PEM certificate chain: gRPC and the chunk routes speak TLS (with `--tls-key`). The
+    /// files are re-read when they change, so a renewed certificate needs no restart.
+    #[arg(long, env = "BV_API_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `--tls-cert`.
+    #[arg(long, env = "BV_API_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Seconds between checks of the certificate files for a renewal.
+    #[arg(
+        long,
+        env = "BV_API_TLS_RELOAD_SECS",
+        default_value_t = 10,
+        hide = true
+    )]
+    pub tls_reload_secs: u64,
+    /// Seconds between rounds of periodic upkeep (one replica at a time does it).
+    #[arg(
+        long,
+        env = "BV_API_JANITOR_EVERY_SECS",
+        default_value_t = 30,
+        hide = true
+    )]
+    pub janitor_every_secs: u64,
     #[command(flatten)]
     pub console: ConsoleConfig,
 }
@@ -62,6 +86,10 @@ impl Config {
             s3_access_key_id: None,
             s3_secret_access_key: None,
             s3_allow_http: false,
+            tls_cert: None,
+            tls_key: None,
+            tls_reload_secs: 10,
+            janitor_every_secs: 30,
             console: ConsoleConfig::default(),
         }
     }

@@ -14,10 +14,13 @@ use tonic::service::{Routes, RoutesBuilder};
 use crate::config::Config;
 use crate::crypto::{Keys, hash_password, new_token, write_private};
 use crate::db::{self, Db};
-use crate::services::{self, AppState, Hub};
+use crate::janitor::Janitor;
+use crate::services::{self, AppState};
 use crate::storage::fs::FsStorage;
 use crate::storage::s3::S3Storage;
 use crate::storage::{Storage, StorageError};
+use crate::tls::{ReloadingCert, TlsListener};
+use crate::wake::{LocalWake, PgWake, Wake, WakeError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -37,6 +40,10 @@ pub enum ServerError {
     Transport(#[from] tonic::transport::Error),
     #[error(transparent)]
     Console(#[from] crate::console::ConsoleError),
+    #[error(transparent)]
+    Wake(#[from] WakeError),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     #[error("bootstrap: {0}")]
     Bootstrap(String),
 }
@@ -55,6 +62,12 @@ pub struct Running {
     pub admin_token_file: std::path::PathBuf,
     /// The web console, when `--console-listen` is set.
     pub console: Option<crate::console::ConsoleHandle>,
+    /// This process's name among the replicas.
+    pub replica: String,
+    /// Whether gRPC and the chunk routes speak TLS.
+    pub tls: bool,
+    state: Arc<AppState>,
+    janitor: Option<Janitor>,
     shutdown: Option<oneshot::Sender<()>>,
     handle: JoinHandle<Result<(), ServerError>>,
 }
@@ -62,17 +75,24 @@ pub struct Running {
 impl Running {
     /// Base URL for gRPC clients.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// Waits until the server stops (on error or after [`Running::shutdown`]).
     pub async fn wait(mut self) -> Result<(), ServerError> {
         let console = self.console.take();
+        let janitor = self.janitor.take();
         let result = match (&mut self.handle).await {
             Ok(result) => result,
             Err(e) => Err(ServerError::Bootstrap(format!("server task failed: {e}"))),
         };
         drop(console);
+        if janitor.is_some() {
+            drop(janitor);
+            // Hand the periodic work over at once instead of after the lease lapses.
+            let _ = db::leases::release(&self.state.db, crate::janitor::LEASE, &self.replica).await;
+        }
         result
     }
 
@@ -101,7 +121,14 @@ async fn bootstrap(state: &AppState, config: &Config) -> Result<Option<String>, 
     // `nib login --password …` as a flag.
     let password = new_token("bvpw_");
     let hash = hash_password(&password).map_err(ServerError::Bootstrap)?;
-    let user = db::users::insert(&state.db, &config.admin_email, &hash, true).await?;
+    let user = match db::users::insert(&state.db, &config.admin_email, &hash, true).await {
+        Ok(user) => user,
+        // Another replica starting on the same empty database made the admin first.
+        Err(db::DbError::Sqlx(sqlx::Error::Database(e))) if e.is_unique_violation() => {
+            return Ok(None);
+        }
+        Err(e) => return Err(e.into()),
+    };
     let token = new_token("bva_");
     db::tokens::insert(
         &state.db,
@@ -169,25 +196,44 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
         config.data_dir.display()
     )))?;
     let keys = Keys::load_or_create(&config.master_key_path())?;
-    let db = Db::connect(&config.database_url()).await?;
+    let database_url = config.database_url();
+    let db = Db::connect(&database_url).await?;
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(io(format!("binding {}", config.listen)))?;
     let addr = listener.local_addr().map_err(io("reading bound address"))?;
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => Some(ReloadingCert::load(cert, key)?),
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let public_url = config
         .public_url
         .clone()
-        .unwrap_or_else(|| format!("http://{addr}"));
+        .unwrap_or_else(|| format!("{scheme}://{addr}"));
     let fs = FsStorage::new(config.data_dir.join("chunks"), &public_url, keys.clone())?;
     let storage = match config.s3() {
         Some(s3) => Storage::S3(S3Storage::new(&s3)?),
         None => Storage::Fs(fs.clone()),
     };
+    if db.postgres && matches!(storage, Storage::Fs(_)) {
+        tracing::warn!(
+            "archive chunks are kept in {}: replicas sharing this database need an S3 bucket",
+            config.data_dir.join("chunks").display()
+        );
+    }
+    let wake: Arc<dyn Wake> = if db.postgres {
+        Arc::new(PgWake::start(&database_url, db.clone()).await?)
+    } else {
+        Arc::new(LocalWake::default())
+    };
+    let replica = format!("replica-{}", uuid::Uuid::new_v4().simple());
     let state = Arc::new(AppState {
         db: db.clone(),
         keys,
         storage,
-        hub: Hub::default(),
+        wake,
+        replica: replica.clone(),
     });
     let new_admin_token = bootstrap(&state, &config).await?;
 
@@ -206,29 +252,57 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
     let router = grpc_routes(&state)
         .into_axum_router()
         .layer(axum::middleware::from_fn_with_state(
-            db,
+            db.clone(),
             crate::auth::middleware,
         ))
         .merge(crate::http::chunk_router(fs));
+    let janitor = Janitor::start(
+        db.clone(),
+        replica.clone(),
+        std::time::Duration::from_secs(config.janitor_every_secs.max(1)),
+    );
     let (tx, rx) = oneshot::channel::<()>();
     let server = tonic::transport::Server::builder()
         .accept_http1(true)
         .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
         .add_routes(Routes::from(router));
-    let handle = tokio::spawn(async move {
-        server
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
-                let _ = rx.await;
+    let shutdown = async {
+        let _ = rx.await;
+    };
+    let https = tls.is_some();
+    let handle = match tls {
+        Some(cert) => {
+            let rustls = crate::tls::server_config(cert.clone(), &[b"h2", b"http/1.1"])?;
+            let listener =
+                TlsListener::new(listener, rustls, "bv-api").map_err(io("listening for TLS"))?;
+            let every = std::time::Duration::from_secs(config.tls_reload_secs.max(1));
+            let watching = cert.watch(every);
+            tokio::spawn(async move {
+                let served = server
+                    .serve_with_incoming_shutdown(listener.incoming(), shutdown)
+                    .await
+                    .map_err(ServerError::from);
+                watching.abort();
+                served
             })
-            .await
-            .map_err(ServerError::from)
-    });
-    tracing::info!(%addr, "bv-api listening");
+        }
+        None => tokio::spawn(async move {
+            server
+                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+                .await
+                .map_err(ServerError::from)
+        }),
+    };
+    tracing::info!(%addr, tls = https, "bv-api listening");
     Ok(Running {
         addr,
         new_admin_token,
         admin_token_file: config.data_dir.join("admin.token"),
         console,
+        replica,
+        tls: https,
+        state,
+        janitor: Some(janitor),
         shutdown: Some(tx),
         handle,
     })

@@ -3,8 +3,12 @@
 //! * [`atomic`]: crash-safe file replacement (temp file, fsync, rename, fsync of the
 //!   directory), with an exact mode when asked; [`atomic_async`] is the same on tokio.
 //! * [`uds`]: gRPC channels and listeners on Unix sockets.
+//! * `api_endpoint` (feature `api-tls`): how clients reach the control-plane API (TLS, the
+//!   plaintext rule).
 //! * [`suggest`]: "did you mean" suggestions for misspelt names.
 
+#[cfg(feature = "api-tls")]
+pub mod api_endpoint;
 pub mod atomic;
 pub mod atomic_async;
 pub mod suggest;

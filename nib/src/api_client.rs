@@ -3,11 +3,12 @@
 use std::time::Duration;
 
 use babel_api::pb::api::v1 as api;
+use bv_base::api_endpoint::{ApiTls, api_endpoint};
 use eyre::{Context, Result};
 use tonic::metadata::MetadataValue;
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use crate::config::Credentials;
 
@@ -36,10 +37,10 @@ pub struct Api {
 }
 
 impl Api {
-    /// Connect to `url` (`http://host:port` or `unix:///path`), optionally with a token.
-    pub async fn connect(url: &str, token: Option<&str>) -> Result<Self> {
-        let channel = Endpoint::from_shared(url.to_string())
-            .wrap_err_with(|| format!("invalid API URL '{url}'"))?
+    /// Connect to `url` (`https://host:port`, `http://` to loopback or with `insecure`, or
+    /// `unix:///path`), optionally with a token.
+    pub async fn connect(url: &str, tls: &ApiTls, token: Option<&str>) -> Result<Self> {
+        let channel = api_endpoint(url, tls)?
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(30))
             .connect()
@@ -73,7 +74,7 @@ impl Api {
     /// Connect with the saved credentials.
     pub async fn logged_in() -> Result<Self> {
         let c = Credentials::load()?;
-        Self::connect(&c.api_url, Some(&c.token)).await
+        Self::connect(&c.api_url, &c.tls(), Some(&c.token)).await
     }
 }
 

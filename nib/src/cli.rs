@@ -54,9 +54,17 @@ pub struct LoginArgs {
     /// Password (prompted without echo when missing; prefer the prompt or NIB_PASSWORD).
     #[arg(long, env = "NIB_PASSWORD", hide_env_values = true)]
     pub password: Option<String>,
-    /// Control-plane API URL (http://host:port or unix:///path/to/socket).
+    /// Control-plane API URL (https://host:port, http://127.0.0.1:port, or
+    /// unix:///path/to/socket). Plaintext http:// to other addresses needs `--insecure`.
     #[arg(long, env = "NIB_API_URL", default_value = DEFAULT_API)]
     pub api: String,
+    /// PEM file of the CA to verify the API's certificate with, instead of the system roots.
+    #[arg(long, env = "NIB_API_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Allow plaintext http:// to a non-loopback API address (the password and key then
+    /// cross the network unencrypted).
+    #[arg(long)]
+    pub insecure: bool,
 }
 
 #[derive(Subcommand, Debug)]

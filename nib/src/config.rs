@@ -14,6 +14,22 @@ pub struct Credentials {
     pub token: String,
     /// Control-plane API URL.
     pub api_url: String,
+    /// PEM file of the CA that signs the API's certificate (system roots when unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+    /// Plaintext http:// to a non-loopback address was allowed at login (`--insecure`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure: bool,
+}
+
+impl Credentials {
+    /// Transport security for connecting with these credentials.
+    pub fn tls(&self) -> bv_base::api_endpoint::ApiTls {
+        bv_base::api_endpoint::ApiTls {
+            ca_file: self.ca_file.clone(),
+            insecure: self.insecure,
+        }
+    }
 }
 
 /// Where credentials live.
@@ -74,6 +90,8 @@ mod tests {
         let c = Credentials {
             token: "secret".into(),
             api_url: "http://127.0.0.1:1".into(),
+            ca_file: None,
+            insecure: false,
         };
         c.save_to(&path).unwrap();
         let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use api_support::{Api, start_api};
+use api_support::{Api, start_api, start_api_with, test_pki};
 use babel_api::pb::api::v1 as pb;
 use bv_support::{Daemon, build_image, remove_image, unique, wait_for};
 use serde_json::Value;
@@ -528,4 +528,71 @@ fn registered_host_runs_catalog_nodes_secrets_and_archives() {
         "node C deleted on the host",
         || node_by_id(&d, &node_c).is_null(),
     );
+}
+
+/// The host's link over TLS: `bv host register` with a CA made at run time connects the
+/// command stream over https; without the CA the certificate is refused; plaintext to a
+/// non-loopback address is refused unless `--insecure`.
+#[test]
+fn host_registers_and_streams_over_tls() {
+    let tmp = tempfile::Builder::new()
+        .prefix("hostapi-tls")
+        .tempdir_in("/tmp")
+        .expect("tempdir");
+    let pki = tmp.path().join("pki");
+    test_pki(&pki);
+    let pem = |name: &str| pki.join(name).display().to_string();
+    let api = start_api_with(
+        &tmp.path().join("api"),
+        &[
+            "--tls-cert".into(),
+            pem("server.pem"),
+            "--tls-key".into(),
+            pem("server.key"),
+        ],
+    );
+    assert!(api.url.starts_with("https://"), "{}", api.url);
+    let d = Daemon::start_with_config("status_interval_secs = 1", "host_network = true");
+
+    let refused = d.bv(&[
+        "host",
+        "register",
+        "--api",
+        &api.url,
+        &api.provision_token(),
+    ]);
+    assert!(
+        !refused.status.success(),
+        "a certificate from an unknown CA"
+    );
+    let plain = d.bv(&["host", "register", "--api", "http://192.0.2.1:8770", "tok"]);
+    let text = String::from_utf8_lossy(&plain.stderr).to_string();
+    assert!(
+        !plain.status.success() && text.contains("refusing plaintext"),
+        "{text}"
+    );
+
+    let ca = pem("ca.pem");
+    let token = api.provision_token();
+    let reg = d.json(&[
+        "host",
+        "register",
+        "--api",
+        &api.url,
+        "--ca-file",
+        &ca,
+        &token,
+    ]);
+    assert!(
+        reg["host_id"].as_str().is_some_and(|h| !h.is_empty()),
+        "{reg}"
+    );
+    let creds: Value = serde_json::from_str(
+        &std::fs::read_to_string(d.root.join("host.json")).expect("host.json"),
+    )
+    .expect("json");
+    assert_eq!(creds["ca_file"], ca.as_str());
+    wait_for(Duration::from_secs(20), "command stream over TLS", || {
+        d.json(&["status"])["api_connected"] == true
+    });
 }

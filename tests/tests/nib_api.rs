@@ -6,7 +6,7 @@ mod api_support;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use api_support::start_api;
+use api_support::{start_api, start_api_with, test_pki};
 
 fn nib(args: &[&str], cwd: &Path, config: &Path) -> Output {
     Command::new(e2e::bin_dir().join("nib"))
@@ -115,4 +115,53 @@ fn login_push_protocols_and_images() {
     let out = ok(nib(&["protocol", "list", "--name", "Nib"], work, &config));
     assert!(out.contains("- Nib test [nibtest]: second"), "{out}");
     assert!(out.contains("* cl-net-full/0.0.1"), "{out}");
+}
+
+#[test]
+fn login_over_tls_and_plaintext_rule() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = tmp.path().join("pki");
+    test_pki(&pki);
+    let s = |name: &str| pki.join(name).display().to_string();
+    let api = start_api_with(
+        &tmp.path().join("api"),
+        &[
+            "--tls-cert".into(),
+            s("server.pem"),
+            "--tls-key".into(),
+            s("server.key"),
+        ],
+    );
+    assert!(api.url.starts_with("https://"), "{}", api.url);
+    let config = tmp.path().join("nib.json");
+    let work = tmp.path();
+    let login = |url: &str, extra: &[&str]| {
+        let mut args = vec![
+            "login",
+            "--api",
+            url,
+            "--email",
+            "admin@localhost",
+            "--password",
+            &api.password,
+        ];
+        args.extend_from_slice(extra);
+        nib(&args, work, &config)
+    };
+
+    // Without the CA the system roots do not know the server's certificate.
+    let out = login(&api.url, &[]);
+    assert!(!out.status.success());
+    assert!(!config.exists());
+    let ca = s("ca.pem");
+    ok(login(&api.url, &["--ca-file", &ca]));
+    let out = ok(nib(&["protocol", "list"], work, &config));
+    assert!(!out.contains("error"), "{out}");
+
+    // Plaintext to a non-loopback address is refused before anything is sent.
+    let out = login("http://192.0.2.1:8770", &[]);
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("refusing plaintext"), "{text}");
+    assert!(text.contains("--insecure"), "{text}");
 }

@@ -12,7 +12,6 @@ pub mod serve;
 pub mod session;
 pub mod state;
 pub mod telemetry;
-pub mod tls;
 pub mod view;
 
 pub use config::ConsoleConfig;

@@ -16,6 +16,7 @@ use super::state::{Console, Shared};
 use super::telemetry::Telemetry;
 use super::{assets, events, handlers, session};
 use crate::services::State;
+use crate::tls::{ReloadingCert, TlsListener};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConsoleError {
@@ -28,7 +29,7 @@ pub enum ConsoleError {
         source: std::io::Error,
     },
     #[error(transparent)]
-    Tls(#[from] super::tls::TlsError),
+    Tls(#[from] crate::tls::TlsError),
     #[error("console HTTP client: {0}")]
     Client(#[from] reqwest::Error),
 }
@@ -76,7 +77,13 @@ pub async fn start(
     };
     let targets = config.targets()?;
     let tls = match (&config.console_tls_cert, &config.console_tls_key) {
-        (Some(cert), Some(key)) => Some(super::tls::server_config(cert, key)?),
+        (Some(cert), Some(key)) => {
+            let cert = ReloadingCert::load(cert, key)?;
+            Some((
+                crate::tls::server_config(cert.clone(), &[b"http/1.1"])?,
+                cert,
+            ))
+        }
         _ => None,
     };
     let listener = TcpListener::bind(addr)
@@ -98,10 +105,12 @@ pub async fn start(
     });
     let app = router(console.clone());
     let https = tls.is_some();
+    let mut watching = None;
     let server = match tls {
-        Some(tls) => {
-            let listener = super::tls::TlsListener::new(listener, tls)
+        Some((tls, cert)) => {
+            let listener = TlsListener::new(listener, tls, "console")
                 .map_err(|source| ConsoleError::Bind { addr, source })?;
+            watching = Some(cert.watch(crate::tls::RELOAD_EVERY));
             tokio::spawn(async move {
                 if let Err(e) = axum::serve(listener, app).await {
                     tracing::error!("console stopped: {e}");
@@ -114,11 +123,12 @@ pub async fn start(
             }
         }),
     };
-    let tasks = vec![
+    let mut tasks = vec![
         server,
         tokio::spawn(events::refresher(console.clone())),
         tokio::spawn(events::scraper(console)),
     ];
+    tasks.extend(watching);
     tracing::info!(%addr, https, "console listening");
     Ok(Some(ConsoleHandle {
         addr,

@@ -60,9 +60,13 @@ pub async fn insert(
         retry_hint_seconds: None,
         created_at: now_ms(),
     };
-    sqlx::query(
+    // Replicas' clocks differ: a command never sorts before one already recorded for the
+    // same host, so a host applies them in the order they were made.
+    let (seq,): (i64,) = sqlx::query_as(
         "INSERT INTO commands (command_id, seq, host_id, node_id, command_pb, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+         SELECT $1, CASE WHEN MAX(seq) >= $2 THEN MAX(seq) + 1 ELSE $2 END, $3, $4, $5, $6
+         FROM commands WHERE host_id = $3
+         RETURNING seq",
     )
     .bind(&row.command_id)
     .bind(row.seq)
@@ -70,9 +74,9 @@ pub async fn insert(
     .bind(&row.node_id)
     .bind(&row.command_pb)
     .bind(row.created_at)
-    .execute(&db.pool)
+    .fetch_one(&db.pool)
     .await?;
-    Ok(row)
+    Ok(CommandRow { seq, ..row })
 }
 
 /// Commands of a host without a result, oldest first.
@@ -103,12 +107,14 @@ pub async fn ack(db: &Db, command_id: &str) -> DbResult<()> {
     Ok(())
 }
 
-pub async fn complete(db: &Db, req: &pb::UpdateCommandRequest) -> DbResult<()> {
+/// Records a command's result. The first result stands: a host that reports again (after a
+/// reconnect or a redelivery) changes nothing. True when this call recorded it.
+pub async fn complete(db: &Db, req: &pb::UpdateCommandRequest) -> DbResult<bool> {
     let now = now_ms();
-    sqlx::query(
+    let done = sqlx::query(
         "UPDATE commands SET completed_at = $1, acked_at = COALESCE(acked_at, $1),
             exit_code = $2, exit_message = $3, retry_hint_seconds = $4
-         WHERE command_id = $5",
+         WHERE command_id = $5 AND completed_at IS NULL",
     )
     .bind(now)
     .bind(i64::from(req.exit_code))
@@ -117,7 +123,7 @@ pub async fn complete(db: &Db, req: &pb::UpdateCommandRequest) -> DbResult<()> {
     .bind(&req.command_id)
     .execute(&db.pool)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
 pub async fn list(

@@ -126,14 +126,39 @@ pub async fn update(db: &Db, row: &HostRow) -> DbResult<()> {
     Ok(())
 }
 
-pub async fn set_online(db: &Db, host_id: &str, online: bool) -> DbResult<()> {
-    sqlx::query("UPDATE hosts SET online = $1, last_seen_at = $2 WHERE host_id = $3")
-        .bind(i64::from(online))
-        .bind(now_ms())
+/// Marks a host online as of `at` (ms): its stream opened or is still open.
+pub async fn heartbeat(db: &Db, host_id: &str, at: i64) -> DbResult<()> {
+    sqlx::query("UPDATE hosts SET online = 1, last_seen_at = $1 WHERE host_id = $2")
+        .bind(at)
         .bind(host_id)
         .execute(&db.pool)
         .await?;
     Ok(())
+}
+
+/// Marks a host offline when its stream closes, unless another stream (possibly on another
+/// replica) has renewed it since `last_beat`, the closing stream's own last heartbeat.
+pub async fn stream_closed(db: &Db, host_id: &str, last_beat: i64) -> DbResult<()> {
+    sqlx::query(
+        "UPDATE hosts SET online = 0, last_seen_at = $1
+         WHERE host_id = $2 AND last_seen_at = $3",
+    )
+    .bind(now_ms())
+    .bind(host_id)
+    .bind(last_beat)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+/// Marks offline every host whose stream has not beaten since `before` (ms): its replica
+/// died without closing it. Returns how many.
+pub async fn expire_online(db: &Db, before: i64) -> DbResult<u64> {
+    let done = sqlx::query("UPDATE hosts SET online = 0 WHERE online = 1 AND last_seen_at < $1")
+        .bind(before)
+        .execute(&db.pool)
+        .await?;
+    Ok(done.rows_affected())
 }
 
 pub async fn mark_deleted(db: &Db, host_id: &str) -> DbResult<()> {

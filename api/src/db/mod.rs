@@ -7,6 +7,7 @@ pub mod codec;
 pub mod commands;
 pub mod hosts;
 pub mod images;
+pub mod leases;
 pub mod nodes;
 pub mod protocols;
 pub mod secrets;
@@ -33,7 +34,10 @@ pub enum DbError {
 
 pub type DbResult<T> = Result<T, DbError>;
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("migrations/0001_init.sql")),
+    (2, "leases", include_str!("migrations/0002_leases.sql")),
+];
 
 /// A connection pool plus what the code needs to know about the backend.
 #[derive(Clone, Debug)]

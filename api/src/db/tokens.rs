@@ -135,3 +135,12 @@ pub async fn delete_for_host(db: &Db, host_id: &str) -> DbResult<()> {
         .await?;
     Ok(())
 }
+
+/// Deletes tokens that expired before `before` (ms). Returns how many.
+pub async fn delete_expired(db: &Db, before: i64) -> DbResult<u64> {
+    let done = sqlx::query("DELETE FROM tokens WHERE expires_at IS NOT NULL AND expires_at < $1")
+        .bind(before)
+        .execute(&db.pool)
+        .await?;
+    Ok(done.rows_affected())
+}

@@ -1,11 +1,11 @@
 //! CommandService: the stream hosts hold open to receive their commands, plus ack/result
 //! reporting. Commands are persisted, so a host that reconnects gets every command that has
-//! no result yet (at-least-once). Streams wake on local notifications and also poll the
-//! database, so commands recorded by another API replica arrive within the poll interval.
+//! no result yet (at-least-once); acks and results are idempotent (the first result stands).
+//! Streams wake through [`crate::wake`], so a command recorded on any replica reaches the
+//! stream held by another.
 
 use std::collections::HashSet;
 use std::pin::Pin;
-use std::time::Duration;
 
 use babel_api::pb::api::v1 as pb;
 use futures::Stream;
@@ -17,9 +17,11 @@ use tonic::{Request, Response, Status};
 use super::{State, not_found};
 use crate::auth::{Principal, Scope, principal};
 use crate::db::commands::CommandRow;
-use crate::db::{self, Db};
+use crate::db::{self, Db, now_ms};
 
-const POLL: Duration = Duration::from_secs(2);
+/// An open stream renews its host's `online` mark this often; the janitor clears marks not
+/// renewed for [`crate::janitor::ONLINE_STALE_MS`] (the stream's replica died).
+pub const HEARTBEAT_MS: i64 = 30_000;
 
 #[derive(Debug, Clone)]
 pub struct Commands(pub State);
@@ -54,8 +56,10 @@ async fn load_for(db: &Db, p: &Principal, command_id: &str) -> Result<CommandRow
 }
 
 async fn pump(state: State, host_id: String, tx: mpsc::Sender<Result<pb::Command, Status>>) {
-    let _ = db::hosts::set_online(&state.db, &host_id, true).await;
-    let notify = state.hub.notifier(&host_id);
+    let mut beat = now_ms();
+    let _ = db::hosts::heartbeat(&state.db, &host_id, beat).await;
+    let notify = state.wake.subscribe(&host_id);
+    let poll = state.wake.fallback_poll();
     let mut sent: HashSet<String> = HashSet::new();
     'outer: loop {
         // Register interest before reading, so a command recorded meanwhile is not missed.
@@ -83,11 +87,15 @@ async fn pump(state: State, host_id: String, tx: mpsc::Sender<Result<pb::Command
         }
         tokio::select! {
             _ = &mut notified => {}
-            _ = tokio::time::sleep(POLL) => {}
+            _ = tokio::time::sleep(poll) => {}
             _ = tx.closed() => break,
         }
+        if now_ms() - beat >= HEARTBEAT_MS {
+            beat = now_ms();
+            let _ = db::hosts::heartbeat(&state.db, &host_id, beat).await;
+        }
     }
-    let _ = db::hosts::set_online(&state.db, &host_id, false).await;
+    let _ = db::hosts::stream_closed(&state.db, &host_id, beat).await;
     tracing::info!(%host_id, "command stream closed");
 }
 
@@ -152,7 +160,9 @@ impl CommandService for Commands {
                 req.exit_code
             )));
         }
-        db::commands::complete(&self.0.db, &req).await?;
+        if !db::commands::complete(&self.0.db, &req).await? {
+            tracing::debug!(command_id = %req.command_id, "result already recorded");
+        }
         let row = db::commands::by_id(&self.0.db, &row.command_id)
             .await?
             .ok_or_else(|| not_found("command", &req.command_id))?;

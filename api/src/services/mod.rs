@@ -10,15 +10,14 @@ pub mod node_config;
 pub mod protocol;
 pub mod secret;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use tokio::sync::Notify;
 use tonic::Status;
 
 use crate::crypto::Keys;
 use crate::db::{Db, DbError};
 use crate::storage::{Storage, StorageError};
+use crate::wake::Wake;
 
 /// Everything handlers need.
 #[derive(Debug)]
@@ -26,28 +25,12 @@ pub struct AppState {
     pub db: Db,
     pub keys: Keys,
     pub storage: Storage,
-    pub hub: Hub,
+    pub wake: Arc<dyn Wake>,
+    /// This process's name among the replicas (lease holder name).
+    pub replica: String,
 }
 
 pub type State = Arc<AppState>;
-
-/// Wakes the command streams of a host when a command for it is recorded on this replica.
-/// Streams also poll the database, so commands recorded by other replicas arrive too.
-#[derive(Debug, Default)]
-pub struct Hub {
-    hosts: Mutex<HashMap<String, Arc<Notify>>>,
-}
-
-impl Hub {
-    pub fn notifier(&self, host_id: &str) -> Arc<Notify> {
-        let mut hosts = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
-        hosts.entry(host_id.to_string()).or_default().clone()
-    }
-
-    pub fn wake(&self, host_id: &str) {
-        self.notifier(host_id).notify_waiters();
-    }
-}
 
 impl From<DbError> for Status {
     fn from(e: DbError) -> Self {

@@ -51,7 +51,7 @@ impl Nodes {
             command: Some(command),
         });
         db::commands::insert(&self.0.db, &node.host_id, Some(&node.node_id), cmd).await?;
-        self.0.hub.wake(&node.host_id);
+        self.0.wake.announce(&node.host_id).await;
         Ok(())
     }
 

@@ -9,6 +9,7 @@ use babel_api::pb::api::v1 as pb;
 use tonic::Status;
 use uuid::Uuid;
 
+use super::applied::Applied;
 use super::convert::{self, ConfigUpdate};
 use bv_host::apilink::control::ControlPlane;
 use bv_node::node::state::{NodeState, Status as NodeStatus};
@@ -142,22 +143,37 @@ pub async fn execute(ops: &dyn NodeOps, host_network: bool, cmd: &pb::Command) -
     }
 }
 
-/// Acknowledges, executes and reports one command. An error means the API could not be
-/// told (the command comes again after reconnecting).
+/// Acknowledges, executes and reports one command. A command already in `applied` (it came
+/// again because its result did not reach the API) is not executed again: its recorded
+/// outcome is reported. An error means the API could not be told (the command comes again
+/// after reconnecting).
 pub async fn process(
     api: &dyn ControlPlane,
     ops: &dyn NodeOps,
     host_network: bool,
+    applied: &mut Applied,
     cmd: &pb::Command,
 ) -> Result<Outcome, Status> {
     api.ack(&cmd.command_id).await?;
-    let outcome = execute(ops, host_network, cmd).await;
-    if outcome.code != pb::CommandExitCode::Ok {
-        tracing::warn!(command = %cmd.command_id, code = ?outcome.code, "command failed: {}",
-            outcome.message.as_deref().unwrap_or(""));
-    } else {
-        tracing::info!(command = %cmd.command_id, "command done");
-    }
+    let outcome = match applied.outcome(&cmd.command_id) {
+        Some((code, message)) => {
+            tracing::info!(command = %cmd.command_id, "command already applied; reporting its outcome again");
+            Outcome { code, message }
+        }
+        None => {
+            let outcome = execute(ops, host_network, cmd).await;
+            if outcome.code != pb::CommandExitCode::Ok {
+                tracing::warn!(command = %cmd.command_id, code = ?outcome.code, "command failed: {}",
+                    outcome.message.as_deref().unwrap_or(""));
+            } else {
+                tracing::info!(command = %cmd.command_id, "command done");
+            }
+            if let Err(e) = applied.record(&cmd.command_id, outcome.code, outcome.message.clone()) {
+                tracing::warn!(command = %cmd.command_id, "recording the applied command: {e}");
+            }
+            outcome
+        }
+    };
     api.update(pb::UpdateCommandRequest {
         command_id: cmd.command_id.clone(),
         exit_code: outcome.code.into(),
@@ -314,8 +330,16 @@ mod tests {
         }
     }
 
+    /// An empty applied-command record in a directory of its own.
+    fn applied() -> (tempfile::TempDir, Applied) {
+        let dir = tempfile::tempdir().unwrap();
+        let applied = Applied::load(dir.path());
+        (dir, applied)
+    }
+
     #[tokio::test]
     async fn create_is_acked_executed_and_reported_in_order() {
+        let (_dir, mut applied) = applied();
         let api = FakeApi::default();
         let ops = FakeOps::default();
         let node = sample_node();
@@ -326,7 +350,7 @@ mod tests {
                 node: Some(node.clone()),
             }),
         );
-        let out = process(&api, &ops, true, &cmd).await.unwrap();
+        let out = process(&api, &ops, true, &mut applied, &cmd).await.unwrap();
         assert_eq!(out.code, pb::CommandExitCode::Ok);
         assert_eq!(*api.calls.lock().unwrap(), vec!["ack c1", "update c1"]);
         let created = ops.created.lock().unwrap();
@@ -453,7 +477,33 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_redelivered_command_is_reported_again_not_applied_again() {
+        let (dir, mut applied) = applied();
+        let api = FakeApi::default();
+        let ops = FakeOps::default();
+        let id = Uuid::new_v4().to_string();
+        let cmd = node_cmd(
+            "c9",
+            &id,
+            pb::node_command::Command::Start(pb::NodeStart {}),
+        );
+        process(&api, &ops, true, &mut applied, &cmd).await.unwrap();
+        // The daemon restarts: the record is read back from disk.
+        let mut reloaded = Applied::load(dir.path());
+        let again = process(&api, &ops, true, &mut reloaded, &cmd)
+            .await
+            .unwrap();
+        assert_eq!(again.code, pb::CommandExitCode::Ok);
+        assert_eq!(ops.calls.lock().unwrap().len(), 1, "applied once");
+        assert_eq!(
+            *api.calls.lock().unwrap(),
+            vec!["ack c9", "update c9", "ack c9", "update c9"]
+        );
+    }
+
+    #[tokio::test]
     async fn failed_ack_does_not_execute() {
+        let (_dir, mut applied) = applied();
         let api = FakeApi {
             fail_ack: true,
             ..Default::default()
@@ -461,7 +511,7 @@ mod tests {
         let ops = FakeOps::default();
         let id = Uuid::new_v4().to_string();
         let cmd = node_cmd("c", &id, pb::node_command::Command::Start(pb::NodeStart {}));
-        assert!(process(&api, &ops, true, &cmd).await.is_err());
+        assert!(process(&api, &ops, true, &mut applied, &cmd).await.is_err());
         assert!(ops.calls.lock().unwrap().is_empty());
     }
 

@@ -2,6 +2,7 @@
 //! [`dispatch`]) and catalog creates. The client itself and the shared connection are the
 //! low-level `apilink`.
 
+pub mod applied;
 pub mod convert;
 pub mod dispatch;
 pub mod forward;
@@ -43,17 +44,31 @@ pub fn connect(registry: &Arc<Registry>, creds: &HostCredentials) -> Result<(), 
             tracing::warn!("sending host info to the API: {}", e.message());
         }
     });
-    let task = tokio::spawn(stream::run(client, ops, link.connected_flag(), opts));
+    let applied = applied::Applied::load(&svc.config.root);
+    let task = tokio::spawn(stream::run(
+        client,
+        ops,
+        link.connected_flag(),
+        opts,
+        applied,
+    ));
     link.replace_task(task);
     tracing::info!(api = %creds.api_url, host_id = %creds.host_id, "connecting to the API");
     Ok(())
 }
 
-/// Connects at daemon start when the host is registered.
+/// Connects at daemon start when the host is registered. Credentials the link refuses (e.g.
+/// a plaintext URL to another machine without `insecure`) leave the daemon running its
+/// nodes without the API, saying how to fix it.
 pub fn connect_if_registered(registry: &Arc<Registry>) -> eyre::Result<()> {
     let cfg = &registry.services().config;
     match HostCredentials::load(&cfg.root)? {
-        Some(creds) => connect(registry, &creds).map_err(|s| eyre::eyre!("{}", s.message())),
+        Some(creds) => {
+            if let Err(s) = connect(registry, &creds) {
+                tracing::error!(api = %creds.api_url, "not connecting to the API: {}; register again with `bv host register --force`", s.message());
+            }
+            Ok(())
+        }
         None => {
             if let Some(url) = &cfg.api_url {
                 tracing::warn!(api = %url, "api_url is set but this host is not registered; run `bv host register --api {url} <TOKEN>`");
@@ -142,16 +157,27 @@ pub async fn register(
         region: None,
         tags: vec![],
     };
-    let (host_id, token) = client::register(&api_url, api_req)
-        .await
-        .map_err(|e| match e {
-            client::ClientError::Rpc(s) => s,
-            other => Status::invalid_argument(other.to_string()),
-        })?;
+    let tls = bv_base::api_endpoint::ApiTls {
+        ca_file: req
+            .ca_file
+            .as_ref()
+            .filter(|f| !f.is_empty())
+            .map(Into::into),
+        insecure: req.insecure,
+    };
+    let (host_id, token) =
+        client::register(&api_url, &tls, api_req)
+            .await
+            .map_err(|e| match e {
+                client::ClientError::Rpc(s) => s,
+                other => Status::invalid_argument(other.to_string()),
+            })?;
     let creds = HostCredentials {
         api_url: api_url.clone(),
         host_id: host_id.clone(),
         token,
+        ca_file: tls.ca_file,
+        insecure: tls.insecure,
     };
     let file = creds
         .save(&cfg.root)

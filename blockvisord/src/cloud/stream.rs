@@ -1,6 +1,7 @@
 //! The host's connection to the API: hold the command stream open (the server first sends
 //! every command without a result, then new ones), run each command, report node statuses
-//! after every command and periodically; reconnect with exponential backoff.
+//! after every command and periodically; reconnect with exponential backoff and jitter (to
+//! any API replica behind the URL), resuming with every command that has no result yet.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -9,6 +10,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use tracing::{info, warn};
 
+use super::applied::Applied;
 use super::dispatch::{NodeOps, StatusReporter, process};
 use bv_host::apilink::control::ControlPlane;
 
@@ -26,12 +28,20 @@ pub fn next_backoff(current: Duration, opts: &LoopOptions) -> Duration {
     (current * 2).clamp(opts.backoff_min, opts.backoff_max)
 }
 
+/// A random wait between half of `backoff` and all of it, so hosts that lost the same API
+/// replica do not all come back to the others at the same instant.
+pub fn jittered(backoff: Duration) -> Duration {
+    let half = backoff / 2;
+    half + half.mul_f64(rand::random::<f64>())
+}
+
 /// Runs until the task is aborted.
 pub async fn run(
     api: Arc<dyn ControlPlane>,
     ops: Arc<dyn NodeOps>,
     connected: Arc<AtomicBool>,
     opts: LoopOptions,
+    mut applied: Applied,
 ) {
     let mut backoff = opts.backoff_min;
     let mut reporter = StatusReporter::default();
@@ -50,7 +60,7 @@ pub async fn run(
                     tokio::select! {
                         item = stream.next() => match item {
                             Some(Ok(cmd)) => {
-                                if let Err(e) = process(&*api, &*ops, opts.host_network, &cmd).await {
+                                if let Err(e) = process(&*api, &*ops, opts.host_network, &mut applied, &cmd).await {
                                     warn!(command = %cmd.command_id, "reporting to the API failed: {}", e.message());
                                     break;
                                 }
@@ -76,7 +86,7 @@ pub async fn run(
                 warn!(retry_in = ?backoff, "connecting to the API: {}", e.message());
             }
         }
-        tokio::time::sleep(backoff).await;
+        tokio::time::sleep(jittered(backoff)).await;
         backoff = next_backoff(backoff, &opts);
     }
 }
@@ -104,6 +114,17 @@ mod tests {
             backoff_min: Duration::from_millis(10),
             backoff_max: Duration::from_millis(40),
         }
+    }
+
+    #[test]
+    fn jitter_waits_between_half_and_all_of_the_backoff() {
+        let d = Duration::from_millis(800);
+        let waits: Vec<Duration> = (0..200).map(|_| jittered(d)).collect();
+        assert!(waits.iter().all(|w| *w >= d / 2 && *w <= d), "{waits:?}");
+        assert!(
+            waits.iter().any(|w| *w != waits[0]),
+            "waits differ between hosts"
+        );
     }
 
     #[test]
@@ -197,7 +218,14 @@ mod tests {
         });
         let ops = Arc::new(Starts(Mutex::new(0)));
         let connected = Arc::new(AtomicBool::new(false));
-        let task = tokio::spawn(run(api.clone(), ops.clone(), connected, opts()));
+        let dir = tempfile::tempdir().unwrap();
+        let task = tokio::spawn(run(
+            api.clone(),
+            ops.clone(),
+            connected,
+            opts(),
+            Applied::load(dir.path()),
+        ));
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         while api.updates.lock().unwrap().len() < 2 {
             assert!(tokio::time::Instant::now() < deadline, "no reconnect");

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use babel_api::pb::api::v1 as pb;
 use babel_api::pb::babel::v1 as bpb;
+use bv_base::api_endpoint::{ApiTls, api_endpoint};
 use futures::StreamExt;
 use pb::archive_service_client::ArchiveServiceClient;
 use pb::command_service_client::CommandServiceClient;
@@ -30,14 +31,8 @@ pub enum ClientError {
     Rpc(#[from] Status),
 }
 
-fn endpoint(url: &str) -> Result<Endpoint, ClientError> {
-    if !(url.starts_with("http://") || url.starts_with("https://")) {
-        return Err(ClientError::Url {
-            url: url.into(),
-            message: "must start with http:// or https://".into(),
-        });
-    }
-    Ok(Endpoint::from_shared(url.to_string())
+fn endpoint(url: &str, tls: &ApiTls) -> Result<Endpoint, ClientError> {
+    Ok(api_endpoint(url, tls)
         .map_err(|e| ClientError::Url {
             url: url.into(),
             message: e.to_string(),
@@ -50,9 +45,10 @@ fn endpoint(url: &str) -> Result<Endpoint, ClientError> {
 /// Registers this host with a single-use provision token; returns the host id and token.
 pub async fn register(
     api_url: &str,
+    tls: &ApiTls,
     req: pb::RegisterHostRequest,
 ) -> Result<(String, String), ClientError> {
-    let channel = endpoint(api_url)?.connect().await.map_err(|e| {
+    let channel = endpoint(api_url, tls)?.connect().await.map_err(|e| {
         ClientError::Rpc(Status::unavailable(format!("connecting to {api_url}: {e}")))
     })?;
     let resp = HostServiceClient::new(channel)
@@ -98,7 +94,7 @@ impl std::fmt::Debug for ApiClient {
 impl ApiClient {
     /// Connects lazily: nothing is dialled until the first call.
     pub fn new(creds: &HostCredentials) -> Result<Self, ClientError> {
-        let channel = endpoint(&creds.api_url)?.connect_lazy();
+        let channel = endpoint(&creds.api_url, &creds.tls())?.connect_lazy();
         let auth = format!("Bearer {}", creds.token)
             .parse()
             .map_err(|_| ClientError::Token)?;

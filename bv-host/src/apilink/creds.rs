@@ -35,6 +35,12 @@ pub struct HostCredentials {
     pub api_url: String,
     pub host_id: String,
     pub token: String,
+    /// PEM file of the CA that signs the API's certificate (system roots when unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+    /// Plaintext http:// to a non-loopback API was allowed at registration (`--insecure`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure: bool,
 }
 
 impl std::fmt::Debug for HostCredentials {
@@ -43,6 +49,8 @@ impl std::fmt::Debug for HostCredentials {
             .field("api_url", &self.api_url)
             .field("host_id", &self.host_id)
             .field("token", &"***")
+            .field("ca_file", &self.ca_file)
+            .field("insecure", &self.insecure)
             .finish()
     }
 }
@@ -52,6 +60,14 @@ pub fn path(root: &Path) -> PathBuf {
 }
 
 impl HostCredentials {
+    /// Transport security for connecting with these credentials.
+    pub fn tls(&self) -> bv_base::api_endpoint::ApiTls {
+        bv_base::api_endpoint::ApiTls {
+            ca_file: self.ca_file.clone(),
+            insecure: self.insecure,
+        }
+    }
+
     /// The registration under `root`, or None when the host is not registered.
     pub fn load(root: &Path) -> Result<Option<Self>, CredsError> {
         let path = path(root);
@@ -100,6 +116,8 @@ mod tests {
             api_url: "http://127.0.0.1:1".into(),
             host_id: "h1".into(),
             token: "secret-token".into(),
+            ca_file: None,
+            insecure: false,
         }
     }
 

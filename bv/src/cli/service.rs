@@ -51,6 +51,13 @@ pub struct RegisterArgs {
     /// Replace an existing registration.
     #[arg(long)]
     pub force: bool,
+    /// PEM file of the CA that signs the API's certificate (default: the system roots).
+    #[arg(long, env = "BV_API_CA_FILE")]
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Allow plaintext http:// to a non-loopback API address (the host token then crosses
+    /// the network unencrypted).
+    #[arg(long)]
+    pub insecure: bool,
 }
 
 async fn info(socket: &Path) -> Option<pb::InfoResponse> {
@@ -225,6 +232,14 @@ async fn register(socket: &Path, args: RegisterArgs, format: Format) -> eyre::Re
             provision_token: args.provision_token,
             name: args.name,
             force: args.force,
+            // The daemon reads the file: give it a path that does not depend on our cwd.
+            ca_file: args
+                .ca_file
+                .as_deref()
+                .map(std::path::absolute)
+                .transpose()?
+                .map(|p| p.display().to_string()),
+            insecure: args.insecure,
         })
         .await
         .map_err(rpc_err)?

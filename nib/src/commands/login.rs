@@ -3,6 +3,7 @@
 use std::io::{BufRead, Write};
 
 use babel_api::pb::api::v1 as api;
+use bv_base::api_endpoint::ApiTls;
 use eyre::{Result, bail};
 
 use crate::api_client::{Api, api_err};
@@ -27,7 +28,17 @@ pub async fn run(args: LoginArgs, format: crate::cli::Format) -> Result<()> {
         Some(p) => p,
         None => prompt("password: ", true)?,
     };
-    let mut anon = Api::connect(&args.api, None).await?;
+    // Saved with the credentials, so later commands find it from any directory.
+    let ca_file = args
+        .ca_file
+        .as_deref()
+        .map(std::path::absolute)
+        .transpose()?;
+    let tls = ApiTls {
+        ca_file,
+        insecure: args.insecure,
+    };
+    let mut anon = Api::connect(&args.api, &tls, None).await?;
     let session = anon
         .auth
         .login(api::LoginRequest { email, password })
@@ -42,7 +53,7 @@ pub async fn run(args: LoginArgs, format: crate::cli::Format) -> Result<()> {
             session.user_id
         );
     }
-    let mut api = Api::connect(&args.api, Some(&session.token)).await?;
+    let mut api = Api::connect(&args.api, &tls, Some(&session.token)).await?;
     let key = api
         .api_keys
         .create(api::CreateApiKeyRequest {
@@ -55,6 +66,8 @@ pub async fn run(args: LoginArgs, format: crate::cli::Format) -> Result<()> {
     let creds = Credentials {
         token: key.api_key,
         api_url: args.api,
+        ca_file: tls.ca_file,
+        insecure: tls.insecure,
     };
     let path = creds.save()?;
     match format {

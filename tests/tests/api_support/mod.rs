@@ -46,9 +46,14 @@ pub fn start_api_with(data: &Path, extra: &[String]) -> Api {
         let addr = std::fs::read_to_string(data.join("address")).unwrap_or_default();
         let password = std::fs::read_to_string(data.join("admin.password")).unwrap_or_default();
         if !addr.trim().is_empty() && !password.trim().is_empty() {
+            let scheme = if extra.iter().any(|a| a == "--tls-cert") {
+                "https"
+            } else {
+                "http"
+            };
             return Api {
                 child,
-                url: format!("http://{}", addr.trim()),
+                url: format!("{scheme}://{}", addr.trim()),
                 data: data.to_path_buf(),
                 password: password.trim().to_string(),
             };
@@ -61,4 +66,73 @@ pub fn start_api_with(data: &Path, extra: &[String]) -> Api {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// A CA made at run time (`ca.pem`) and a certificate it signed for 127.0.0.1
+/// (`server.pem`, `server.key`), all in `dir`.
+pub fn test_pki(dir: &Path) {
+    std::fs::create_dir_all(dir).expect("pki dir");
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("run openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    run(&[
+        &["req", "-x509"][..],
+        &ec,
+        &["-days", "1", "-subj", "/CN=test-ca"],
+        &["-addext", "basicConstraints=critical,CA:TRUE"],
+        &["-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+        &["-keyout", "ca.key", "-out", "ca.pem"],
+    ]
+    .concat());
+    run(&[
+        &["req", "-new"][..],
+        &ec,
+        &[
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+        ],
+    ]
+    .concat());
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("extensions");
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        "server.ext",
+        "-out",
+        "server.pem",
+    ]);
 }
