@@ -636,3 +636,58 @@ async fn sixteen_jobs_at_most() {
         .into_inner();
     assert_eq!(jobs.jobs.len(), 16);
 }
+
+/// A stale group record (another PID namespace, a reused id) must not end an unrelated
+/// process group; a record that names the live leader still ends the leftover group.
+#[tokio::test]
+async fn only_the_recorded_leftover_group_is_ended() {
+    let mut a = TestAgent::start().await;
+    a.setup().await;
+    // A group leader that init adopts, as a runner's orphaned job is; its pid is the group id.
+    let spawn_group = || -> u32 {
+        let out = std::process::Command::new("sh")
+            .args(["-c", "setsid sleep 30 >/dev/null 2>&1 & echo $!"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    };
+    let alive = |pid: u32| std::path::Path::new(&format!("/proc/{pid}")).exists();
+    let start_time = |pid: u32| -> String {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let rest = &stat[stat.rfind(')').unwrap() + 1..];
+        rest.split_whitespace().nth(19).unwrap().to_string()
+    };
+
+    let unrelated = spawn_group();
+    a.create("stale", sh_job("true")).await.unwrap();
+    let wrong = start_time(unrelated).parse::<u64>().unwrap() + 1;
+    std::fs::write(
+        a.path("jobs/stale/job.pgid"),
+        format!("{} {wrong}", unrelated),
+    )
+    .unwrap();
+    a.start_job("stale").await;
+    a.wait_finished("stale", 20).await;
+    assert!(alive(unrelated), "an unrelated group was ended");
+    let _ = std::process::Command::new("kill")
+        .arg(unrelated.to_string())
+        .status();
+
+    let leftover = spawn_group();
+    a.create("leftover", sh_job("true")).await.unwrap();
+    std::fs::write(
+        a.path("jobs/leftover/job.pgid"),
+        format!("{} {}", leftover, start_time(leftover)),
+    )
+    .unwrap();
+    a.start_job("leftover").await;
+    a.wait_finished("leftover", 20).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while alive(leftover) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "leftover group kept running"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

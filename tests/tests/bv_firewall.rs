@@ -7,7 +7,7 @@ mod bv_support;
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use bv_support::{Daemon, bridge_name, build_image, remove_image, unique, wait_for};
+use bv_support::{Daemon, bridge_name, build_image, remove_image, unique};
 
 const PLUGIN: &str = r#"
 fn plugin_config() {
@@ -61,7 +61,12 @@ fn firewall_applies_to_a_running_bridged_node() {
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         text.contains(":8080") && text.contains(":8081")
     };
-    wait_for(Duration::from_secs(20), "httpd listening", services_up);
+    d.wait_for(
+        Duration::from_secs(20),
+        "httpd listening",
+        &name,
+        services_up,
+    );
     // Default firewall: incoming rejected.
     assert!(!open(ip, 8080) && !open(ip, 8081));
 
@@ -120,9 +125,10 @@ fn firewall_applies_to_a_running_bridged_node() {
     d.spawn();
     assert!(open(ip, 8080) && !open(ip, 8081));
     d.ok(&["node", "restart", &name]);
-    wait_for(
+    d.wait_for(
         Duration::from_secs(20),
         "httpd listening again",
+        &name,
         services_up,
     );
     assert!(open(ip, 8080) && !open(ip, 8081));

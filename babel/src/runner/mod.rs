@@ -9,6 +9,7 @@ pub mod backoff;
 pub mod kinds;
 pub mod monitor;
 pub mod one_time;
+pub mod process_group;
 pub mod run_sh;
 
 use std::path::PathBuf;

@@ -11,6 +11,7 @@ use nix::unistd::Pid;
 use tokio::process::{Child, Command};
 
 use super::kinds::{JobContext, JobKind, Outcome, ShutdownRx};
+use super::process_group::GroupRecord;
 use crate::jobs::validate::parse_signal;
 use crate::logs::writer::{LogWriter, pump};
 use crate::ops::sh::{normalize_body, shell_command};
@@ -97,14 +98,14 @@ impl JobKind for RunShJob {
         }
         // A previous runner may have been killed without ending its job's processes.
         let pgid_file = ctx.job_dir.join(PGID_FILE);
-        if let Some(pgid) = std::fs::read_to_string(&pgid_file)
-            .ok()
-            .and_then(|s| s.trim().parse::<i32>().ok())
-            .filter(|p| *p > 1)
-        {
-            tracing::info!("ending leftover process group {pgid}");
-            let timeout = Duration::from_secs(ctx.config.shutdown_timeout_secs());
-            end_group(pgid, self.signal, timeout, None).await;
+        if let Some(record) = GroupRecord::read(&pgid_file) {
+            if record.is_leftover_now() {
+                tracing::info!("ending leftover process group {}", record.pgid);
+                let timeout = Duration::from_secs(ctx.config.shutdown_timeout_secs());
+                end_group(record.pgid, self.signal, timeout, None).await;
+            } else {
+                tracing::debug!("process group {} is not a leftover", record.pgid);
+            }
         }
         let _ = crate::fsutil::remove_if_exists(&pgid_file);
         Ok(())
@@ -137,7 +138,10 @@ impl JobKind for RunShJob {
         };
         let pgid = child.id().and_then(|p| i32::try_from(p).ok()).unwrap_or(0);
         // Only needed while processes live, which a machine crash ends too: no fsync.
-        let _ = std::fs::write(ctx.job_dir.join(PGID_FILE), pgid.to_string());
+        let _ = std::fs::write(
+            ctx.job_dir.join(PGID_FILE),
+            GroupRecord::of_leader(pgid).to_line(),
+        );
         let mut pumps = Vec::new();
         if let Some(out) = child.stdout.take() {
             pumps.push(tokio::spawn(pump(out, writer.clone())));

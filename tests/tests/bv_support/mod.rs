@@ -225,6 +225,33 @@ impl Daemon {
             .unwrap_or(Value::Null)
     }
 
+    /// Waits for `check`; on timeout fails with the daemon log and the node's jobs, so a
+    /// failure in CI can be read without a rerun.
+    pub fn wait_for(
+        &self,
+        timeout: Duration,
+        what: &str,
+        node: &str,
+        mut check: impl FnMut() -> bool,
+    ) {
+        let start = Instant::now();
+        while !check() {
+            if start.elapsed() >= timeout {
+                let jobs = self.bv(&["node", "job", node, "list"]);
+                let status = self.bv(&["node", "status", node]);
+                panic!(
+                    "timed out waiting for: {what}\n--- node status\n{}{}\n--- jobs\n{}{}\n--- daemon log\n{}",
+                    status.stdout_str(),
+                    String::from_utf8_lossy(&status.stderr),
+                    jobs.stdout_str(),
+                    String::from_utf8_lossy(&jobs.stderr),
+                    self.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     pub fn runc_list(&self) -> String {
         let out = Command::new("runc")
             .arg("--root")
