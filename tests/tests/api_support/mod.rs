@@ -22,15 +22,34 @@ impl Drop for Api {
     }
 }
 
+impl Api {
+    /// SIGKILL, as a crashed machine or an OOM kill would end it.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Starts `bv-api` on `data` and waits until it has published its address and password.
 pub fn start_api(data: &Path) -> Api {
     start_api_with(data, &[])
 }
 
 /// [`start_api`] with extra command-line flags.
+pub fn start_api_with(data: &Path, extra: &[String]) -> Api {
+    spawn_api(data, extra, true)
+}
+
+/// A further replica on a database another replica set up: only the first start makes the
+/// admin, so this one waits for its address alone (`password` is empty).
+pub fn start_api_replica(data: &Path, extra: &[String]) -> Api {
+    spawn_api(data, extra, false)
+}
+
 // The child is killed and waited for in `Api::drop` (or below on timeout).
 #[allow(clippy::zombie_processes)]
-pub fn start_api_with(data: &Path, extra: &[String]) -> Api {
+fn spawn_api(data: &Path, extra: &[String], first: bool) -> Api {
+    std::fs::create_dir_all(data).expect("api data dir");
     let log = std::fs::File::create(data.with_extension("log")).expect("api log");
     let mut child = Command::new(e2e::bin_dir().join("bv-api"))
         .arg("--data-dir")
@@ -45,7 +64,7 @@ pub fn start_api_with(data: &Path, extra: &[String]) -> Api {
     loop {
         let addr = std::fs::read_to_string(data.join("address")).unwrap_or_default();
         let password = std::fs::read_to_string(data.join("admin.password")).unwrap_or_default();
-        if !addr.trim().is_empty() && !password.trim().is_empty() {
+        if !addr.trim().is_empty() && (!first || !password.trim().is_empty()) {
             let scheme = if extra.iter().any(|a| a == "--tls-cert") {
                 "https"
             } else {
@@ -71,6 +90,11 @@ pub fn start_api_with(data: &Path, extra: &[String]) -> Api {
 /// A CA made at run time (`ca.pem`) and a certificate it signed for 127.0.0.1
 /// (`server.pem`, `server.key`), all in `dir`.
 pub fn test_pki(dir: &Path) {
+    test_pki_for(dir, &[])
+}
+
+/// [`test_pki`] whose server certificate also names `extra_ips`.
+pub fn test_pki_for(dir: &Path, extra_ips: &[&str]) {
     std::fs::create_dir_all(dir).expect("pki dir");
     let run = |args: &[&str]| {
         let out = Command::new("openssl")
@@ -113,9 +137,12 @@ pub fn test_pki(dir: &Path) {
         ],
     ]
     .concat());
+    let sans: String = extra_ips.iter().map(|ip| format!(",IP:{ip}")).collect();
     std::fs::write(
         dir.join("server.ext"),
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        format!(
+            "subjectAltName=IP:127.0.0.1,DNS:localhost{sans}\nbasicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\n"
+        ),
     )
     .expect("extensions");
     run(&[

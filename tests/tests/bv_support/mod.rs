@@ -106,6 +106,8 @@ pub struct Daemon {
     pub root: PathBuf,
     pub socket: PathBuf,
     pub config: PathBuf,
+    /// The network namespace the daemon runs in (None: the test's own).
+    pub netns: Option<String>,
     child: Option<Child>,
 }
 
@@ -122,6 +124,11 @@ impl Daemon {
     /// `top` goes before the `[network]` section (top-level keys, then other tables such as
     /// `[metrics]` or `[upgrade]`); `network` into it.
     pub fn start_with_config(top: &str, extra: &str) -> Self {
+        Self::start_in(None, top, extra)
+    }
+
+    /// [`Self::start_with_config`] with the daemon in network namespace `netns`.
+    pub fn start_in(netns: Option<&str>, top: &str, extra: &str) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("bv")
             .tempdir_in("/tmp")
@@ -144,6 +151,7 @@ impl Daemon {
             root,
             socket,
             config,
+            netns: netns.map(String::from),
             child: None,
         };
         d.spawn();
@@ -156,7 +164,19 @@ impl Daemon {
             .append(true)
             .open(self.dir.path().join("daemon.log"))
             .expect("log");
-        let child = Command::new(bin("blockvisord"))
+        // nsenter switches only the network namespace (`ip netns exec` would also remount
+        // /sys and hide the cgroup mounts runc needs) and execs the daemon in place, so the
+        // child's pid is the daemon's.
+        let mut command = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("nsenter");
+                c.arg(format!("--net=/var/run/netns/{ns}"))
+                    .arg(bin("blockvisord"));
+                c
+            }
+            None => Command::new(bin("blockvisord")),
+        };
+        let child = command
             .arg("--root")
             .arg(&self.root)
             .arg("--socket")
