@@ -17,6 +17,10 @@ pub const BABEL_DIR_IN_ROOTFS: &str = "var/lib/babel";
 pub const PLUGIN_DIR_IN_ROOTFS: &str = "var/lib/babel/plugin";
 /// The node's env file ([`NodeEnv::to_env_file`]), relative to the node's rootfs.
 pub const NODE_ENV_FILE_IN_ROOTFS: &str = "var/lib/babel/node_env";
+/// CA certificates (PEM) of the control plane the host is registered with, when the host
+/// trusts a CA of its own for it; relative to the node's rootfs. The agent trusts them in
+/// addition to the image's roots, so archive transfers served by the API itself work.
+pub const API_CA_FILE_IN_ROOTFS: &str = "var/lib/babel/api_ca.pem";
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

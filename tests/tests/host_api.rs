@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use api_support::{Api, start_api, start_api_with, test_pki};
+use api_support::{Api, start_api_tls, start_api_with, test_pki};
 use babel_api::pb::api::v1 as pb;
 use bv_support::{Daemon, build_image, remove_image, unique, wait_for};
 use serde_json::Value;
@@ -61,11 +61,7 @@ impl Api {
             .build()
             .expect("runtime");
         rt.block_on(async {
-            let channel = tonic::transport::Endpoint::from_shared(self.url.clone())
-                .expect("url")
-                .connect()
-                .await
-                .expect("connect to bv-api");
+            let channel = self.channel().await;
             f(channel, format!("Bearer {}", self.read("admin.token")))
                 .await
                 .expect("admin call")
@@ -245,7 +241,8 @@ fn registered_host_runs_catalog_nodes_secrets_and_archives() {
         .prefix("hostapi")
         .tempdir_in("/tmp")
         .expect("tempdir");
-    let api = start_api(&tmp.path().join("api"));
+    // Over TLS, as any deployment beyond one machine runs it.
+    let api = start_api_tls(&tmp.path().join("api"));
     let nib_cfg = tmp.path().join("nib.json");
     let work = tmp.path().join("work");
     std::fs::create_dir_all(&work).expect("work dir");
@@ -257,19 +254,19 @@ fn registered_host_runs_catalog_nodes_secrets_and_archives() {
     let tag = format!("{protocol}:1");
     let _image = Image(tag.clone());
     build_image(&tag, PLUGIN);
-    nib(
-        &[
-            "login",
-            "--api",
-            &api.url,
-            "--email",
-            "admin@localhost",
-            "--password",
-            &api.read("admin.password"),
-        ],
-        &work,
-        &nib_cfg,
-    );
+    let password = api.read("admin.password");
+    let mut login = vec![
+        "login",
+        "--api",
+        &api.url,
+        "--email",
+        "admin@localhost",
+        "--password",
+        &password,
+    ];
+    let ca_args = api.ca_args();
+    login.extend(ca_args.iter().map(String::as_str));
+    nib(&login, &work, &nib_cfg);
     std::fs::write(
         work.join("protocols.yaml"),
         format!("- key: {protocol}\n  name: Host API e2e\n  visibility: public\n"),
@@ -322,6 +319,7 @@ fn registered_host_runs_catalog_nodes_secrets_and_archives() {
             "admin@localhost",
         ])
         .args(["--password", &api.read("admin.password")])
+        .args(api.ca_args())
         .current_dir(&work)
         .env("NIB_CONFIG", tmp.path().join("other-nib.json"))
         .output()
@@ -340,7 +338,9 @@ fn registered_host_runs_catalog_nodes_secrets_and_archives() {
         "host_network = true",
     );
     let token = api.provision_token();
-    let reg = d.json(&["host", "register", "--api", &api.url, &token]);
+    let mut register = vec!["host", "register", "--api", &api.url];
+    register.extend(ca_args.iter().map(String::as_str));
+    let reg = d.json(&[&register[..], &[&token]].concat());
     let host_id = reg["host_id"].as_str().expect("host_id").to_string();
     let creds = d.root.join("host.json");
     use std::os::unix::fs::PermissionsExt;
@@ -369,7 +369,7 @@ fn registered_host_runs_catalog_nodes_secrets_and_archives() {
         "{host:?}"
     );
     // The token is single-use.
-    let again = d.bv(&["host", "register", "--api", &api.url, "--force", &token]);
+    let again = d.bv(&[&register[..], &["--force", &token]].concat());
     assert!(!again.status.success());
 
     // 1. Created through the API: the host gets a Create command on its stream.

@@ -123,6 +123,7 @@ impl Node {
             .map_err(io_err(format!("creating {}", babel_lib.display())))?;
         std::fs::write(babel_lib.join("node_env"), node_env.to_env_file())
             .map_err(io_err("writing node_env"))?;
+        self.install_api_ca(&rootfs)?;
         let network = if self.state.host_network {
             bv_host::container::spec::Network::Host
         } else {

@@ -3,6 +3,7 @@
 //! (see `nodes::Registry`).
 
 pub mod agent;
+mod api_ca;
 pub mod backoff;
 pub mod container;
 pub mod create;

@@ -13,6 +13,8 @@ pub struct Api {
     pub data: PathBuf,
     /// The admin password the server generated on first start.
     pub password: String,
+    /// The CA that signed the server's certificate, when it serves TLS from [`start_api_tls`].
+    pub ca: Option<PathBuf>,
 }
 
 impl Drop for Api {
@@ -23,6 +25,28 @@ impl Drop for Api {
 }
 
 impl Api {
+    /// `--ca-file <ca>` for clients of a TLS server; nothing for plaintext.
+    pub fn ca_args(&self) -> Vec<String> {
+        self.ca
+            .iter()
+            .flat_map(|ca| ["--ca-file".to_string(), ca.display().to_string()])
+            .collect()
+    }
+
+    /// A gRPC channel to the server through the connector the daemon uses (TLS trusting
+    /// [`Api::ca`] when set).
+    pub async fn channel(&self) -> tonic::transport::Channel {
+        let tls = bv_base::api_endpoint::ApiTls {
+            ca_file: self.ca.clone(),
+            insecure: false,
+        };
+        bv_base::api_endpoint::api_endpoint(&self.url, &tls)
+            .expect("API endpoint")
+            .connect()
+            .await
+            .unwrap_or_else(|e| panic!("connect to {}: {e}", self.url))
+    }
+
     /// SIGKILL, as a crashed machine or an OOM kill would end it.
     pub fn kill9(&mut self) {
         let _ = self.child.kill();
@@ -33,6 +57,26 @@ impl Api {
 /// Starts `bv-api` on `data` and waits until it has published its address and password.
 pub fn start_api(data: &Path) -> Api {
     start_api_with(data, &[])
+}
+
+/// [`start_api`] serving TLS with a certificate from a CA made at run time (in
+/// `<data>.pki/`); clients trust it through `--ca-file` ([`Api::ca_args`]).
+pub fn start_api_tls(data: &Path) -> Api {
+    let pki = data.with_extension("pki");
+    test_pki(&pki);
+    let pem = |name: &str| pki.join(name).display().to_string();
+    let mut api = start_api_with(
+        data,
+        &[
+            "--tls-cert".into(),
+            pem("server.pem"),
+            "--tls-key".into(),
+            pem("server.key"),
+        ],
+    );
+    assert!(api.url.starts_with("https://"), "{}", api.url);
+    api.ca = Some(pki.join("ca.pem"));
+    api
 }
 
 /// [`start_api`] with extra command-line flags.
@@ -75,6 +119,7 @@ fn spawn_api(data: &Path, extra: &[String], first: bool) -> Api {
                 url: format!("{scheme}://{}", addr.trim()),
                 data: data.to_path_buf(),
                 password: password.trim().to_string(),
+                ca: None,
             };
         }
         if Instant::now() >= deadline {
