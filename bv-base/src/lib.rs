@@ -6,12 +6,14 @@
 //! * `api_endpoint` (feature `api-tls`): how clients reach the control-plane API (TLS, the
 //!   plaintext rule).
 //! * [`suggest`]: "did you mean" suggestions for misspelt names.
+//! * [`term`]: whether escape codes may go to a stream (TTY, `NO_COLOR`).
 
 #[cfg(feature = "api-tls")]
 pub mod api_endpoint;
 pub mod atomic;
 pub mod atomic_async;
 pub mod suggest;
+pub mod term;
 pub mod uds;
 
 pub use atomic::{AtomicFile, sync_file, write_atomic, write_atomic_mode};

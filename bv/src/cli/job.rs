@@ -67,13 +67,16 @@ pub async fn print_log_stream(
     format: Format,
 ) -> eyre::Result<()> {
     while let Some(line) = stream.next().await {
+        if super::out::closed() {
+            break;
+        }
         let line = line.map_err(rpc_err)?;
         match format {
-            Format::Json => println!(
+            Format::Json => crate::outln!(
                 "{}",
                 serde_json::json!({"source": line.source, "line": line.line})
             ),
-            Format::Text => println!("{}", line.line),
+            Format::Text => crate::outln!("{}", line.line),
         }
     }
     Ok(())
@@ -87,7 +90,7 @@ pub async fn run(
 ) -> eyre::Result<()> {
     let done = |verb: &str, name: &str| match format {
         Format::Json => print_json(&serde_json::json!({"job": name, "action": verb})),
-        Format::Text => println!("{verb} job `{name}`"),
+        Format::Text => crate::outln!("{verb} job `{name}`"),
     };
     match cmd {
         JobCommand::List => {
@@ -112,7 +115,7 @@ pub async fn run(
                         let info = j.info.clone().unwrap_or_default();
                         table.add_row(vec![j.name.clone(), job_status_text(info.status.as_ref())]);
                     }
-                    println!("{table}");
+                    crate::outln!("{table}");
                 }
             }
         }
@@ -178,17 +181,17 @@ pub async fn run(
                         .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
                         .map(|t| t.format("%F %T %Z").to_string())
                         .unwrap_or_else(|| "-".into());
-                    println!("status: {ts}| {}", job_status_text(info.status.as_ref()));
+                    crate::outln!("status: {ts}| {}", job_status_text(info.status.as_ref()));
                     if let Some(p) = &info.progress {
-                        println!("progress: {}/{} {}", p.current, p.total, p.message);
+                        crate::outln!("progress: {}/{} {}", p.current, p.total, p.message);
                     }
-                    println!("restart_count: {}", info.restart_count);
-                    println!("upgrade_blocking: {}", info.upgrade_blocking);
+                    crate::outln!("restart_count: {}", info.restart_count);
+                    crate::outln!("upgrade_blocking: {}", info.upgrade_blocking);
                     if info.logs.is_empty() {
-                        println!("logs: <empty>");
+                        crate::outln!("logs: <empty>");
                     } else {
-                        println!("logs:");
-                        info.logs.iter().for_each(|l| println!("{l}"));
+                        crate::outln!("logs:");
+                        info.logs.iter().for_each(|l| crate::outln!("{l}"));
                     }
                 }
             }

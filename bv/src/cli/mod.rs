@@ -6,6 +6,7 @@ pub mod exec;
 pub mod format;
 pub mod job;
 pub mod node;
+pub mod out;
 pub mod output;
 pub mod progress;
 pub mod service;

@@ -189,7 +189,7 @@ pub async fn start(socket: &Path, args: StartArgs, format: Format) -> eyre::Resu
 fn report_started(i: &pb::InfoResponse, format: Format) {
     match format {
         Format::Json => print_json(&info_json(i)),
-        Format::Text => println!("blockvisor service started successfully: {}", info_text(i)),
+        Format::Text => crate::outln!("blockvisor service started successfully: {}", info_text(i)),
     }
 }
 
@@ -208,7 +208,7 @@ pub async fn stop(socket: &Path, format: Format) -> eyre::Result<()> {
     }
     match format {
         Format::Json => print_json(&serde_json::json!({"running": false})),
-        Format::Text => println!("blockvisor service stopped successfully"),
+        Format::Text => crate::outln!("blockvisor service stopped successfully"),
     }
     Ok(())
 }
@@ -218,8 +218,8 @@ pub async fn status(socket: &Path, format: Format) -> eyre::Result<()> {
     match (format, i) {
         (Format::Json, Some(i)) => print_json(&info_json(&i)),
         (Format::Json, None) => print_json(&serde_json::json!({"running": false})),
-        (Format::Text, Some(i)) => println!("Service running: {}", info_text(&i)),
-        (Format::Text, None) => println!("Service stopped"),
+        (Format::Text, Some(i)) => crate::outln!("Service running: {}", info_text(&i)),
+        (Format::Text, None) => crate::outln!("Service stopped"),
     }
     Ok(())
 }
@@ -250,9 +250,11 @@ async fn register(socket: &Path, args: RegisterArgs, format: Format) -> eyre::Re
             "api_url": r.api_url,
             "credentials_file": r.credentials_file,
         })),
-        Format::Text => println!(
+        Format::Text => crate::outln!(
             "Host registered with ID `{}` at {} (credentials in {})",
-            r.host_id, r.api_url, r.credentials_file
+            r.host_id,
+            r.api_url,
+            r.credentials_file
         ),
     }
     Ok(())
@@ -282,23 +284,25 @@ pub async fn host(socket: &Path, cmd: HostCommand, format: Format) -> eyre::Resu
             "uptime_secs": m.uptime_secs,
         })),
         Format::Text => {
-            println!("Used cpu:       {:.1}%", m.used_cpu_percent);
-            println!(
+            crate::outln!("Used cpu:       {:.1}%", m.used_cpu_percent);
+            crate::outln!(
                 "Used mem:       {} / {}",
                 human_bytes(m.used_memory_bytes),
                 human_bytes(m.total_memory_bytes)
             );
-            println!(
+            crate::outln!(
                 "Used disk:      {} / {}",
                 human_bytes(m.used_disk_bytes),
                 human_bytes(m.total_disk_bytes)
             );
-            println!("Used IPs:       {}", m.used_ips);
-            println!(
+            crate::outln!("Used IPs:       {}", m.used_ips);
+            crate::outln!(
                 "Load:           {:.2} {:.2} {:.2}",
-                m.load_one, m.load_five, m.load_fifteen
+                m.load_one,
+                m.load_five,
+                m.load_fifteen
             );
-            println!("Uptime:         {} s", m.uptime_secs);
+            crate::outln!("Uptime:         {} s", m.uptime_secs);
         }
     }
     Ok(())

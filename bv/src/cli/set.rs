@@ -312,9 +312,9 @@ fn print_members(set: &str, members: &[Member], format: Format) {
             })).collect::<Vec<_>>(),
         })),
         Format::Text => {
-            println!("Set `{set}`: {} member(s)", members.len());
+            crate::outln!("Set `{set}`: {} member(s)", members.len());
             for m in members {
-                println!("  {}  {}  {}  peers: {}", m.name, m.ip, m.image, m.peers);
+                crate::outln!("  {}  {}  {}  peers: {}", m.name, m.ip, m.image, m.peers);
             }
         }
     }
@@ -417,7 +417,7 @@ pub async fn run(socket: &Path, cmd: SetCommand, format: Format) -> eyre::Result
                         }))
                         .collect::<Vec<_>>()
                 )),
-                Format::Text if sets.is_empty() => println!("No sets found."),
+                Format::Text if sets.is_empty() => crate::outln!("No sets found."),
                 Format::Text => {
                     for (set, members) in &sets {
                         print_members(set, members, format);
@@ -434,7 +434,7 @@ pub async fn run(socket: &Path, cmd: SetCommand, format: Format) -> eyre::Result
                 Format::Json => print_json(&serde_json::json!(
                     gone.iter().map(|m| &m.name).collect::<Vec<_>>()
                 )),
-                Format::Text => println!("Deleted set `{name}` ({} nodes)", gone.len()),
+                Format::Text => crate::outln!("Deleted set `{name}` ({} nodes)", gone.len()),
             }
         }
     }

@@ -25,19 +25,38 @@ pub enum NodeCommand {
     /// Create a node (stopped).
     #[command(visible_alias = "c")]
     Create(Box<CreateArgs>),
-    /// Start nodes (all when none given).
-    Start { id_or_names: Vec<String> },
-    /// Stop nodes (all when none given); babel stops the jobs first.
-    Stop {
+    /// Start nodes (every node with --all).
+    Start {
+        #[arg(required_unless_present = "all")]
         id_or_names: Vec<String>,
+        /// Start every node of the host.
+        #[arg(short, long, conflicts_with = "id_or_names")]
+        all: bool,
+        /// Return only once each node answers its protocol status.
+        #[arg(long)]
+        wait: bool,
+        /// Seconds `--wait` waits for each node.
+        #[arg(long, default_value_t = 180, requires = "wait")]
+        wait_timeout: u64,
+    },
+    /// Stop nodes (every node with --all); babel stops the jobs first.
+    Stop {
+        #[arg(required_unless_present = "all")]
+        id_or_names: Vec<String>,
+        /// Stop every node of the host.
+        #[arg(short, long, conflicts_with = "id_or_names")]
+        all: bool,
         /// Stop even when babel does not answer.
         #[arg(long)]
         force: bool,
     },
-    /// Stop then start nodes.
+    /// Stop then start nodes (every node with --all).
     Restart {
-        #[arg(required = true)]
+        #[arg(required_unless_present = "all")]
         id_or_names: Vec<String>,
+        /// Restart every node of the host.
+        #[arg(short, long, conflicts_with = "id_or_names")]
+        all: bool,
         #[arg(long)]
         force: bool,
     },

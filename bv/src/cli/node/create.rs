@@ -130,9 +130,10 @@ pub async fn create(
         Format::Json => print_json(&node_json(&node)),
         Format::Text => {
             let spec = node.spec.clone().unwrap_or_default();
-            println!(
+            crate::outln!(
                 "Created new node with ID `{}` and name `{}`",
-                spec.id, spec.name
+                spec.id,
+                spec.name
             );
         }
     }

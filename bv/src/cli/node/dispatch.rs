@@ -21,13 +21,25 @@ pub async fn run(socket: &Path, cmd: NodeCommand, format: Format) -> eyre::Resul
             local: _,
         } => list::list(c, running, tag, format).await?,
         NodeCommand::Create(args) => create::create(c, *args, format).await?,
-        NodeCommand::Start { id_or_names } => start::start(c, id_or_names, format).await?,
-        NodeCommand::Stop { id_or_names, force } => {
-            stop::stop(c, id_or_names, force, format).await?
+        NodeCommand::Start {
+            id_or_names,
+            all,
+            wait,
+            wait_timeout,
+        } => {
+            let wait = wait.then(|| std::time::Duration::from_secs(wait_timeout));
+            start::start(c, id_or_names, all, wait, format).await?
         }
-        NodeCommand::Restart { id_or_names, force } => {
-            restart::restart(c, id_or_names, force, format).await?
-        }
+        NodeCommand::Stop {
+            id_or_names,
+            all,
+            force,
+        } => stop::stop(c, id_or_names, all, force, format).await?,
+        NodeCommand::Restart {
+            id_or_names,
+            all,
+            force,
+        } => restart::restart(c, id_or_names, all, force, format).await?,
         NodeCommand::Delete {
             id_or_names,
             tag,

@@ -30,7 +30,7 @@ pub async fn list(
         Format::Json => print_json(&serde_json::Value::Array(
             nodes.iter().map(node_json).collect(),
         )),
-        Format::Text => println!("{}", node_table(&nodes)),
+        Format::Text => crate::outln!("{}", node_table(&nodes)),
     }
     Ok(())
 }

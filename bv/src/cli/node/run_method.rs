@@ -35,7 +35,7 @@ pub async fn run_method(
     match client.run_method(req).await {
         Ok(r) => match format {
             Format::Json => print_json(&serde_json::json!({"result": r.into_inner().result})),
-            Format::Text => println!("{}", r.into_inner().result),
+            Format::Text => crate::outln!("{}", r.into_inner().result),
         },
         Err(s) if s.code() == tonic::Code::NotFound => {
             let caps = client

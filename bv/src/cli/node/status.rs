@@ -27,11 +27,11 @@ pub async fn status(
                 "alerts": alerts_json(&node.alerts),
             })),
             Format::Text if node.alerts.is_empty() => {
-                println!("{}", status_word(node.status))
+                crate::outln!("{}", status_word(node.status))
             }
             Format::Text => {
                 let why: Vec<&str> = node.alerts.iter().map(|a| a.message.as_str()).collect();
-                println!("{} ({})", status_word(node.status), why.join("; "));
+                crate::outln!("{} ({})", status_word(node.status), why.join("; "));
             }
         }
     }
