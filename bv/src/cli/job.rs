@@ -5,9 +5,9 @@ use babel_api::pb::blockvisor::v1::blockvisor_client::BlockvisorClient;
 use clap::Subcommand;
 use comfy_table::{Table, presets::NOTHING};
 use eyre::bail;
-use futures::StreamExt;
 use tonic::transport::Channel;
 
+use super::logview::LogView;
 use super::output::{job_info_json, job_status_text, print_json};
 use super::{Format, rpc_err};
 
@@ -15,7 +15,11 @@ use super::{Format, rpc_err};
 pub enum JobCommand {
     /// Jobs and their status.
     #[command(visible_alias = "ls")]
-    List,
+    List {
+        /// Print job names only, one per line.
+        #[arg(short, long)]
+        quiet: bool,
+    },
     Start {
         name: String,
     },
@@ -62,26 +66,6 @@ fn req(node: &str, job: &str) -> pb::NodeJobRequest {
     }
 }
 
-pub async fn print_log_stream(
-    mut stream: tonic::Streaming<pb::LogLine>,
-    format: Format,
-) -> eyre::Result<()> {
-    while let Some(line) = stream.next().await {
-        if super::out::closed() {
-            break;
-        }
-        let line = line.map_err(rpc_err)?;
-        match format {
-            Format::Json => crate::outln!(
-                "{}",
-                serde_json::json!({"source": line.source, "line": line.line})
-            ),
-            Format::Text => crate::outln!("{}", line.line),
-        }
-    }
-    Ok(())
-}
-
 pub async fn run(
     client: &mut BlockvisorClient<Channel>,
     node: &str,
@@ -93,7 +77,7 @@ pub async fn run(
         Format::Text => crate::outln!("{verb} job `{name}`"),
     };
     match cmd {
-        JobCommand::List => {
+        JobCommand::List { quiet } => {
             let jobs = client
                 .list_jobs(pb::NodeRef {
                     id_or_name: node.into(),
@@ -102,6 +86,10 @@ pub async fn run(
                 .map_err(rpc_err)?
                 .into_inner()
                 .jobs;
+            if quiet {
+                jobs.iter().for_each(|j| crate::outln!("{}", j.name));
+                return Ok(());
+            }
             match format {
                 Format::Json => print_json(&serde_json::Value::Array(
                     jobs.iter()
@@ -201,6 +189,7 @@ pub async fn run(
             lines,
             follow,
         } => {
+            let all = name.is_none();
             let stream = client
                 .job_logs(pb::JobLogsRequest {
                     id_or_name: node.into(),
@@ -211,7 +200,12 @@ pub async fn run(
                 .await
                 .map_err(rpc_err)?
                 .into_inner();
-            print_log_stream(stream, format).await?;
+            // Every job's lines interleave: each carries its job's name.
+            let view = LogView {
+                source: all,
+                ..Default::default()
+            };
+            super::logview::print(stream, &view, format).await?;
         }
     }
     Ok(())

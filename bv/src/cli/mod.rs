@@ -5,6 +5,7 @@ pub mod client;
 pub mod exec;
 pub mod format;
 pub mod job;
+pub mod logview;
 pub mod node;
 pub mod out;
 pub mod output;

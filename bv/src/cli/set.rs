@@ -43,7 +43,11 @@ pub enum SetCommand {
     },
     /// Sets on this host and their members.
     #[command(visible_alias = "ls")]
-    List,
+    List {
+        /// Print set names only, one per line.
+        #[arg(short, long)]
+        quiet: bool,
+    },
     /// Delete every member of a set and its data.
     #[command(visible_alias = "rm")]
     Delete {
@@ -396,7 +400,7 @@ pub async fn run(socket: &Path, cmd: SetCommand, format: Format) -> eyre::Result
             let members = nodeset::upgrade(&mut host, &name, &image).await?;
             print_members(&name, &members, format);
         }
-        SetCommand::List => {
+        SetCommand::List { quiet } => {
             let mut sets: BTreeMap<String, Vec<Member>> = BTreeMap::new();
             for node in host.nodes().await? {
                 if let Some(set) = set_of(&node)
@@ -407,6 +411,10 @@ pub async fn run(socket: &Path, cmd: SetCommand, format: Format) -> eyre::Result
             }
             for members in sets.values_mut() {
                 members.sort_by_key(|m| m.index);
+            }
+            if quiet {
+                sets.keys().for_each(|s| crate::outln!("{s}"));
+                return Ok(());
             }
             match format {
                 Format::Json => print_json(&serde_json::json!(

@@ -19,7 +19,8 @@ pub async fn run(socket: &Path, cmd: NodeCommand, format: Format) -> eyre::Resul
             running,
             tag,
             local: _,
-        } => list::list(c, running, tag, format).await?,
+            quiet,
+        } => list::list(c, running, tag, quiet, format).await?,
         NodeCommand::Create(args) => create::create(c, *args, format).await?,
         NodeCommand::Start {
             id_or_names,
@@ -54,16 +55,18 @@ pub async fn run(socket: &Path, cmd: NodeCommand, format: Format) -> eyre::Resul
             capabilities::capabilities(c, &id_or_name, format).await?
         }
         NodeCommand::Run {
-            method,
-            id_or_name,
+            first,
+            second,
             param,
             param_file,
-        } => run_method::run_method(c, method, id_or_name, param, param_file, format).await?,
+        } => run_method::run_method(c, first, second, param, param_file, format).await?,
         NodeCommand::Logs {
             id_or_name,
             lines,
             follow,
-        } => logs::logs(c, id_or_name, lines, follow, format).await?,
+            since,
+            timestamps,
+        } => logs::logs(c, id_or_name, lines, follow, since, timestamps, format).await?,
         NodeCommand::Shell {
             id_or_name,
             command,
