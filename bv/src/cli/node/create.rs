@@ -73,6 +73,7 @@ pub fn create_request(args: CreateArgs) -> eyre::Result<pb::CreateNodeRequest> {
             variant_key,
             version: args.version,
             build: args.build,
+            name: args.name,
         })
     };
     Ok(pb::CreateNodeRequest {
