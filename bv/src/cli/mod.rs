@@ -16,7 +16,7 @@ pub mod update;
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 pub use client::{connect, rpc_err, wait_until};
 pub use exec::{ExecPlan, Outcome};
@@ -61,6 +61,10 @@ pub enum Command {
     /// Host information.
     #[command(subcommand, visible_alias = "h")]
     Host(service::HostCommand),
+    /// Print the shell completion script of `bv` (`scripts/setup` installs them).
+    Completions { shell: bv_base::cli_docs::Shell },
+    /// Write the man pages of `bv` and its subcommands into a directory.
+    Man { dir: PathBuf },
 }
 
 /// Runs a command; what it leaves to do (a foreground program) is the binary's.
@@ -73,6 +77,17 @@ pub async fn run(cli: Cli) -> eyre::Result<Outcome> {
         Command::Host(cmd) => service::host(&cli.socket, cmd, format).await?,
         Command::Node(cmd) => return node::run(&cli.socket, *cmd, format).await,
         Command::Set(cmd) => set::run(&cli.socket, *cmd, format).await?,
+        Command::Completions { shell } => {
+            let script = bv_base::cli_docs::completions(Cli::command(), shell);
+            crate::outln!("{}", script.trim_end());
+        }
+        Command::Man { dir } => {
+            for page in bv_base::cli_docs::man_pages(Cli::command(), &dir)? {
+                if format == Format::Text {
+                    crate::outln!("{}", page.display());
+                }
+            }
+        }
     }
     Ok(Outcome::Done)
 }
