@@ -4,6 +4,7 @@
 pub mod client;
 pub mod exec;
 pub mod format;
+pub mod host;
 pub mod job;
 pub mod logview;
 pub mod node;

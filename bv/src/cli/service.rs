@@ -8,7 +8,7 @@ use babel_api::pb::blockvisor::v1 as pb;
 use clap::{Args, Subcommand};
 use eyre::{WrapErr, bail};
 
-use super::output::{human_bytes, print_json};
+use super::output::print_json;
 use super::{Format, connect, rpc_err, wait_until};
 
 #[derive(Args, Debug)]
@@ -29,7 +29,8 @@ pub struct StartArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum HostCommand {
-    /// Host usage figures (`info` is Blockvisor's spelling).
+    /// The host at a glance: capacity and usage, nodes by state, daemon and agent
+    /// versions, the control-plane API link.
     #[command(visible_aliases = ["m", "info"])]
     Metrics,
     /// Register this host with a control-plane API using a provision token (made by
@@ -60,7 +61,7 @@ pub struct RegisterArgs {
     pub insecure: bool,
 }
 
-async fn info(socket: &Path) -> Option<pb::InfoResponse> {
+pub async fn info(socket: &Path) -> Option<pb::InfoResponse> {
     let mut client = connect(socket).await.ok()?;
     client
         .info(pb::InfoRequest {})
@@ -261,49 +262,8 @@ async fn register(socket: &Path, args: RegisterArgs, format: Format) -> eyre::Re
 }
 
 pub async fn host(socket: &Path, cmd: HostCommand, format: Format) -> eyre::Result<()> {
-    if let HostCommand::Register(args) = cmd {
-        return register(socket, args, format).await;
+    match cmd {
+        HostCommand::Register(args) => register(socket, args, format).await,
+        HostCommand::Metrics => super::host::info(socket, format).await,
     }
-    let m = connect(socket)
-        .await?
-        .get_host_metrics(pb::GetHostMetricsRequest {})
-        .await
-        .map_err(rpc_err)?
-        .into_inner();
-    match format {
-        Format::Json => print_json(&serde_json::json!({
-            "used_cpu_percent": m.used_cpu_percent,
-            "used_memory_bytes": m.used_memory_bytes,
-            "total_memory_bytes": m.total_memory_bytes,
-            "used_disk_bytes": m.used_disk_bytes,
-            "total_disk_bytes": m.total_disk_bytes,
-            "used_ips": m.used_ips,
-            "load_one": m.load_one,
-            "load_five": m.load_five,
-            "load_fifteen": m.load_fifteen,
-            "uptime_secs": m.uptime_secs,
-        })),
-        Format::Text => {
-            crate::outln!("Used cpu:       {:.1}%", m.used_cpu_percent);
-            crate::outln!(
-                "Used mem:       {} / {}",
-                human_bytes(m.used_memory_bytes),
-                human_bytes(m.total_memory_bytes)
-            );
-            crate::outln!(
-                "Used disk:      {} / {}",
-                human_bytes(m.used_disk_bytes),
-                human_bytes(m.total_disk_bytes)
-            );
-            crate::outln!("Used IPs:       {}", m.used_ips);
-            crate::outln!(
-                "Load:           {:.2} {:.2} {:.2}",
-                m.load_one,
-                m.load_five,
-                m.load_fifteen
-            );
-            crate::outln!("Uptime:         {} s", m.uptime_secs);
-        }
-    }
-    Ok(())
 }
