@@ -59,6 +59,7 @@ fn skip_escapes(mut line: &str) -> &str {
 /// The RFC 3339 time a log line starts with, if any.
 pub fn leading_time(line: &str) -> Option<DateTime<Utc>> {
     let word = skip_escapes(line.trim_start()).split_whitespace().next()?;
+    let word = word.split('\u{1b}').next().unwrap_or(word);
     let word = word.trim_start_matches('[').trim_end_matches(']');
     DateTime::parse_from_rfc3339(word)
         .ok()

@@ -12,8 +12,10 @@ use clap::{Args, Subcommand};
 use eyre::bail;
 use tonic::transport::Channel;
 
+use super::node::start::wait_answering;
 use super::node::{CreateArgs, create_request};
 use super::output::{print_json, status_word};
+use super::progress::Display;
 use super::{Format, connect};
 use crate::nodeset::{self, Member, PEERS_PROPERTY, SetError, SetHost, SetResult};
 
@@ -81,6 +83,10 @@ pub struct CreateSetArgs {
     pub image_version: String,
     #[arg(long, default_value_t = 180)]
     pub ready_timeout: u64,
+    /// Return once the members are started, without waiting for them to answer their
+    /// protocol status (by default `set create` waits, up to --ready-timeout).
+    #[arg(long)]
+    pub no_wait: bool,
 }
 
 /// blockvisord as a [`SetHost`].
@@ -91,6 +97,8 @@ struct GrpcHost {
     /// Image of an upgrade.
     target: Option<pb::NodeImage>,
     ready_timeout: Duration,
+    /// Where each step is reported.
+    display: Display,
 }
 
 fn member_err(member: &str) -> impl Fn(tonic::Status) -> SetError + '_ {
@@ -232,10 +240,13 @@ impl SetHost for GrpcHost {
             .await
             .map_err(member_err(&name))?
             .into_inner();
-        member_of(set, &node).ok_or_else(|| SetError::Member {
+        let member = member_of(set, &node).ok_or_else(|| SetError::Member {
             member: name,
             error: "created node has no name".into(),
-        })
+        })?;
+        self.display
+            .line(&format!("Created member `{}` ({})", member.name, member.ip));
+        Ok(member)
     }
 
     async fn set_peers(&mut self, member: &Member, peers: &str) -> SetResult<()> {
@@ -248,6 +259,8 @@ impl SetHost for GrpcHost {
             .update_node(req)
             .await
             .map_err(member_err(&member.name))?;
+        self.display
+            .line(&format!("Peers of `{}`: {peers}", member.name));
         Ok(())
     }
 
@@ -258,6 +271,7 @@ impl SetHost for GrpcHost {
             })
             .await
             .map_err(member_err(&member.name))?;
+        self.display.line(&format!("Started `{}`", member.name));
         Ok(())
     }
 
@@ -268,6 +282,7 @@ impl SetHost for GrpcHost {
             })
             .await
             .map_err(member_err(&member.name))?;
+        self.display.line(&format!("Deleted `{}`", member.name));
         Ok(())
     }
 
@@ -279,6 +294,7 @@ impl SetHost for GrpcHost {
                 ..Default::default()
             })),
         };
+        self.display.line(&format!("Upgrading `{}`", member.name));
         self.client
             .upgrade_node(req)
             .await
@@ -291,6 +307,7 @@ impl SetHost for GrpcHost {
         loop {
             let waiting = self.not_ready(&member.name).await?;
             let Some(what) = waiting else {
+                self.display.line(&format!("`{}` is healthy", member.name));
                 return Ok(());
             };
             if tokio::time::Instant::now() >= deadline {
@@ -365,12 +382,25 @@ pub async fn run(socket: &Path, cmd: SetCommand, format: Format) -> eyre::Result
         template: None,
         target: None,
         ready_timeout: Duration::from_secs(180),
+        display: Display::for_format(format),
     };
     match cmd {
         SetCommand::Create(args) => {
-            host.template = Some(create_template(&args)?);
+            let template = create_template(&args)?;
+            if let Some(pb::create_node_request::Source::Spec(spec)) = &template.source {
+                let uri = spec.image.as_ref().map(|i| i.uri.as_str()).unwrap_or("");
+                super::progress::pull(&mut host.client, uri, format).await?;
+            }
+            host.template = Some(template);
             host.ready_timeout = Duration::from_secs(args.ready_timeout);
             let members = nodeset::create(&mut host, &args.name, args.count).await?;
+            if !args.no_wait {
+                for m in &members {
+                    wait_answering(&mut host.client, &m.name, host.ready_timeout).await?;
+                    host.display
+                        .line(&format!("`{}` answers its protocol status", m.name));
+                }
+            }
             print_members(&args.name, &members, format);
         }
         SetCommand::Scale {
