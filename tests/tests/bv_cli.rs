@@ -79,10 +79,22 @@ fn in_terminal(d: &Daemon, args: &[&str]) -> String {
     pane()
 }
 
+/// `2026-01-02T03:04:05.678Z …`: the line starts with an RFC 3339 UTC time.
 fn is_rfc3339_prefixed(line: &str) -> bool {
-    line.split_whitespace()
-        .next()
-        .is_some_and(|w| chrono::DateTime::parse_from_rfc3339(w).is_ok())
+    let Some(word) = line.split_whitespace().next() else {
+        return false;
+    };
+    let b = word.as_bytes();
+    let digits = |r: std::ops::Range<usize>| {
+        r.into_iter()
+            .all(|i| b.get(i).is_some_and(u8::is_ascii_digit))
+    };
+    word.ends_with('Z')
+        && digits(0..4)
+        && b.get(4) == Some(&b'-')
+        && b.get(10) == Some(&b'T')
+        && b.get(13) == Some(&b':')
+        && digits(17..19)
 }
 
 #[test]
@@ -91,7 +103,10 @@ fn operator_habits() {
     let (tag_a, tag_b) = (format!("{repo}:a"), format!("{repo}:b"));
     let _images = Images(vec![tag_a.clone(), tag_b.clone()]);
     build_image(&tag_a, PLUGIN);
-    build_image(&tag_b, &PLUGIN.replace("fn height() { 7 }", "fn height() { 8 }"));
+    build_image(
+        &tag_b,
+        &PLUGIN.replace("fn height() { 7 }", "fn height() { 8 }"),
+    );
     let (uri_a, uri_b) = (
         format!("docker-daemon://{tag_a}"),
         format!("docker-daemon://{tag_b}"),
@@ -139,7 +154,10 @@ fn operator_habits() {
         d.json(&["node", "run", &n1, "mined"])["result"],
         serde_json::json!({"mined": 1})
     );
-    assert_eq!(d.ok(&["node", "run", "mined", &n1]).trim(), r#"{"mined":1}"#);
+    assert_eq!(
+        d.ok(&["node", "run", "mined", &n1]).trim(),
+        r#"{"mined":1}"#
+    );
     let caps = d.ok(&["node", "capabilities", &n1]);
     assert!(caps.contains("mined") && caps.contains("height"), "{caps}");
     assert!(!caps.contains("helper") && !caps.contains("pair"), "{caps}");
@@ -152,8 +170,14 @@ fn operator_habits() {
     let status = d.ok(&["node", "status", &n1, &n3]);
     let lines: Vec<&str> = status.lines().collect();
     assert_eq!(lines.len(), 2, "{status}");
-    assert!(lines[0].starts_with(&n1) && lines[0].ends_with("Running"), "{status}");
-    assert!(lines[1].starts_with(&n3) && lines[1].ends_with("Stopped"), "{status}");
+    assert!(
+        lines[0].starts_with(&n1) && lines[0].ends_with("Running"),
+        "{status}"
+    );
+    assert!(
+        lines[1].starts_with(&n3) && lines[1].ends_with("Stopped"),
+        "{status}"
+    );
     assert_eq!(d.ok(&["node", "status", &n1]).trim(), "Running");
     let ids = d.ok(&["node", "list", "-q"]);
     let ids: Vec<&str> = ids.lines().collect();
@@ -167,7 +191,12 @@ fn operator_habits() {
     assert_eq!(out.status.code(), Some(1));
     let err: serde_json::Value = serde_json::from_str(stderr_str(&out).trim())
         .unwrap_or_else(|e| panic!("{e}: {}", stderr_str(&out)));
-    assert!(err["error"].as_str().is_some_and(|e| e.contains("no-such-node")), "{err}");
+    assert!(
+        err["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("no-such-node")),
+        "{err}"
+    );
 
     // A closed stdout: quiet exit 141, no panic.
     for args in [
@@ -221,18 +250,27 @@ fn operator_habits() {
 
     // The host at a glance.
     let host = d.ok(&["host", "info"]);
-    assert!(host.contains("Nodes:          2 (1 Running, 1 Stopped)"), "{host}");
+    assert!(
+        host.contains("Nodes:          2 (1 Running, 1 Stopped)"),
+        "{host}"
+    );
     assert!(host.contains("Agent:          babel "), "{host}");
     assert!(host.contains("API:            not registered"), "{host}");
     let host = d.json(&["host", "info"]);
     assert_eq!(host["nodes"]["total"], 2, "{host}");
-    assert!(host["memory"]["total_bytes"].as_u64().unwrap_or(0) > 0, "{host}");
+    assert!(
+        host["memory"]["total_bytes"].as_u64().unwrap_or(0) > 0,
+        "{host}"
+    );
 
     // Completions from the binary, and a daemon log (a file) without escape codes.
     for shell in ["bash", "zsh", "fish"] {
         assert!(d.ok(&["completions", shell]).contains("inspect"), "{shell}");
     }
-    assert!(!d.log().contains('\u{1b}'), "escape codes in the daemon log");
+    assert!(
+        !d.log().contains('\u{1b}'),
+        "escape codes in the daemon log"
+    );
 
     d.ok(&["node", "stop", "--all"]);
     assert_eq!(d.node(&n1)["status"], "Stopped");
