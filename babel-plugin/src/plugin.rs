@@ -94,14 +94,16 @@ impl Plugin {
         })
     }
 
-    /// Public script functions (each overload once per arity), plus `init` and `upload`
-    /// when a `plugin_config` is loaded or the script defines `plugin_config()` (so a node
-    /// that never ran init can still be initialised by name).
+    /// The plugin's interface: public script functions `bv node run` can call (no
+    /// parameter or one; each overload once), plus `init` and `upload` when a `plugin_config` is
+    /// loaded or the script defines `plugin_config()` (so a node that never ran init can
+    /// still be initialised by name). Helpers stay out: `private fn`, or more parameters.
     pub fn capabilities(&self) -> Vec<String> {
         let mut caps: Vec<String> = self
             .script
             .functions
             .iter()
+            .filter(|(_, params)| *params <= 1)
             .map(|(name, _)| name.clone())
             .collect();
         if self.has_defaults() {
@@ -115,7 +117,8 @@ impl Plugin {
     }
 
     pub fn has_capability(&self, name: &str) -> bool {
-        self.script.has_fn_named(name)
+        self.script.has_fn(name, 0)
+            || self.script.has_fn(name, 1)
             || (self.has_defaults() && (name == "init" || name == "upload"))
     }
 

@@ -479,3 +479,34 @@ fn chain_functions_metrics_and_custom_methods() {
         if r.method == "eth_syncing" && r.params.as_deref() == Some("[]") && t.as_secs() == 5))
     );
 }
+
+/// The example node images list their interface as capabilities, not their helpers.
+#[test]
+fn image_plugins_offer_no_helpers() {
+    let images = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../images");
+    for (image, helpers) in [
+        (
+            "litecoin-regtest",
+            &["peer_list", "litecoind_command", "rpc"][..],
+        ),
+        (
+            "monero-regtest",
+            &[
+                "param_or",
+                "peer_list",
+                "monerod_command",
+                "rpc",
+                "get_info",
+            ][..],
+        ),
+    ] {
+        let fake = FakeEngine::new();
+        let p = Plugin::load(&images.join(image), fake, PluginLimits::default())
+            .unwrap_or_else(|e| panic!("{image}: {e}"));
+        let caps = p.capabilities();
+        assert!(caps.iter().any(|c| c == "mine"), "{image}: {caps:?}");
+        for h in helpers {
+            assert!(!caps.iter().any(|c| c == h), "{image} offers {h}: {caps:?}");
+        }
+    }
+}

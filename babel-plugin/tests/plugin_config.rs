@@ -548,3 +548,30 @@ fn syntax_errors_name_file_and_position() {
         .unwrap_err();
     assert!(err.to_string().contains("top"), "{err}");
 }
+
+#[test]
+fn capabilities_are_the_interface_not_the_helpers() {
+    let fake = FakeEngine::new();
+    let mut p = plugin(
+        r#"
+        private fn peer_list() { "a,b" }
+        fn rpc(method, params) { method + params }
+        fn mine(param) { rpc("mine", param) }
+        fn mine() { mine("1") }
+        fn height() { 7 }
+        fn peers() { peer_list() }
+        "#,
+        &fake,
+    );
+    let mut caps = p.capabilities();
+    caps.sort();
+    assert_eq!(caps, ["height", "mine", "mine", "peers"]);
+    assert_eq!(p.call_method("peers", "").unwrap(), "a,b");
+    assert_eq!(p.call_method("mine", "2").unwrap(), "mine2");
+    for helper in ["peer_list", "rpc"] {
+        assert!(matches!(
+            p.call_method(helper, "").unwrap_err(),
+            PluginError::MethodNotFound(_)
+        ));
+    }
+}

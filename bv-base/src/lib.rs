@@ -5,13 +5,18 @@
 //! * [`uds`]: gRPC channels and listeners on Unix sockets.
 //! * `api_endpoint` (feature `api-tls`): how clients reach the control-plane API (TLS, the
 //!   plaintext rule).
+//! * `cli_docs` (feature `cli-docs`): shell completions and man pages from a clap definition.
 //! * [`suggest`]: "did you mean" suggestions for misspelt names.
+//! * [`term`]: whether escape codes may go to a stream (TTY, `NO_COLOR`).
 
 #[cfg(feature = "api-tls")]
 pub mod api_endpoint;
 pub mod atomic;
 pub mod atomic_async;
+#[cfg(feature = "cli-docs")]
+pub mod cli_docs;
 pub mod suggest;
+pub mod term;
 pub mod uds;
 
 pub use atomic::{AtomicFile, sync_file, write_atomic, write_atomic_mode};

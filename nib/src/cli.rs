@@ -33,6 +33,10 @@ pub enum Command {
     /// Build, check, run and publish node images.
     #[command(alias = "i", subcommand)]
     Image(ImageCommand),
+    /// Print the shell completion script of `nib`.
+    Completions { shell: bv_base::cli_docs::Shell },
+    /// Write the man pages of `nib` and its subcommands into a directory.
+    Man { dir: PathBuf },
 }
 
 /// How results are printed.

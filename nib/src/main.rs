@@ -8,7 +8,7 @@ mod config;
 mod daemon_client;
 mod lint;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use cli::{Cli, Command, Format, ImageCommand, ProtocolCommand};
 use commands::{image_check, image_create, image_play, image_push, login, protocol};
 
@@ -52,6 +52,15 @@ async fn run(command: Command, format: Format) -> eyre::Result<()> {
             protocol::list(&mut api, name, number, format).await
         }
         Command::Image(cmd) => image(cmd, format).await,
+        Command::Completions { shell } => {
+            let script = bv_base::cli_docs::completions(Cli::command(), shell);
+            std::io::Write::write_all(&mut std::io::stdout(), script.as_bytes())?;
+            Ok(())
+        }
+        Command::Man { dir } => {
+            bv_base::cli_docs::man_pages(Cli::command(), &dir)?;
+            Ok(())
+        }
     }
 }
 

@@ -180,9 +180,23 @@ impl NodeService for Nodes {
         for tag in &req.tags {
             super::check_kebab("tag", tag)?;
         }
+        if let Some(name) = &req.node_name {
+            super::check_kebab("node_name", name)?;
+            if count != 1 {
+                return Err(Status::invalid_argument("node_name needs node_count 1"));
+            }
+            if db::nodes::name_taken(&self.0.db, name).await? {
+                return Err(Status::already_exists(format!(
+                    "node name `{name}` is taken"
+                )));
+            }
+        }
         let mut nodes = Vec::new();
         for _ in 0..count {
-            let name = self.unique_name().await?;
+            let name = match &req.node_name {
+                Some(name) => name.clone(),
+                None => self.unique_name().await?,
+            };
             let mut node = pb::Node {
                 node_id: new_id(),
                 display_name: req.display_name.clone().unwrap_or_else(|| name.clone()),

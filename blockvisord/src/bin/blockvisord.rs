@@ -31,6 +31,8 @@ fn main() -> eyre::Result<()> {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
+        // `bv start` sends stderr to a log file: escape codes only on a terminal.
+        .with_ansi(bv_base::term::ansi_allowed(&std::io::stderr()))
         .init();
     let mut config = Config::load(cli.config.as_deref())?;
     if let Some(root) = cli.root {

@@ -216,7 +216,9 @@ pub async fn create_from_catalog(
         })
         .collect();
     values.sort_by(|a, b| a.key.cmp(&b.key));
-    client.create_node(selector, values, tags).await
+    client
+        .create_node(selector, values, tags, req.name.clone())
+        .await
 }
 
 /// `bv node upgrade [--version V] [--build N]` of a node managed by the API: asks the API to

@@ -101,6 +101,8 @@ impl Blockvisor for Service {
                 .unwrap_or_default(),
             host_id: client.map(|c| c.host_id.clone()).unwrap_or_default(),
             api_connected: svc.cloud.is_connected(),
+            // The agent is built with the daemon and installed fresh at each node start.
+            agent_version: babel_api::VERSION.into(),
         }))
     }
 

@@ -135,11 +135,13 @@ impl ApiClient {
         selector: pb::ImageSelector,
         new_values: Vec<pb::NodePropertyValue>,
         tags: Vec<String>,
+        node_name: Option<String>,
     ) -> Result<pb::Node, Status> {
         let req = pb::CreateNodeRequest {
             image: Some(pb::create_node_request::Image::Selector(selector)),
             new_values,
             tags,
+            node_name,
             host_id: Some(self.host_id.clone()),
             ..Default::default()
         };

@@ -5,9 +5,9 @@ use babel_api::pb::blockvisor::v1::blockvisor_client::BlockvisorClient;
 use clap::Subcommand;
 use comfy_table::{Table, presets::NOTHING};
 use eyre::bail;
-use futures::StreamExt;
 use tonic::transport::Channel;
 
+use super::logview::LogView;
 use super::output::{job_info_json, job_status_text, print_json};
 use super::{Format, rpc_err};
 
@@ -15,7 +15,11 @@ use super::{Format, rpc_err};
 pub enum JobCommand {
     /// Jobs and their status.
     #[command(visible_alias = "ls")]
-    List,
+    List {
+        /// Print job names only, one per line.
+        #[arg(short, long)]
+        quiet: bool,
+    },
     Start {
         name: String,
     },
@@ -62,23 +66,6 @@ fn req(node: &str, job: &str) -> pb::NodeJobRequest {
     }
 }
 
-pub async fn print_log_stream(
-    mut stream: tonic::Streaming<pb::LogLine>,
-    format: Format,
-) -> eyre::Result<()> {
-    while let Some(line) = stream.next().await {
-        let line = line.map_err(rpc_err)?;
-        match format {
-            Format::Json => println!(
-                "{}",
-                serde_json::json!({"source": line.source, "line": line.line})
-            ),
-            Format::Text => println!("{}", line.line),
-        }
-    }
-    Ok(())
-}
-
 pub async fn run(
     client: &mut BlockvisorClient<Channel>,
     node: &str,
@@ -87,10 +74,10 @@ pub async fn run(
 ) -> eyre::Result<()> {
     let done = |verb: &str, name: &str| match format {
         Format::Json => print_json(&serde_json::json!({"job": name, "action": verb})),
-        Format::Text => println!("{verb} job `{name}`"),
+        Format::Text => crate::outln!("{verb} job `{name}`"),
     };
     match cmd {
-        JobCommand::List => {
+        JobCommand::List { quiet } => {
             let jobs = client
                 .list_jobs(pb::NodeRef {
                     id_or_name: node.into(),
@@ -99,6 +86,10 @@ pub async fn run(
                 .map_err(rpc_err)?
                 .into_inner()
                 .jobs;
+            if quiet {
+                jobs.iter().for_each(|j| crate::outln!("{}", j.name));
+                return Ok(());
+            }
             match format {
                 Format::Json => print_json(&serde_json::Value::Array(
                     jobs.iter()
@@ -112,7 +103,7 @@ pub async fn run(
                         let info = j.info.clone().unwrap_or_default();
                         table.add_row(vec![j.name.clone(), job_status_text(info.status.as_ref())]);
                     }
-                    println!("{table}");
+                    crate::outln!("{table}");
                 }
             }
         }
@@ -178,17 +169,17 @@ pub async fn run(
                         .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
                         .map(|t| t.format("%F %T %Z").to_string())
                         .unwrap_or_else(|| "-".into());
-                    println!("status: {ts}| {}", job_status_text(info.status.as_ref()));
+                    crate::outln!("status: {ts}| {}", job_status_text(info.status.as_ref()));
                     if let Some(p) = &info.progress {
-                        println!("progress: {}/{} {}", p.current, p.total, p.message);
+                        crate::outln!("progress: {}/{} {}", p.current, p.total, p.message);
                     }
-                    println!("restart_count: {}", info.restart_count);
-                    println!("upgrade_blocking: {}", info.upgrade_blocking);
+                    crate::outln!("restart_count: {}", info.restart_count);
+                    crate::outln!("upgrade_blocking: {}", info.upgrade_blocking);
                     if info.logs.is_empty() {
-                        println!("logs: <empty>");
+                        crate::outln!("logs: <empty>");
                     } else {
-                        println!("logs:");
-                        info.logs.iter().for_each(|l| println!("{l}"));
+                        crate::outln!("logs:");
+                        info.logs.iter().for_each(|l| crate::outln!("{l}"));
                     }
                 }
             }
@@ -198,6 +189,7 @@ pub async fn run(
             lines,
             follow,
         } => {
+            let all = name.is_none();
             let stream = client
                 .job_logs(pb::JobLogsRequest {
                     id_or_name: node.into(),
@@ -208,7 +200,12 @@ pub async fn run(
                 .await
                 .map_err(rpc_err)?
                 .into_inner();
-            print_log_stream(stream, format).await?;
+            // Every job's lines interleave: each carries its job's name.
+            let view = LogView {
+                source: all,
+                ..Default::default()
+            };
+            super::logview::print(stream, &view, format).await?;
         }
     }
     Ok(())

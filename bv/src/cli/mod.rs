@@ -4,8 +4,11 @@
 pub mod client;
 pub mod exec;
 pub mod format;
+pub mod host;
 pub mod job;
+pub mod logview;
 pub mod node;
+pub mod out;
 pub mod output;
 pub mod progress;
 pub mod service;
@@ -14,7 +17,7 @@ pub mod update;
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 pub use client::{connect, rpc_err, wait_until};
 pub use exec::{ExecPlan, Outcome};
@@ -59,6 +62,10 @@ pub enum Command {
     /// Host information.
     #[command(subcommand, visible_alias = "h")]
     Host(service::HostCommand),
+    /// Print the shell completion script of `bv` (`scripts/setup` installs them).
+    Completions { shell: bv_base::cli_docs::Shell },
+    /// Write the man pages of `bv` and its subcommands into a directory.
+    Man { dir: PathBuf },
 }
 
 /// Runs a command; what it leaves to do (a foreground program) is the binary's.
@@ -71,6 +78,17 @@ pub async fn run(cli: Cli) -> eyre::Result<Outcome> {
         Command::Host(cmd) => service::host(&cli.socket, cmd, format).await?,
         Command::Node(cmd) => return node::run(&cli.socket, *cmd, format).await,
         Command::Set(cmd) => set::run(&cli.socket, *cmd, format).await?,
+        Command::Completions { shell } => {
+            let script = bv_base::cli_docs::completions(Cli::command(), shell);
+            crate::outln!("{}", script.trim_end());
+        }
+        Command::Man { dir } => {
+            for page in bv_base::cli_docs::man_pages(Cli::command(), &dir)? {
+                if format == Format::Text {
+                    crate::outln!("{}", page.display());
+                }
+            }
+        }
     }
     Ok(Outcome::Done)
 }

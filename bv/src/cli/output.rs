@@ -6,10 +6,18 @@ use comfy_table::{Table, presets::NOTHING};
 use serde_json::{Value, json};
 
 pub fn print_json(v: &Value) {
-    println!(
+    crate::outln!(
         "{}",
         serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
     );
+}
+
+/// A failed command's error as one JSON line for stderr: `{"error": message, "causes": [..]}`
+/// (`message` is the outermost context, `causes` the chain under it).
+pub fn error_json(e: &eyre::Report) -> Value {
+    let mut chain = e.chain().map(|c| c.to_string());
+    let message = chain.next().unwrap_or_default();
+    json!({"error": message, "causes": chain.collect::<Vec<_>>()})
 }
 
 pub fn human_bytes(b: u64) -> String {

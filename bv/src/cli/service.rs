@@ -8,7 +8,7 @@ use babel_api::pb::blockvisor::v1 as pb;
 use clap::{Args, Subcommand};
 use eyre::{WrapErr, bail};
 
-use super::output::{human_bytes, print_json};
+use super::output::print_json;
 use super::{Format, connect, rpc_err, wait_until};
 
 #[derive(Args, Debug)]
@@ -29,7 +29,8 @@ pub struct StartArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum HostCommand {
-    /// Host usage figures (`info` is Blockvisor's spelling).
+    /// The host at a glance: capacity and usage, nodes by state, daemon and agent
+    /// versions, the control-plane API link.
     #[command(visible_aliases = ["m", "info"])]
     Metrics,
     /// Register this host with a control-plane API using a provision token (made by
@@ -60,7 +61,7 @@ pub struct RegisterArgs {
     pub insecure: bool,
 }
 
-async fn info(socket: &Path) -> Option<pb::InfoResponse> {
+pub async fn info(socket: &Path) -> Option<pb::InfoResponse> {
     let mut client = connect(socket).await.ok()?;
     client
         .info(pb::InfoRequest {})
@@ -189,7 +190,7 @@ pub async fn start(socket: &Path, args: StartArgs, format: Format) -> eyre::Resu
 fn report_started(i: &pb::InfoResponse, format: Format) {
     match format {
         Format::Json => print_json(&info_json(i)),
-        Format::Text => println!("blockvisor service started successfully: {}", info_text(i)),
+        Format::Text => crate::outln!("blockvisor service started successfully: {}", info_text(i)),
     }
 }
 
@@ -208,7 +209,7 @@ pub async fn stop(socket: &Path, format: Format) -> eyre::Result<()> {
     }
     match format {
         Format::Json => print_json(&serde_json::json!({"running": false})),
-        Format::Text => println!("blockvisor service stopped successfully"),
+        Format::Text => crate::outln!("blockvisor service stopped successfully"),
     }
     Ok(())
 }
@@ -218,8 +219,8 @@ pub async fn status(socket: &Path, format: Format) -> eyre::Result<()> {
     match (format, i) {
         (Format::Json, Some(i)) => print_json(&info_json(&i)),
         (Format::Json, None) => print_json(&serde_json::json!({"running": false})),
-        (Format::Text, Some(i)) => println!("Service running: {}", info_text(&i)),
-        (Format::Text, None) => println!("Service stopped"),
+        (Format::Text, Some(i)) => crate::outln!("Service running: {}", info_text(&i)),
+        (Format::Text, None) => crate::outln!("Service stopped"),
     }
     Ok(())
 }
@@ -250,56 +251,19 @@ async fn register(socket: &Path, args: RegisterArgs, format: Format) -> eyre::Re
             "api_url": r.api_url,
             "credentials_file": r.credentials_file,
         })),
-        Format::Text => println!(
+        Format::Text => crate::outln!(
             "Host registered with ID `{}` at {} (credentials in {})",
-            r.host_id, r.api_url, r.credentials_file
+            r.host_id,
+            r.api_url,
+            r.credentials_file
         ),
     }
     Ok(())
 }
 
 pub async fn host(socket: &Path, cmd: HostCommand, format: Format) -> eyre::Result<()> {
-    if let HostCommand::Register(args) = cmd {
-        return register(socket, args, format).await;
+    match cmd {
+        HostCommand::Register(args) => register(socket, args, format).await,
+        HostCommand::Metrics => super::host::info(socket, format).await,
     }
-    let m = connect(socket)
-        .await?
-        .get_host_metrics(pb::GetHostMetricsRequest {})
-        .await
-        .map_err(rpc_err)?
-        .into_inner();
-    match format {
-        Format::Json => print_json(&serde_json::json!({
-            "used_cpu_percent": m.used_cpu_percent,
-            "used_memory_bytes": m.used_memory_bytes,
-            "total_memory_bytes": m.total_memory_bytes,
-            "used_disk_bytes": m.used_disk_bytes,
-            "total_disk_bytes": m.total_disk_bytes,
-            "used_ips": m.used_ips,
-            "load_one": m.load_one,
-            "load_five": m.load_five,
-            "load_fifteen": m.load_fifteen,
-            "uptime_secs": m.uptime_secs,
-        })),
-        Format::Text => {
-            println!("Used cpu:       {:.1}%", m.used_cpu_percent);
-            println!(
-                "Used mem:       {} / {}",
-                human_bytes(m.used_memory_bytes),
-                human_bytes(m.total_memory_bytes)
-            );
-            println!(
-                "Used disk:      {} / {}",
-                human_bytes(m.used_disk_bytes),
-                human_bytes(m.total_disk_bytes)
-            );
-            println!("Used IPs:       {}", m.used_ips);
-            println!(
-                "Load:           {:.2} {:.2} {:.2}",
-                m.load_one, m.load_five, m.load_fifteen
-            );
-            println!("Uptime:         {} s", m.uptime_secs);
-        }
-    }
-    Ok(())
 }

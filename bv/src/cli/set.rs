@@ -12,8 +12,10 @@ use clap::{Args, Subcommand};
 use eyre::bail;
 use tonic::transport::Channel;
 
+use super::node::start::wait_answering;
 use super::node::{CreateArgs, create_request};
 use super::output::{print_json, status_word};
+use super::progress::Display;
 use super::{Format, connect};
 use crate::nodeset::{self, Member, PEERS_PROPERTY, SetError, SetHost, SetResult};
 
@@ -43,7 +45,11 @@ pub enum SetCommand {
     },
     /// Sets on this host and their members.
     #[command(visible_alias = "ls")]
-    List,
+    List {
+        /// Print set names only, one per line.
+        #[arg(short, long)]
+        quiet: bool,
+    },
     /// Delete every member of a set and its data.
     #[command(visible_alias = "rm")]
     Delete {
@@ -77,6 +83,10 @@ pub struct CreateSetArgs {
     pub image_version: String,
     #[arg(long, default_value_t = 180)]
     pub ready_timeout: u64,
+    /// Return once the members are started, without waiting for them to answer their
+    /// protocol status (by default `set create` waits, up to --ready-timeout).
+    #[arg(long)]
+    pub no_wait: bool,
 }
 
 /// blockvisord as a [`SetHost`].
@@ -87,6 +97,8 @@ struct GrpcHost {
     /// Image of an upgrade.
     target: Option<pb::NodeImage>,
     ready_timeout: Duration,
+    /// Where each step is reported.
+    display: Display,
 }
 
 fn member_err(member: &str) -> impl Fn(tonic::Status) -> SetError + '_ {
@@ -228,10 +240,13 @@ impl SetHost for GrpcHost {
             .await
             .map_err(member_err(&name))?
             .into_inner();
-        member_of(set, &node).ok_or_else(|| SetError::Member {
+        let member = member_of(set, &node).ok_or_else(|| SetError::Member {
             member: name,
             error: "created node has no name".into(),
-        })
+        })?;
+        self.display
+            .line(&format!("Created member `{}` ({})", member.name, member.ip));
+        Ok(member)
     }
 
     async fn set_peers(&mut self, member: &Member, peers: &str) -> SetResult<()> {
@@ -244,6 +259,8 @@ impl SetHost for GrpcHost {
             .update_node(req)
             .await
             .map_err(member_err(&member.name))?;
+        self.display
+            .line(&format!("Peers of `{}`: {peers}", member.name));
         Ok(())
     }
 
@@ -254,6 +271,7 @@ impl SetHost for GrpcHost {
             })
             .await
             .map_err(member_err(&member.name))?;
+        self.display.line(&format!("Started `{}`", member.name));
         Ok(())
     }
 
@@ -264,6 +282,7 @@ impl SetHost for GrpcHost {
             })
             .await
             .map_err(member_err(&member.name))?;
+        self.display.line(&format!("Deleted `{}`", member.name));
         Ok(())
     }
 
@@ -275,6 +294,7 @@ impl SetHost for GrpcHost {
                 ..Default::default()
             })),
         };
+        self.display.line(&format!("Upgrading `{}`", member.name));
         self.client
             .upgrade_node(req)
             .await
@@ -287,6 +307,7 @@ impl SetHost for GrpcHost {
         loop {
             let waiting = self.not_ready(&member.name).await?;
             let Some(what) = waiting else {
+                self.display.line(&format!("`{}` is healthy", member.name));
                 return Ok(());
             };
             if tokio::time::Instant::now() >= deadline {
@@ -312,9 +333,9 @@ fn print_members(set: &str, members: &[Member], format: Format) {
             })).collect::<Vec<_>>(),
         })),
         Format::Text => {
-            println!("Set `{set}`: {} member(s)", members.len());
+            crate::outln!("Set `{set}`: {} member(s)", members.len());
             for m in members {
-                println!("  {}  {}  {}  peers: {}", m.name, m.ip, m.image, m.peers);
+                crate::outln!("  {}  {}  {}  peers: {}", m.name, m.ip, m.image, m.peers);
             }
         }
     }
@@ -361,12 +382,25 @@ pub async fn run(socket: &Path, cmd: SetCommand, format: Format) -> eyre::Result
         template: None,
         target: None,
         ready_timeout: Duration::from_secs(180),
+        display: Display::for_format(format),
     };
     match cmd {
         SetCommand::Create(args) => {
-            host.template = Some(create_template(&args)?);
+            let template = create_template(&args)?;
+            if let Some(pb::create_node_request::Source::Spec(spec)) = &template.source {
+                let uri = spec.image.as_ref().map(|i| i.uri.as_str()).unwrap_or("");
+                super::progress::pull(&mut host.client, uri, format).await?;
+            }
+            host.template = Some(template);
             host.ready_timeout = Duration::from_secs(args.ready_timeout);
             let members = nodeset::create(&mut host, &args.name, args.count).await?;
+            if !args.no_wait {
+                for m in &members {
+                    wait_answering(&mut host.client, &m.name, host.ready_timeout).await?;
+                    host.display
+                        .line(&format!("`{}` answers its protocol status", m.name));
+                }
+            }
             print_members(&args.name, &members, format);
         }
         SetCommand::Scale {
@@ -396,7 +430,7 @@ pub async fn run(socket: &Path, cmd: SetCommand, format: Format) -> eyre::Result
             let members = nodeset::upgrade(&mut host, &name, &image).await?;
             print_members(&name, &members, format);
         }
-        SetCommand::List => {
+        SetCommand::List { quiet } => {
             let mut sets: BTreeMap<String, Vec<Member>> = BTreeMap::new();
             for node in host.nodes().await? {
                 if let Some(set) = set_of(&node)
@@ -408,6 +442,10 @@ pub async fn run(socket: &Path, cmd: SetCommand, format: Format) -> eyre::Result
             for members in sets.values_mut() {
                 members.sort_by_key(|m| m.index);
             }
+            if quiet {
+                sets.keys().for_each(|s| crate::outln!("{s}"));
+                return Ok(());
+            }
             match format {
                 Format::Json => print_json(&serde_json::json!(
                     sets.iter()
@@ -417,7 +455,7 @@ pub async fn run(socket: &Path, cmd: SetCommand, format: Format) -> eyre::Result
                         }))
                         .collect::<Vec<_>>()
                 )),
-                Format::Text if sets.is_empty() => println!("No sets found."),
+                Format::Text if sets.is_empty() => crate::outln!("No sets found."),
                 Format::Text => {
                     for (set, members) in &sets {
                         print_members(set, members, format);
@@ -434,7 +472,7 @@ pub async fn run(socket: &Path, cmd: SetCommand, format: Format) -> eyre::Result
                 Format::Json => print_json(&serde_json::json!(
                     gone.iter().map(|m| &m.name).collect::<Vec<_>>()
                 )),
-                Format::Text => println!("Deleted set `{name}` ({} nodes)", gone.len()),
+                Format::Text => crate::outln!("Deleted set `{name}` ({} nodes)", gone.len()),
             }
         }
     }

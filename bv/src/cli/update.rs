@@ -138,7 +138,7 @@ pub async fn run(
     let node = client.update_node(req).await.map_err(rpc_err)?.into_inner();
     match format {
         Format::Json => print_json(&node_json(&node)),
-        Format::Text => println!(
+        Format::Text => crate::outln!(
             "Updated node `{}`",
             node.spec
                 .as_ref()
@@ -160,13 +160,13 @@ pub fn print_health(node: &pb::Node, m: &pb::NodeMetrics) {
                 format!(" of {}", human_bytes(l))
             }
         };
-        println!("CPU time:       {:.1} s", r.cpu_seconds);
-        println!(
+        crate::outln!("CPU time:       {:.1} s", r.cpu_seconds);
+        crate::outln!(
             "Memory:         {}{}",
             human_bytes(r.memory_bytes),
             limit(r.memory_limit_bytes)
         );
-        println!(
+        crate::outln!(
             "Disk:           {}{}",
             human_bytes(r.disk_bytes),
             limit(r.disk_limit_bytes)
@@ -178,16 +178,16 @@ pub fn print_health(node: &pb::Node, m: &pb::NodeMetrics) {
         &m.alerts
     };
     if alerts.is_empty() {
-        println!("Alerts:         -");
+        crate::outln!("Alerts:         -");
     } else {
-        println!("Alerts:");
+        crate::outln!("Alerts:");
         for a in alerts {
-            println!("  - {}: {}", a.kind, a.message);
+            crate::outln!("  - {}: {}", a.kind, a.message);
         }
     }
     if let Some(a) = &node.auto_upgrade {
         let p = a.policy.unwrap_or_default();
-        println!(
+        crate::outln!(
             "Auto upgrade:   {} (delay {} s, health deadline {} s){}",
             super::output::upgrade_mode_word(p.mode),
             p.delay_secs.unwrap_or_default(),
@@ -199,7 +199,7 @@ pub fn print_health(node: &pb::Node, m: &pb::NodeMetrics) {
             }
         );
         if !a.last_result.is_empty() {
-            println!("Last upgrade:   {}", a.last_result);
+            crate::outln!("Last upgrade:   {}", a.last_result);
         }
     }
 }

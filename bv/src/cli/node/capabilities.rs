@@ -21,7 +21,7 @@ pub async fn capabilities(
         .capabilities;
     match format {
         Format::Json => print_json(&serde_json::json!(caps)),
-        Format::Text => caps.iter().for_each(|c| println!("{c}")),
+        Format::Text => caps.iter().for_each(|c| crate::outln!("{c}")),
     }
     Ok(())
 }

@@ -21,23 +21,45 @@ pub enum NodeCommand {
         /// Only nodes on this host: every node bv lists is (Blockvisor's spelling).
         #[arg(long)]
         local: bool,
+        /// Print node ids only, one per line.
+        #[arg(short, long)]
+        quiet: bool,
     },
     /// Create a node (stopped).
     #[command(visible_alias = "c")]
     Create(Box<CreateArgs>),
-    /// Start nodes (all when none given).
-    Start { id_or_names: Vec<String> },
-    /// Stop nodes (all when none given); babel stops the jobs first.
-    Stop {
+    /// Start nodes (every node with --all).
+    Start {
+        #[arg(required_unless_present = "all")]
         id_or_names: Vec<String>,
+        /// Start every node of the host.
+        #[arg(short, long, conflicts_with = "id_or_names")]
+        all: bool,
+        /// Return only once each node answers its protocol status.
+        #[arg(long)]
+        wait: bool,
+        /// Seconds `--wait` waits for each node.
+        #[arg(long, default_value_t = 180, requires = "wait")]
+        wait_timeout: u64,
+    },
+    /// Stop nodes (every node with --all); babel stops the jobs first.
+    Stop {
+        #[arg(required_unless_present = "all")]
+        id_or_names: Vec<String>,
+        /// Stop every node of the host.
+        #[arg(short, long, conflicts_with = "id_or_names")]
+        all: bool,
         /// Stop even when babel does not answer.
         #[arg(long)]
         force: bool,
     },
-    /// Stop then start nodes.
+    /// Stop then start nodes (every node with --all).
     Restart {
-        #[arg(required = true)]
+        #[arg(required_unless_present = "all")]
         id_or_names: Vec<String>,
+        /// Restart every node of the host.
+        #[arg(short, long, conflicts_with = "id_or_names")]
+        all: bool,
         #[arg(long)]
         force: bool,
     },
@@ -65,14 +87,19 @@ pub enum NodeCommand {
         id_or_names: Vec<String>,
     },
     /// Details and metrics of a node.
+    #[command(visible_alias = "inspect")]
     Info { id_or_name: String },
     /// Methods the node's plugin offers.
     #[command(visible_alias = "caps")]
     Capabilities { id_or_name: String },
-    /// Run a plugin method.
+    /// Run a plugin method: `run <NODE> <METHOD>` (`run <METHOD> <NODE>` works too).
     Run {
-        method: String,
-        id_or_name: String,
+        /// The node (or, in the older order, the method).
+        #[arg(value_name = "NODE")]
+        first: String,
+        /// The method (or, in the older order, the node).
+        #[arg(value_name = "METHOD")]
+        second: String,
         #[arg(long, conflicts_with = "param_file")]
         param: Option<String>,
         #[arg(long)]
@@ -81,10 +108,18 @@ pub enum NodeCommand {
     /// The node's console output (babel and init).
     Logs {
         id_or_name: String,
-        #[arg(short = 'n', long, default_value_t = 50)]
-        lines: u32,
+        /// Last lines to show (default 50; every line with --since).
+        #[arg(short = 'n', long)]
+        lines: Option<u32>,
         #[arg(short, long)]
         follow: bool,
+        /// Only lines from this time on: a duration ago (`90s`, `10m`, `2h`, `1d`) or an
+        /// RFC 3339 time. A line without its own time has the time of the line before it.
+        #[arg(long)]
+        since: Option<String>,
+        /// Prefix each line with its time (the time it carries, or when it was read).
+        #[arg(short, long)]
+        timestamps: bool,
     },
     /// Interactive shell inside the node.
     Shell {

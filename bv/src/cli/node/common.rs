@@ -21,15 +21,27 @@ pub fn id_of(n: &pb::Node) -> String {
     n.spec.as_ref().map(|s| s.id.clone()).unwrap_or_default()
 }
 
-/// The given nodes, or every node when none are given.
+/// The given nodes, or every node with `all`. Neither names nor `all` is an error: a verb
+/// that acts on many nodes never picks "every node" by default.
 pub async fn targets(
     client: &mut BlockvisorClient<Channel>,
     given: Vec<String>,
+    all: bool,
 ) -> eyre::Result<Vec<String>> {
-    if !given.is_empty() {
-        return Ok(given);
+    match (given.is_empty(), all) {
+        (false, false) => Ok(given),
+        (true, true) => Ok(all_nodes(client).await?.iter().map(id_of).collect()),
+        (false, true) => eyre::bail!("give node ids/names or --all, not both"),
+        (true, false) => eyre::bail!("give node ids/names or --all"),
     }
-    Ok(all_nodes(client).await?.iter().map(id_of).collect())
+}
+
+/// The node's name, or its id when it has none.
+pub fn name_of(n: &pb::Node) -> String {
+    match n.spec.as_ref() {
+        Some(s) if !s.name.is_empty() => s.name.clone(),
+        _ => id_of(n),
+    }
 }
 
 pub fn noderef(id: &str) -> pb::NodeRef {
@@ -41,6 +53,6 @@ pub fn noderef(id: &str) -> pb::NodeRef {
 pub fn report(format: Format, verb: &str, node: &pb::Node) {
     match format {
         Format::Json => print_json(&node_json(node)),
-        Format::Text => println!("{verb} node `{}`", id_of(node)),
+        Format::Text => crate::outln!("{verb} node `{}`", id_of(node)),
     }
 }

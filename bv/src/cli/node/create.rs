@@ -73,6 +73,7 @@ pub fn create_request(args: CreateArgs) -> eyre::Result<pb::CreateNodeRequest> {
             variant_key,
             version: args.version,
             build: args.build,
+            name: args.name,
         })
     };
     Ok(pb::CreateNodeRequest {
@@ -130,9 +131,10 @@ pub async fn create(
         Format::Json => print_json(&node_json(&node)),
         Format::Text => {
             let spec = node.spec.clone().unwrap_or_default();
-            println!(
+            crate::outln!(
                 "Created new node with ID `{}` and name `{}`",
-                spec.id, spec.name
+                spec.id,
+                spec.name
             );
         }
     }

@@ -41,7 +41,7 @@ pub async fn delete(
         if format == Format::Json {
             print_json(&serde_json::json!([]));
         } else {
-            println!("No nodes to delete.");
+            crate::outln!("No nodes to delete.");
         }
         return Ok(());
     }
@@ -58,7 +58,7 @@ pub async fn delete(
     for id in targets {
         let r = client.delete_node(noderef(&id)).await.map_err(rpc_err)?;
         if format == Format::Text {
-            println!("Deleted node `{id}`");
+            crate::outln!("Deleted node `{id}`");
         }
         deleted.push(r.into_inner().id);
     }

@@ -19,15 +19,28 @@ pub async fn run(socket: &Path, cmd: NodeCommand, format: Format) -> eyre::Resul
             running,
             tag,
             local: _,
-        } => list::list(c, running, tag, format).await?,
+            quiet,
+        } => list::list(c, running, tag, quiet, format).await?,
         NodeCommand::Create(args) => create::create(c, *args, format).await?,
-        NodeCommand::Start { id_or_names } => start::start(c, id_or_names, format).await?,
-        NodeCommand::Stop { id_or_names, force } => {
-            stop::stop(c, id_or_names, force, format).await?
+        NodeCommand::Start {
+            id_or_names,
+            all,
+            wait,
+            wait_timeout,
+        } => {
+            let wait = wait.then(|| std::time::Duration::from_secs(wait_timeout));
+            start::start(c, id_or_names, all, wait, format).await?
         }
-        NodeCommand::Restart { id_or_names, force } => {
-            restart::restart(c, id_or_names, force, format).await?
-        }
+        NodeCommand::Stop {
+            id_or_names,
+            all,
+            force,
+        } => stop::stop(c, id_or_names, all, force, format).await?,
+        NodeCommand::Restart {
+            id_or_names,
+            all,
+            force,
+        } => restart::restart(c, id_or_names, all, force, format).await?,
         NodeCommand::Delete {
             id_or_names,
             tag,
@@ -42,16 +55,18 @@ pub async fn run(socket: &Path, cmd: NodeCommand, format: Format) -> eyre::Resul
             capabilities::capabilities(c, &id_or_name, format).await?
         }
         NodeCommand::Run {
-            method,
-            id_or_name,
+            first,
+            second,
             param,
             param_file,
-        } => run_method::run_method(c, method, id_or_name, param, param_file, format).await?,
+        } => run_method::run_method(c, first, second, param, param_file, format).await?,
         NodeCommand::Logs {
             id_or_name,
             lines,
             follow,
-        } => logs::logs(c, id_or_name, lines, follow, format).await?,
+            since,
+            timestamps,
+        } => logs::logs(c, id_or_name, lines, follow, since, timestamps, format).await?,
         NodeCommand::Shell {
             id_or_name,
             command,

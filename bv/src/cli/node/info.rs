@@ -38,25 +38,25 @@ pub async fn info(
     let spec = node.spec.clone().unwrap_or_default();
     let vm = spec.vm_config.clone().unwrap_or_default();
     let dash = |v: Option<String>| v.unwrap_or_else(|| "-".into());
-    println!("Name:           {}", spec.name);
-    println!("Id:             {}", spec.id);
-    println!(
+    crate::outln!("Name:           {}", spec.name);
+    crate::outln!("Id:             {}", spec.id);
+    crate::outln!(
         "Image:          {} ({})",
         image_label(&spec),
         spec.image.clone().unwrap_or_default().uri
     );
-    println!("Status:         {}", status_word(node.status));
+    crate::outln!("Status:         {}", status_word(node.status));
     if !node.status_reason.is_empty() {
-        println!("Reason:         {}", node.status_reason);
+        crate::outln!("Reason:         {}", node.status_reason);
     }
-    println!("Ip:             {}", spec.ip);
-    println!("Gateway:        {}", spec.gateway);
-    println!(
+    crate::outln!("Ip:             {}", spec.ip);
+    crate::outln!("Gateway:        {}", spec.gateway);
+    crate::outln!(
         "Uptime:         {}",
         dash(uptime(&node).map(|s| format!("{s}s")))
     );
     let m = metrics.unwrap_or_default();
-    println!(
+    crate::outln!(
         "Protocol Status: {}",
         dash(
             m.protocol_status
@@ -64,39 +64,43 @@ pub async fn info(
                 .map(|p| format!("{}/{}", p.state, p.health))
         )
     );
-    println!("Block height:   {}", dash(m.height.map(|h| h.to_string())));
-    println!(
+    crate::outln!("Block height:   {}", dash(m.height.map(|h| h.to_string())));
+    crate::outln!(
         "Block age:      {}",
         dash(m.block_age.map(|h| h.to_string()))
     );
-    println!(
+    crate::outln!(
         "In consensus:   {}",
         dash(m.consensus.map(|h| h.to_string()))
     );
-    println!("Jobs:");
+    crate::outln!("Jobs:");
     for j in &m.jobs {
         let info = j.info.clone().unwrap_or_default();
-        println!(
+        crate::outln!(
             "  - \"{}\"\n    Status:         {}\n    Restarts:       {}",
             j.name,
             job_status_text(info.status.as_ref()),
             info.restart_count
         );
         if let Some(p) = &info.progress {
-            println!(
+            crate::outln!(
                 "    Progress:       {}/{} {}",
-                p.current, p.total, p.message
+                p.current,
+                p.total,
+                p.message
             );
         }
         for l in info.logs.iter().take(3) {
-            println!("    Log:            {l}");
+            crate::outln!("    Log:            {l}");
         }
     }
     print_health(&node, &m);
-    println!(
+    crate::outln!(
         "Requirements:   cpu: {}, memory: {} MiB, disk: {} GB",
-        vm.vcpu_count, vm.mem_size_mb, vm.disk_size_gb
+        vm.vcpu_count,
+        vm.mem_size_mb,
+        vm.disk_size_gb
     );
-    println!("Tags:           {}", spec.tags.join(", "));
+    crate::outln!("Tags:           {}", spec.tags.join(", "));
     Ok(())
 }

@@ -5,14 +5,16 @@ use tonic::transport::Channel;
 
 use super::super::output::{alerts_json, print_json, status_word};
 use super::super::{Format, rpc_err};
-use super::common::{id_of, noderef};
+use super::common::{id_of, name_of, noderef};
 
-/// The status word of each node, with the reasons of Failed or unhealthy ones.
+/// The status word of each node, with the reasons of Failed or unhealthy ones; with several
+/// nodes each line starts with the node's name.
 pub async fn status(
     client: &mut BlockvisorClient<Channel>,
     id_or_names: Vec<String>,
     format: Format,
 ) -> eyre::Result<()> {
+    let many = id_or_names.len() > 1;
     let mut out = vec![];
     for id in id_or_names {
         let node = client
@@ -20,19 +22,26 @@ pub async fn status(
             .await
             .map_err(rpc_err)?
             .into_inner();
-        match format {
-            Format::Json => out.push(serde_json::json!({
+        if format == Format::Json {
+            out.push(serde_json::json!({
                 "id": id_of(&node),
+                "name": name_of(&node),
                 "status": status_word(node.status),
                 "alerts": alerts_json(&node.alerts),
-            })),
-            Format::Text if node.alerts.is_empty() => {
-                println!("{}", status_word(node.status))
-            }
-            Format::Text => {
-                let why: Vec<&str> = node.alerts.iter().map(|a| a.message.as_str()).collect();
-                println!("{} ({})", status_word(node.status), why.join("; "));
-            }
+            }));
+            continue;
+        }
+        let mut text = status_word(node.status).to_string();
+        if !node.alerts.is_empty() {
+            let why: Vec<&str> = node.alerts.iter().map(|a| a.message.as_str()).collect();
+            text = format!("{text} ({})", why.join("; "));
+        }
+        // One node: the bare word (`[ "$(bv node status x)" = Running ]`); several: each
+        // line names its node.
+        if many {
+            crate::outln!("{}  {text}", name_of(&node));
+        } else {
+            crate::outln!("{text}");
         }
     }
     if format == Format::Json {

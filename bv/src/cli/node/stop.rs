@@ -7,14 +7,15 @@ use tonic::transport::Channel;
 use super::super::{Format, rpc_err};
 use super::common::{report, targets};
 
-/// Stops the given nodes (all when none are given).
+/// Stops the given nodes (every node with `all`).
 pub async fn stop(
     client: &mut BlockvisorClient<Channel>,
     id_or_names: Vec<String>,
+    all: bool,
     force: bool,
     format: Format,
 ) -> eyre::Result<()> {
-    for id in targets(client, id_or_names).await? {
+    for id in targets(client, id_or_names, all).await? {
         let req = pb::StopNodeRequest {
             id_or_name: id,
             force,

@@ -15,10 +15,7 @@ pub async fn upgrade(
     args: UpgradeArgs,
     format: Format,
 ) -> eyre::Result<()> {
-    if args.id_or_names.is_empty() && !args.all {
-        bail!("give node ids/names or --all");
-    }
-    let ids = targets(client, args.id_or_names).await?;
+    let ids = targets(client, args.id_or_names, args.all).await?;
     if let Some(uri) = &args.image {
         pull(client, uri, format).await?;
     }
