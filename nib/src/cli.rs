@@ -121,6 +121,9 @@ pub struct DevNodeArgs {
     /// Node tag (repeatable).
     #[arg(long = "tag")]
     pub tags: Vec<String>,
+    /// Run `nib image build` first, so the node runs the local plugin.
+    #[arg(long)]
+    pub build: bool,
     #[command(flatten)]
     pub daemon: DaemonArgs,
 }
@@ -135,6 +138,24 @@ pub enum ImageCommand {
         /// Parent directory of the new image directory.
         #[arg(long, default_value = ".")]
         dir: PathBuf,
+        /// Replace scaffold files that already exist (without it, create refuses and lists
+        /// them).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Build the Dockerfile next to babel.yaml into the local Docker daemon, tagged from
+    /// `container_uri` (docker-daemon://<name>:<tag>). Offline; streams the build output.
+    Build {
+        #[command(flatten)]
+        path: PathArg,
+    },
+    /// Bump `version` in babel.yaml and the tag of `container_uri` together.
+    Bump {
+        /// Which part of the version to increase.
+        #[arg(value_enum, default_value_t = BumpPart::Patch)]
+        part: BumpPart,
+        #[command(flatten)]
+        path: PathArg,
     },
     /// Print the container_uri of babel.yaml.
     ContainerUri {
@@ -201,6 +222,14 @@ pub struct CheckArgs {
     /// Only validate babel.yaml and lint the plugin (same as the `plugin` check).
     #[arg(long, conflicts_with = "checks")]
     pub lint_only: bool,
+}
+
+/// Part of a semantic version.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BumpPart {
+    Major,
+    Minor,
+    Patch,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]

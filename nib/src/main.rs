@@ -10,7 +10,10 @@ mod lint;
 
 use clap::Parser;
 use cli::{Cli, Command, Format, ImageCommand, ProtocolCommand};
-use commands::{image_check, image_create, image_play, image_push, login, protocol};
+use commands::{
+    image_build, image_bump, image_check, image_create, image_play, image_push, login,
+    plugin_freshness, protocol,
+};
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
@@ -61,10 +64,17 @@ async fn image(cmd: ImageCommand, format: Format) -> eyre::Result<()> {
             protocol,
             variant,
             dir,
-        } => image_create::create(&dir, &protocol, &variant).map(|_| ()),
+            force,
+        } => image_create::create(&dir, &protocol, &variant, force).map(|_| ()),
+        ImageCommand::Build { path } => image_build::run(&path.path, format).await.map(|_| ()),
+        ImageCommand::Bump { part, path } => image_bump::run(&path.path, part, format),
         ImageCommand::ContainerUri { path } => image_play::container_uri(&path.path, format),
         ImageCommand::Play { node } => {
+            if node.build {
+                image_build::run(&node.path.path, format).await?;
+            }
             let plan = image_play::plan(&node)?;
+            plugin_freshness::warn_if_stale(&node.path.path, &plan.variant.container_uri)?;
             let mut daemon = daemon_client::Daemon::connect(&node.daemon.socket).await?;
             image_play::play(&mut daemon, plan).await.map(|_| ())
         }
@@ -76,7 +86,12 @@ async fn image(cmd: ImageCommand, format: Format) -> eyre::Result<()> {
             let mut daemon = daemon_client::Daemon::connect(&daemon.socket).await?;
             image_play::upgrade(&mut daemon, &id_or_name, &path.path).await
         }
-        ImageCommand::Check(args) => image_check::run(args).await,
+        ImageCommand::Check(args) => {
+            if args.node.build {
+                image_build::run(&args.node.path.path, format).await?;
+            }
+            image_check::run(args).await
+        }
         ImageCommand::Push {
             min_babel_version,
             path,

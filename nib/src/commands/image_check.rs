@@ -69,6 +69,7 @@ pub async fn run(args: CheckArgs) -> Result<()> {
         } else {
             vec![args.node.variant.clone()]
         };
+        super::plugin_freshness::warn_if_stale(&args.node.path.path, &image.container_uri)?;
         let mut daemon = Daemon::connect(&args.node.daemon.socket).await?;
         for key in &runtime_keys {
             let plan = plan_of(key)?;
@@ -388,6 +389,7 @@ variants:
             ip: None,
             gateway: None,
             tags: vec!["ci".into()],
+            build: false,
             daemon: DaemonArgs {
                 socket: "/nonexistent".into(),
             },
