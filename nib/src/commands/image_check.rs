@@ -16,6 +16,9 @@ use babel_api::node_env::PLUGIN_DIR_IN_ROOTFS;
 use babel_api::pb::blockvisor::v1 as pb;
 use eyre::{Result, bail};
 
+#[cfg(test)]
+use super::check_failures::evaluate;
+use super::check_failures::{ChecksFailed, explain};
 use super::image_play::{DevNodePlan, load_validated, plan_for};
 use super::plugin_source;
 use crate::cli::{Check, CheckArgs};
@@ -214,14 +217,14 @@ async fn run_checks(daemon: &mut impl DevNodes, id: &str, opts: &RuntimeOptions)
     println!("Node is running");
     tokio::time::sleep(opts.jobs_wait).await;
     let metrics = daemon.node_metrics(id).await?;
-    let failures = evaluate(&opts.checks, &metrics);
+    let failures = explain(&opts.checks, &metrics);
     if failures.is_empty() {
         return Ok(());
     }
     for f in &failures {
         eprintln!("check failed: {f}");
     }
-    bail!("{} check(s) failed", failures.len())
+    Err(ChecksFailed(failures).into())
 }
 
 async fn wait_running(daemon: &mut impl DevNodes, id: &str, opts: &RuntimeOptions) -> Result<()> {
@@ -249,62 +252,6 @@ async fn wait_running(daemon: &mut impl DevNodes, id: &str, opts: &RuntimeOption
         }
         tokio::time::sleep(opts.poll).await;
     }
-}
-
-/// The failed runtime checks for these metrics.
-pub fn evaluate(checks: &[Check], metrics: &pb::NodeMetrics) -> Vec<String> {
-    use babel_api::pb::babel::v1 as babel;
-    let mut failures = Vec::new();
-    for check in checks {
-        match check {
-            Check::Plugin => {}
-            Check::JobsStatus => {
-                for job in &metrics.jobs {
-                    let Some(info) = &job.info else { continue };
-                    if let Some(babel::job_status::Status::Finished(f)) =
-                        info.status.as_ref().and_then(|s| s.status.as_ref())
-                        && f.exit_code.unwrap_or(0) != 0
-                    {
-                        failures.push(format!(
-                            "job '{}' finished with {} exit code: {}",
-                            job.name,
-                            f.exit_code.unwrap_or(0),
-                            f.message
-                        ));
-                    }
-                }
-            }
-            Check::JobsRestarts => {
-                for job in &metrics.jobs {
-                    let restarts = job.info.as_ref().map(|i| i.restart_count).unwrap_or(0);
-                    if restarts != 0 {
-                        failures.push(format!("job '{}' restarted {restarts} time(s)", job.name));
-                    }
-                }
-            }
-            Check::ProtocolStatus => match &metrics.protocol_status {
-                None => {
-                    let errors: Vec<&str> = metrics
-                        .alerts
-                        .iter()
-                        .filter(|a| a.kind == "plugin_error")
-                        .map(|a| a.message.as_str())
-                        .collect();
-                    failures.push(if errors.is_empty() {
-                        "No protocol status".to_string()
-                    } else {
-                        format!("No protocol status: {}", errors.join("; "))
-                    })
-                }
-                Some(s) if s.health == "unhealthy" => failures.push(format!(
-                    "protocol status is unhealthy (state '{}')",
-                    s.state
-                )),
-                Some(_) => {}
-            },
-        }
-    }
-    failures
 }
 
 #[cfg(test)]

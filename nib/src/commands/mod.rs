@@ -1,5 +1,6 @@
 //! One module per command group.
 
+pub mod check_failures;
 pub mod image_build;
 pub mod image_bump;
 pub mod image_check;
