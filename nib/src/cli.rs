@@ -14,8 +14,8 @@ pub struct Cli {
     /// More log output (repeat for more).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
-    /// Output format of listing and printing commands (`protocol list`, `protocol push`,
-    /// `image container-uri`, `login`).
+    /// Output format. With `json`, stdout carries one JSON document (the result, or
+    /// `{"ok": false, "error": ...}` with the failed checks) and progress goes to stderr.
     #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 

@@ -7,6 +7,7 @@ mod commands;
 mod config;
 mod daemon_client;
 mod lint;
+mod output;
 
 use clap::Parser;
 use cli::{Cli, Command, Format, ImageCommand, ProtocolCommand};
@@ -29,6 +30,7 @@ fn main() -> std::process::ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    output::set_format(cli.format);
     let result = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -38,8 +40,27 @@ fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("Error: {e:#}");
+            if cli.format == Format::Json {
+                println!("{}", error_json(&e));
+            }
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// `{"ok": false, "error": ..., "failures": [...]}` for `--format json`.
+fn error_json(e: &eyre::Report) -> serde_json::Value {
+    let mut doc = serde_json::json!({ "ok": false, "error": format!("{e:#}") });
+    if let Some(failed) = e.downcast_ref::<commands::check_failures::ChecksFailed>() {
+        doc["failures"] = serde_json::to_value(&failed.0).unwrap_or_default();
+    }
+    doc
+}
+
+/// Print a command's JSON result (`--format json` only).
+fn print_json(format: Format, value: &serde_json::Value) {
+    if format == Format::Json {
+        println!("{value}");
     }
 }
 
@@ -66,7 +87,13 @@ async fn image(cmd: ImageCommand, format: Format) -> eyre::Result<()> {
             dir,
             force,
         } => image_create::create(&dir, &protocol, &variant, force).map(|_| ()),
-        ImageCommand::Build { path } => image_build::run(&path.path, format).await.map(|_| ()),
+        ImageCommand::Build { path } => {
+            let built = image_build::run(&path.path, format).await?;
+            let mut doc = serde_json::to_value(&built)?;
+            doc["ok"] = true.into();
+            print_json(format, &doc);
+            Ok(())
+        }
         ImageCommand::Bump { part, path } => image_bump::run(&path.path, part, format),
         ImageCommand::ContainerUri { path } => image_play::container_uri(&path.path, format),
         ImageCommand::Play { node } => {
@@ -74,9 +101,17 @@ async fn image(cmd: ImageCommand, format: Format) -> eyre::Result<()> {
                 image_build::run(&node.path.path, format).await?;
             }
             let plan = image_play::plan(&node)?;
-            plugin_freshness::warn_if_stale(&node.path.path, &plan.variant.container_uri)?;
+            let uri = plan.variant.container_uri.clone();
+            let stale = plugin_freshness::warn_if_stale(&node.path.path, &uri)?;
             let mut daemon = daemon_client::Daemon::connect(&node.daemon.socket).await?;
-            image_play::play(&mut daemon, plan).await.map(|_| ())
+            let created = image_play::play(&mut daemon, plan).await?;
+            let spec = created.spec.unwrap_or_default();
+            let doc = serde_json::json!({
+                "ok": true, "id": spec.id, "name": spec.name,
+                "container_uri": uri, "stale_image": stale,
+            });
+            print_json(format, &doc);
+            Ok(())
         }
         ImageCommand::Upgrade {
             id_or_name,
@@ -84,13 +119,17 @@ async fn image(cmd: ImageCommand, format: Format) -> eyre::Result<()> {
             daemon,
         } => {
             let mut daemon = daemon_client::Daemon::connect(&daemon.socket).await?;
-            image_play::upgrade(&mut daemon, &id_or_name, &path.path).await
+            let doc = image_play::upgrade(&mut daemon, &id_or_name, &path.path).await?;
+            print_json(format, &doc);
+            Ok(())
         }
         ImageCommand::Check(args) => {
             if args.node.build {
                 image_build::run(&args.node.path.path, format).await?;
             }
-            image_check::run(args).await
+            let doc = image_check::run(args).await?;
+            print_json(format, &doc);
+            Ok(())
         }
         ImageCommand::Push {
             min_babel_version,
@@ -99,7 +138,9 @@ async fn image(cmd: ImageCommand, format: Format) -> eyre::Result<()> {
             // validate before logging in / connecting
             image_play::load_validated(&path.path)?;
             let mut api = api_client::Api::logged_in().await?;
-            image_push::run(&mut api, &path.path, min_babel_version).await
+            let done = image_push::run(&mut api, &path.path, min_babel_version).await?;
+            print_json(format, &serde_json::json!({ "ok": true, "variants": done }));
+            Ok(())
         }
     }
 }

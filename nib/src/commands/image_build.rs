@@ -52,19 +52,18 @@ pub fn image_dir(babel_yaml: &Path) -> PathBuf {
     }
 }
 
-/// Build the image of `babel_yaml` and print the output per `format`.
+/// Build the image of `babel_yaml`, streaming the build output per `format`.
 pub async fn run(babel_yaml: &Path, format: Format) -> Result<Built> {
     let image = load_validated(babel_yaml)?;
     let tag = daemon_tag(&image.container_uri)?.to_string();
     let dir = image_dir(babel_yaml);
     let built = build(&dir, &tag, format).await?;
-    match format {
-        Format::Text => println!(
-            "Built {} ({}) in {:.1}s",
-            image.container_uri, built.image_id, built.seconds
-        ),
-        Format::Json => println!("{}", serde_json::to_string(&built)?),
-    }
+    crate::say!(
+        "Built {} ({}) in {:.1}s",
+        image.container_uri,
+        built.image_id,
+        built.seconds
+    );
     Ok(built)
 }
 

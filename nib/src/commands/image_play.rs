@@ -60,9 +60,10 @@ pub fn plan_for(image: &Image, args: &DevNodeArgs) -> Result<DevNodePlan> {
 pub async fn play(daemon: &mut impl DevNodes, plan: DevNodePlan) -> Result<pb::Node> {
     let node = daemon.create_node(plan.spec).await?;
     let spec = node.spec.clone().unwrap_or_default();
-    println!(
+    crate::say!(
         "Created new dev_node with ID `{}` and name `{}`",
-        spec.id, spec.name
+        spec.id,
+        spec.name
     );
     Ok(node)
 }
@@ -70,7 +71,11 @@ pub async fn play(daemon: &mut impl DevNodes, plan: DevNodePlan) -> Result<pb::N
 /// Upgrade dev node `id_or_name` to the definition in `path` (same variant key). Refuses
 /// when neither the version nor the image changes, and fails when the node does not run the
 /// image's plugin afterwards; otherwise says what changed.
-pub async fn upgrade(daemon: &mut impl DevNodes, id_or_name: &str, path: &Path) -> Result<()> {
+pub async fn upgrade(
+    daemon: &mut impl DevNodes,
+    id_or_name: &str,
+    path: &Path,
+) -> Result<serde_json::Value> {
     let node = daemon.get_node(id_or_name).await?;
     let before_plugin = node_plugin(&node);
     let current = node.spec.unwrap_or_default();
@@ -124,11 +129,20 @@ pub async fn upgrade(daemon: &mut impl DevNodes, id_or_name: &str, path: &Path) 
         image_plugin,
     };
     let summary = changes.summary()?;
-    println!(
+    crate::say!(
         "Upgraded dev_node with ID `{}` and name `{}` to version {}: {summary}",
-        spec.id, spec.name, variant.version
+        spec.id,
+        spec.name,
+        variant.version
     );
-    Ok(())
+    Ok(serde_json::json!({
+        "ok": true,
+        "id": spec.id,
+        "name": spec.name,
+        "version": variant.version,
+        "container_uri": variant.container_uri,
+        "changes": summary,
+    }))
 }
 
 type Hashes = BTreeMap<String, String>;
