@@ -33,8 +33,24 @@ pub fn plan(args: &DevNodeArgs) -> Result<DevNodePlan> {
     plan_for(&image, args)
 }
 
+/// "variant 'x' not found", with the valid keys and the closest one.
+pub fn unknown_variant(image: &Image, key: &str, path: &Path) -> String {
+    let keys: Vec<&str> = image.variants.iter().map(|v| v.key.as_str()).collect();
+    format!(
+        "{}: variant '{key}' not found{}; valid variants: {}",
+        path.display(),
+        bv_base::suggest::hint(key, keys.iter().copied()),
+        keys.join(", ")
+    )
+}
+
 /// [`plan`] for an already loaded image.
 pub fn plan_for(image: &Image, args: &DevNodeArgs) -> Result<DevNodePlan> {
+    if let Some(key) = &args.variant
+        && image.variant(key).is_none()
+    {
+        bail!(unknown_variant(image, key, &args.path.path));
+    }
     let variant = image
         .pick_variant(args.variant.as_deref())
         .map_err(|e| eyre!("{}: {e}", args.path.path.display()))?;
@@ -88,18 +104,9 @@ pub async fn upgrade(
         .as_ref()
         .map(|k| k.variant_key.clone())
         .unwrap_or_default();
-    let variant = image.variant(&variant_key).ok_or_else(|| {
-        eyre!(
-            "variant '{variant_key}' not found in {}; its variants: {}",
-            path.display(),
-            image
-                .variants
-                .iter()
-                .map(|v| v.key.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    })?;
+    let variant = image
+        .variant(&variant_key)
+        .ok_or_else(|| eyre!(unknown_variant(&image, &variant_key, path)))?;
     let old_image = current.image.clone().unwrap_or_default();
     let old_version = old_image
         .id
@@ -285,6 +292,27 @@ mod tests {
         c.new_uri = c.old_uri.clone();
         assert!(c.summary().unwrap().contains("same image"));
         assert!(c.summary().unwrap().contains("plugin unchanged"));
+    }
+
+    #[test]
+    fn an_unknown_variant_lists_the_valid_ones() {
+        let yaml = r#"
+version: 0.2.0
+container_uri: docker-daemon://up:2
+protocol_key: testing
+visibility: development
+firewall_config: {default_in: deny, default_out: allow, rules: []}
+properties: []
+variants:
+  - {key: geth-main-full, sku_code: AAA-BB-C, archive_pointers: [{pointer: !store_key k}], min_cpu: 2, min_memory_mb: 200, min_disk_gb: 3}
+  - {key: geth-test-full, sku_code: AAA-BB-D, archive_pointers: [{pointer: !store_key k}], min_cpu: 2, min_memory_mb: 200, min_disk_gb: 3}
+"#;
+        let image = Image::from_yaml_str(yaml).unwrap();
+        let msg = unknown_variant(&image, "geth-mian-full", Path::new("babel.yaml"));
+        assert_eq!(
+            msg,
+            "babel.yaml: variant 'geth-mian-full' not found (did you mean `geth-main-full`?); valid variants: geth-main-full, geth-test-full"
+        );
     }
 
     #[test]
