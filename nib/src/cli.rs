@@ -149,6 +149,17 @@ pub enum ImageCommand {
         #[command(flatten)]
         path: PathArg,
     },
+    /// Run the plugin unit tests (`fn test_*()` in tests/*.rhai next to babel.yaml) against a
+    /// mocked engine: no node, no daemon. Exits non-zero when a test fails.
+    Test {
+        /// Only tests whose `<file>::<function>` name contains this text.
+        filter: Option<String>,
+        /// Variant whose node env the plugin sees (default: the only one).
+        #[arg(long)]
+        variant: Option<String>,
+        #[command(flatten)]
+        path: PathArg,
+    },
     /// Bump `version` in babel.yaml and the tag of `container_uri` together.
     Bump {
         /// Which part of the version to increase.

@@ -8,11 +8,12 @@ mod config;
 mod daemon_client;
 mod lint;
 mod output;
+mod plugin_test;
 
 use clap::Parser;
 use cli::{Cli, Command, Format, ImageCommand, ProtocolCommand};
 use commands::{
-    image_build, image_bump, image_check, image_create, image_play, image_push, login,
+    image_build, image_bump, image_check, image_create, image_play, image_push, image_test, login,
     plugin_freshness, protocol,
 };
 
@@ -54,6 +55,13 @@ fn error_json(e: &eyre::Report) -> serde_json::Value {
     if let Some(failed) = e.downcast_ref::<commands::check_failures::ChecksFailed>() {
         doc["failures"] = serde_json::to_value(&failed.0).unwrap_or_default();
     }
+    if let Some(failed) = e.downcast_ref::<commands::image_test::TestsFailed>()
+        && let (Some(doc), Some(report)) = (doc.as_object_mut(), failed.report.as_object())
+    {
+        for (k, v) in report {
+            doc.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
     doc
 }
 
@@ -92,6 +100,15 @@ async fn image(cmd: ImageCommand, format: Format) -> eyre::Result<()> {
             let mut doc = serde_json::to_value(&built)?;
             doc["ok"] = true.into();
             print_json(format, &doc);
+            Ok(())
+        }
+        ImageCommand::Test {
+            filter,
+            variant,
+            path,
+        } => {
+            let report = image_test::run(&path.path, variant.as_deref(), filter.as_deref())?;
+            print_json(format, &report);
             Ok(())
         }
         ImageCommand::Bump { part, path } => image_bump::run(&path.path, part, format),

@@ -47,7 +47,13 @@ const TEMPLATES: &[(&str, &str, &str)] = &[
 const DEFINITIONS: &str = include_str!("../../../babel-plugin/rhai/babel.d.rhai");
 
 /// Files written next to the templates: (path in the new directory, content).
-const STATIC_FILES: &[(&str, &str)] = &[(".vscode/babel.d.rhai", DEFINITIONS)];
+const STATIC_FILES: &[(&str, &str)] = &[
+    (".vscode/babel.d.rhai", DEFINITIONS),
+    (
+        "tests/main_test.rhai",
+        include_str!("../templates/main_test.rhai"),
+    ),
+];
 
 /// Every file `create` writes, relative to the image directory.
 pub fn scaffold_files() -> Vec<&'static str> {
@@ -141,6 +147,30 @@ mod tests {
         assert_eq!(fs::read_to_string(&main).unwrap(), "// my work");
         create(tmp.path(), "demo", "cl-net-full", true).unwrap();
         assert_ne!(fs::read_to_string(&main).unwrap(), "// my work");
+    }
+
+    #[test]
+    fn the_scaffold_passes_its_own_tests_and_its_doc_links_resolve() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = create(tmp.path(), "demo", "cl-net-full", false).unwrap();
+        let report = super::super::image_test::run(&dir.join("babel.yaml"), None, None).unwrap();
+        assert_eq!(report["failed"], 0, "{report}");
+        assert!(report["passed"].as_u64().unwrap() >= 4, "{report}");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let mut links = 0;
+        for f in scaffold_files() {
+            let text = fs::read_to_string(dir.join(f)).unwrap();
+            for (i, _) in text.match_indices("docs/") {
+                let link: String = text[i..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || "/-_.".contains(*c))
+                    .collect();
+                let link = link.trim_end_matches('.');
+                assert!(root.join(link).is_file(), "{f} links to missing {link}");
+                links += 1;
+            }
+        }
+        assert!(links >= 3, "{links}");
     }
 
     #[test]
