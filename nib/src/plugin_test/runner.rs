@@ -483,7 +483,7 @@ fn helper_is_not_a_test() { throw "not run" }
         std::fs::create_dir(dir.path().join("tests")).unwrap();
         let file = dir.path().join("tests/unit.rhai");
         std::fs::write(&file, TESTS).unwrap();
-        assert_eq!(test_files(dir.path()), [file.clone()]);
+        assert_eq!(test_files(dir.path()), std::slice::from_ref(&file));
         let params = [("mode".to_string(), "full".to_string())].into();
         let mut seen = 0;
         let results = run_file(
