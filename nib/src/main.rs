@@ -119,8 +119,8 @@ async fn image(cmd: ImageCommand, format: Format) -> eyre::Result<()> {
             }
             let plan = image_play::plan(&node)?;
             let uri = plan.variant.container_uri.clone();
-            let stale = plugin_freshness::warn_if_stale(&node.path.path, &uri)?;
             let mut daemon = daemon_client::Daemon::connect(&node.daemon.socket).await?;
+            let stale = plugin_freshness::warn_if_stale(&node.path.path, &uri)?;
             let created = image_play::play(&mut daemon, plan).await?;
             let spec = created.spec.unwrap_or_default();
             let doc = serde_json::json!({

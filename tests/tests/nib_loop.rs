@@ -51,11 +51,7 @@ fn from_an_empty_dir_to_a_pushed_tested_image() {
     // create; a second create refuses and keeps the work
     ok(&["image", "create", &protocol, "cl-net-full"], work);
     let img = work.join(format!("{protocol}_cl-net-full"));
-    for f in [
-        "protocols.yaml",
-        "tests/main_test.rhai",
-        ".vscode/babel.d.rhai",
-    ] {
+    for f in ["protocols.yaml", "tests/main_test.rhai", "babel.d.rhai"] {
         assert!(img.join(f).is_file(), "{f}");
     }
     let again = run(&["image", "create", &protocol, "cl-net-full"], work);

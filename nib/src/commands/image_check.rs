@@ -76,8 +76,8 @@ pub async fn run(args: CheckArgs) -> Result<serde_json::Value> {
         } else {
             vec![args.node.variant.clone()]
         };
-        stale = super::plugin_freshness::warn_if_stale(&args.node.path.path, &image.container_uri)?;
         let mut daemon = Daemon::connect(&args.node.daemon.socket).await?;
+        stale = super::plugin_freshness::warn_if_stale(&args.node.path.path, &image.container_uri)?;
         for key in &runtime_keys {
             let plan = plan_of(key)?;
             crate::say!(

@@ -8,14 +8,16 @@ use std::path::Path;
 use eyre::{Context, Result};
 use sha2::{Digest, Sha256};
 
-/// SHA-256 (hex) of every `*.rhai` file directly in `dir`, by file name.
+/// SHA-256 (hex) of every `*.rhai` file directly in `dir`, by file name (editor
+/// definitions, `*.d.rhai`, are not plugin code).
 pub fn rhai_hashes(dir: &Path) -> Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for entry in
         std::fs::read_dir(dir).wrap_err_with(|| format!("cannot list {}", dir.display()))?
     {
         let path = entry?.path();
-        if path.is_file() && path.extension().is_some_and(|e| e == "rhai") {
+        let definitions = path.to_string_lossy().ends_with(".d.rhai");
+        if path.is_file() && path.extension().is_some_and(|e| e == "rhai") && !definitions {
             let data =
                 std::fs::read(&path).wrap_err_with(|| format!("cannot read {}", path.display()))?;
             let name = path
