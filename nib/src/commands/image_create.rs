@@ -56,12 +56,23 @@ const STATIC_FILES: &[(&str, &str)] = &[
     ),
 ];
 
+/// JSON Schema of babel.yaml, generated from the model; `.vscode/settings.json` maps it to
+/// babel.yaml for the YAML language server.
+pub const SCHEMA_FILE: &str = ".vscode/babel.schema.json";
+
+/// The schema file's text.
+pub fn schema_text() -> Result<String> {
+    let schema = babel_manifest::babel_yaml::schema::babel_yaml_schema();
+    Ok(serde_json::to_string_pretty(&schema)? + "\n")
+}
+
 /// Every file `create` writes, relative to the image directory.
 pub fn scaffold_files() -> Vec<&'static str> {
     TEMPLATES
         .iter()
         .map(|(file, _, _)| *file)
         .chain(STATIC_FILES.iter().map(|(file, _)| *file))
+        .chain([SCHEMA_FILE])
         .collect()
 }
 
@@ -111,6 +122,7 @@ pub fn create(parent: &Path, protocol: &str, variant: &str, force: bool) -> Resu
     for (file, text) in STATIC_FILES {
         files.push((*file, (*text).to_string()));
     }
+    files.push((SCHEMA_FILE, schema_text()?));
     for (file, text) in files {
         write(&dir.join(file), &text)?;
     }
@@ -172,6 +184,49 @@ mod tests {
             }
         }
         assert!(links >= 3, "{links}");
+    }
+
+    /// babel.yaml as the YAML language server sees it: tags dropped, their content kept.
+    fn yaml_as_json(text: &str) -> serde_json::Value {
+        fn untag(v: serde_yaml::Value) -> serde_yaml::Value {
+            match v {
+                serde_yaml::Value::Tagged(t) => untag(t.value),
+                serde_yaml::Value::Sequence(s) => s.into_iter().map(untag).collect(),
+                serde_yaml::Value::Mapping(m) => {
+                    serde_yaml::Value::Mapping(m.into_iter().map(|(k, v)| (k, untag(v))).collect())
+                }
+                other => other,
+            }
+        }
+        let value: serde_yaml::Value = serde_yaml::from_str(text).unwrap();
+        serde_json::to_value(untag(value)).unwrap()
+    }
+
+    #[test]
+    fn the_scaffold_is_valid_against_its_schema_and_a_typo_is_not() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = create(tmp.path(), "demo", "cl-net-full", false).unwrap();
+        let schema: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(dir.join(SCHEMA_FILE)).unwrap()).unwrap();
+        let settings = fs::read_to_string(dir.join(".vscode/settings.json")).unwrap();
+        assert!(settings.contains("\"./.vscode/babel.schema.json\": [\"babel.yaml\"]"));
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        let yaml = fs::read_to_string(dir.join("babel.yaml")).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&yaml_as_json(&yaml))
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{errors:#?}");
+        for (good, typo) in [
+            ("min_disk_gb: 2", "min_disk_bg: 2"),
+            ("default_in: deny", "default_inn: deny"),
+            ("add_disk_gb: 10", "add_disk_bg: 10"),
+            ("visibility: development", "visibility: developer"),
+        ] {
+            assert!(yaml.contains(good), "{good}");
+            let bad = yaml_as_json(&yaml.replacen(good, typo, 1));
+            assert!(!validator.is_valid(&bad), "{typo} passed the schema");
+        }
     }
 
     #[test]
