@@ -6,6 +6,7 @@ mod cli;
 mod commands;
 mod config;
 mod daemon_client;
+mod image_dir;
 mod lint;
 mod output;
 mod plugin_test;

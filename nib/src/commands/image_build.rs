@@ -17,6 +17,7 @@ use futures::StreamExt;
 
 use super::image_play::load_validated;
 use crate::cli::Format;
+use crate::image_dir::image_dir;
 
 /// Where the host's static busybox is looked for.
 const BUSYBOX_CANDIDATES: &[&str] = &["/bin/busybox", "/usr/bin/busybox", "/sbin/busybox"];
@@ -42,14 +43,6 @@ pub fn daemon_tag(container_uri: &str) -> Result<&str> {
              '{container_uri}'; use `container_uri: docker-daemon://<name>:<tag>` for local builds"
             )
         })
-}
-
-/// The directory babel.yaml is in.
-pub fn image_dir(babel_yaml: &Path) -> PathBuf {
-    match babel_yaml.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
 }
 
 /// Build the image of `babel_yaml`, streaming the build output per `format`.

@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use eyre::{Result, bail, eyre};
 
-use super::image_build::image_dir;
 use super::image_play::{load_validated, unknown_variant};
+use crate::image_dir::image_dir;
 use crate::lint::fake_node_env;
 use crate::plugin_test::runner::{TestResult, run_file, test_files};
 

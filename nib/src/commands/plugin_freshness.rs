@@ -74,7 +74,7 @@ pub fn stale_message(container_uri: &str, diffs: &[String]) -> String {
 /// one next to `babel_yaml`, and fail with the next step when a local image is missing.
 /// Returns whether the image is known to be stale.
 pub fn warn_if_stale(babel_yaml: &Path, container_uri: &str) -> Result<bool> {
-    let dir = super::image_build::image_dir(babel_yaml);
+    let dir = crate::image_dir::image_dir(babel_yaml);
     if !container_uri.starts_with("docker-daemon://") || !dir.join("main.rhai").is_file() {
         return Ok(false);
     }
