@@ -18,7 +18,6 @@ pub fn json() -> bool {
 }
 
 /// A progress line: stdout in text mode, stderr in JSON mode.
-#[macro_export]
 macro_rules! say {
     ($($arg:tt)*) => {
         if $crate::output::json() {
@@ -28,3 +27,4 @@ macro_rules! say {
         }
     };
 }
+pub(crate) use say;

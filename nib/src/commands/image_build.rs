@@ -51,7 +51,7 @@ pub async fn run(babel_yaml: &Path, format: Format) -> Result<Built> {
     let tag = daemon_tag(&image.container_uri)?.to_string();
     let dir = image_dir(babel_yaml);
     let built = build(&dir, &tag, format).await?;
-    crate::say!(
+    crate::output::say!(
         "Built {} ({}) in {:.1}s",
         image.container_uri,
         built.image_id,

@@ -34,7 +34,7 @@ pub async fn run(args: CheckArgs) -> Result<serde_json::Value> {
     } else {
         args.checks.clone()
     };
-    crate::say!("Read and validate {}", args.node.path.path.display());
+    crate::output::say!("Read and validate {}", args.node.path.path.display());
     let image = load_validated(&args.node.path.path)?;
     let lint = checks.contains(&Check::Plugin);
     let runtime = checks.iter().any(|c| *c != Check::Plugin);
@@ -80,7 +80,7 @@ pub async fn run(args: CheckArgs) -> Result<serde_json::Value> {
         stale = super::plugin_freshness::warn_if_stale(&args.node.path.path, &image.container_uri)?;
         for key in &runtime_keys {
             let plan = plan_of(key)?;
-            crate::say!(
+            crate::output::say!(
                 "babel.yaml is valid ({} {} variant '{}')",
                 plan.variant.protocol_key,
                 plan.variant.version,
@@ -100,7 +100,7 @@ pub async fn run(args: CheckArgs) -> Result<serde_json::Value> {
             nodes.push(key.clone());
         }
     }
-    crate::say!("All checks passed!");
+    crate::output::say!("All checks passed!");
     Ok(serde_json::json!({
         "ok": true,
         "checks": checks.iter().map(|c| format!("{c:?}")).collect::<Vec<_>>(),
@@ -121,7 +121,7 @@ fn lint_variants(
     let mut summary = Vec::new();
     for key in keys {
         let plan = plan_of(key)?;
-        crate::say!(
+        crate::output::say!(
             "babel.yaml is valid ({} {} variant '{}')",
             plan.variant.protocol_key,
             plan.variant.version,
@@ -139,7 +139,7 @@ fn lint_variants(
         } else {
             "ok"
         };
-        crate::say!("variant '{key}': plugin {verdict} ({outcome})");
+        crate::output::say!("variant '{key}': plugin {verdict} ({outcome})");
         results.push(serde_json::json!({
             "variant": key,
             "errors": outcome.errors,
@@ -204,7 +204,7 @@ pub async fn run_on_node(
     let node = daemon.create_node(plan.spec).await?;
     let spec = node.spec.clone().unwrap_or_default();
     let id = spec.id.clone();
-    crate::say!("Created '{}' dev_node with ID `{id}`", spec.name);
+    crate::output::say!("Created '{}' dev_node with ID `{id}`", spec.name);
     let result = async {
         if opts.lint_rootfs {
             let dir = Path::new(&node.rootfs).join(PLUGIN_DIR_IN_ROOTFS);
@@ -216,7 +216,7 @@ pub async fn run_on_node(
     let delete = opts.force_cleanup || (opts.cleanup && result.is_ok());
     if delete {
         match daemon.delete_node(&id).await {
-            Ok(()) => crate::say!("Node deleted"),
+            Ok(()) => crate::output::say!("Node deleted"),
             Err(e) => {
                 eprintln!("Failed to delete node `{id}`: {e:#}");
                 if result.is_ok() {
@@ -234,9 +234,9 @@ pub async fn run_on_node(
 
 async fn run_checks(daemon: &mut impl DevNodes, id: &str, opts: &RuntimeOptions) -> Result<()> {
     daemon.start_node(id).await?;
-    crate::say!("Node started");
+    crate::output::say!("Node started");
     wait_running(daemon, id, opts).await?;
-    crate::say!("Node is running");
+    crate::output::say!("Node is running");
     tokio::time::sleep(opts.jobs_wait).await;
     let metrics = daemon.node_metrics(id).await?;
     let failures = explain(&opts.checks, &metrics);

@@ -135,7 +135,7 @@ fn write(path: &Path, text: &str) -> Result<()> {
             .wrap_err_with(|| format!("cannot create {}", parent.display()))?;
     }
     fs::write(path, text).wrap_err_with(|| format!("cannot write {}", path.display()))?;
-    crate::say!("Render `{}`", path.display());
+    crate::output::say!("Render `{}`", path.display());
     Ok(())
 }
 

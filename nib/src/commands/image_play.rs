@@ -76,7 +76,7 @@ pub fn plan_for(image: &Image, args: &DevNodeArgs) -> Result<DevNodePlan> {
 pub async fn play(daemon: &mut impl DevNodes, plan: DevNodePlan) -> Result<pb::Node> {
     let node = daemon.create_node(plan.spec).await?;
     let spec = node.spec.clone().unwrap_or_default();
-    crate::say!(
+    crate::output::say!(
         "Created new dev_node with ID `{}` and name `{}`",
         spec.id,
         spec.name
@@ -136,7 +136,7 @@ pub async fn upgrade(
         image_plugin,
     };
     let summary = changes.summary()?;
-    crate::say!(
+    crate::output::say!(
         "Upgraded dev_node with ID `{}` and name `{}` to version {}: {summary}",
         spec.id,
         spec.name,

@@ -100,7 +100,7 @@ async fn push_version(
                 .await
                 .map_err(api_err("cannot update version"))?
                 .into_inner();
-            crate::say!("Variant version '{name}' updated");
+            crate::output::say!("Variant version '{name}' updated");
             return Ok((updated, "updated"));
         }
         return Ok((remote, "unchanged"));
@@ -127,7 +127,7 @@ async fn push_version(
         .await
         .map_err(api_err("cannot add version"))?
         .into_inner();
-    crate::say!("Variant version '{name}' added");
+    crate::output::say!("Variant version '{name}' added");
     Ok((added, "added"))
 }
 
@@ -159,10 +159,10 @@ async fn push_image(
                 })
                 .await
                 .map_err(api_err("cannot update image"))?;
-            crate::say!("Image '{name}/{}' updated", remote.build_version);
+            crate::output::say!("Image '{name}/{}' updated", remote.build_version);
             return Ok((remote.build_version, "updated"));
         }
-        crate::say!(
+        crate::output::say!(
             "No image changes to push for '{name}/{}'",
             remote.build_version
         );
@@ -174,7 +174,7 @@ async fn push_image(
         .await
         .map_err(api_err("cannot add image"))?
         .into_inner();
-    crate::say!("Image '{name}/{}' added", added.build_version);
+    crate::output::say!("Image '{name}/{}' added", added.build_version);
     Ok((added.build_version, "added"))
 }
 

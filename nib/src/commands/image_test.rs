@@ -50,13 +50,13 @@ pub fn run(
     let started = Instant::now();
     let mut results: Vec<TestResult> = Vec::new();
     for file in &files {
-        crate::say!(
+        crate::output::say!(
             "\nrunning tests from {} (variant '{}')",
             file.display(),
             variant.key
         );
         let ran = run_file(file, &dir, &env, &params, filter, |r| {
-            crate::say!("test {} ... {}", r.name, if r.ok { "ok" } else { "FAILED" });
+            crate::output::say!("test {} ... {}", r.name, if r.ok { "ok" } else { "FAILED" });
         })
         .map_err(|e| eyre!(e))?;
         results.extend(ran);
@@ -64,21 +64,21 @@ pub fn run(
     let failed: Vec<&TestResult> = results.iter().filter(|r| !r.ok).collect();
     let passed = results.len() - failed.len();
     if !failed.is_empty() {
-        crate::say!("\nfailures:");
+        crate::output::say!("\nfailures:");
         for f in &failed {
-            crate::say!(
+            crate::output::say!(
                 "\n---- {} ----\n{}",
                 f.name,
                 f.error.as_deref().unwrap_or_default()
             );
         }
-        crate::say!("\nfailures:");
+        crate::output::say!("\nfailures:");
         for f in &failed {
-            crate::say!("    {}", f.name);
+            crate::output::say!("    {}", f.name);
         }
     }
     let verdict = if failed.is_empty() { "ok" } else { "FAILED" };
-    crate::say!(
+    crate::output::say!(
         "\ntest result: {verdict}. {passed} passed; {} failed; finished in {:.2}s",
         failed.len(),
         started.elapsed().as_secs_f64()
