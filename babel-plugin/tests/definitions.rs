@@ -12,6 +12,22 @@ fn committed_definitions_are_up_to_date() {
         generated.contains("fn run_sh(") && generated.contains("fn expect("),
         "definitions miss babel functions:\n{generated}"
     );
+    for line in generated.lines().filter(|l| l.starts_with("fn ")) {
+        assert!(
+            !line.contains("-> ;") && !line.contains("_: ?"),
+            "malformed signature: {line}"
+        );
+        assert!(
+            line.contains(" -> "),
+            "signature without a return type: {line}"
+        );
+    }
+    for getter in ["body", "status_code", "exit_code", "stdout", "stderr"] {
+        assert!(
+            generated.contains(&format!("fn get {getter}(response: Dressed")),
+            "getter {getter} missing:\n{generated}"
+        );
+    }
     assert!(
         committed == generated,
         "{} is stale; regenerate with `cargo run -p babel-plugin --features definitions --example write_definitions`",

@@ -257,3 +257,20 @@ fn method() { let r = run_sh("x"); r.expect(0) + "x".to_uper() }
         "{report}"
     );
 }
+
+#[test]
+fn unit_tests_next_to_the_plugin_are_not_linted_as_plugin_files() {
+    let test = "fn test_x() { mock_sh(\"a\", \"b\"); assert_eq(height(), 1); }\n";
+    let report = lint_files(
+        &[
+            ("main.rhai", CONFIG),
+            ("tests/main_test.rhai", test),
+            ("lib/tests/helper.rhai", "fn helper() { undefined_fn() }\n"),
+        ],
+        &[],
+    );
+    let text = lines(&report).join("\n");
+    assert!(!text.contains("main_test.rhai"), "{text}");
+    // only the top-level tests/ directory is skipped
+    assert!(text.contains("helper.rhai"), "{text}");
+}

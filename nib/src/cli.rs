@@ -14,8 +14,8 @@ pub struct Cli {
     /// More log output (repeat for more).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
-    /// Output format of listing and printing commands (`protocol list`, `protocol push`,
-    /// `image container-uri`, `login`).
+    /// Output format. With `json`, stdout carries one JSON document (the result, or
+    /// `{"ok": false, "error": ...}` with the failed checks) and progress goes to stderr.
     #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 
@@ -125,6 +125,9 @@ pub struct DevNodeArgs {
     /// Node tag (repeatable).
     #[arg(long = "tag")]
     pub tags: Vec<String>,
+    /// Run `nib image build` first, so the node runs the local plugin.
+    #[arg(long)]
+    pub build: bool,
     #[command(flatten)]
     pub daemon: DaemonArgs,
 }
@@ -139,6 +142,35 @@ pub enum ImageCommand {
         /// Parent directory of the new image directory.
         #[arg(long, default_value = ".")]
         dir: PathBuf,
+        /// Replace scaffold files that already exist (without it, create refuses and lists
+        /// them).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Build the Dockerfile next to babel.yaml into the local Docker daemon, tagged from
+    /// `container_uri` (docker-daemon://<name>:<tag>). Offline; streams the build output.
+    Build {
+        #[command(flatten)]
+        path: PathArg,
+    },
+    /// Run the plugin unit tests (`fn test_*()` in tests/*.rhai next to babel.yaml) against a
+    /// mocked engine: no node, no daemon. Exits non-zero when a test fails.
+    Test {
+        /// Only tests whose `<file>::<function>` name contains this text.
+        filter: Option<String>,
+        /// Variant whose node env the plugin sees (default: the only one).
+        #[arg(long)]
+        variant: Option<String>,
+        #[command(flatten)]
+        path: PathArg,
+    },
+    /// Bump `version` in babel.yaml and the tag of `container_uri` together.
+    Bump {
+        /// Which part of the version to increase.
+        #[arg(value_enum, default_value_t = BumpPart::Patch)]
+        part: BumpPart,
+        #[command(flatten)]
+        path: PathArg,
     },
     /// Print the container_uri of babel.yaml.
     ContainerUri {
@@ -205,6 +237,14 @@ pub struct CheckArgs {
     /// Only validate babel.yaml and lint the plugin (same as the `plugin` check).
     #[arg(long, conflicts_with = "checks")]
     pub lint_only: bool,
+}
+
+/// Part of a semantic version.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BumpPart {
+    Major,
+    Minor,
+    Patch,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]

@@ -54,7 +54,7 @@ pub fn lint_plugin(
     variant: &ImageVariant,
     properties: &BTreeMap<String, String>,
 ) -> Result<LintOutcome> {
-    println!("Checking plugin in {}", dir.display());
+    crate::output::say!("Checking plugin in {}", dir.display());
     if !dir.join("main.rhai").is_file() {
         bail!("{}: no main.rhai found", dir.display());
     }
@@ -79,7 +79,7 @@ pub fn lint_plugin_strict(
     if outcome.failed(deny_warnings) {
         bail!("plugin lint failed: {outcome}");
     }
-    println!("Plugin is valid ({outcome})");
+    crate::output::say!("Plugin is valid ({outcome})");
     Ok(())
 }
 

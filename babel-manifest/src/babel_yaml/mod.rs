@@ -18,6 +18,8 @@ mod expand;
 pub(crate) mod load;
 mod locate;
 pub mod node_spec;
+#[cfg(feature = "schema")]
+pub mod schema;
 pub mod validate;
 pub mod variant;
 
@@ -31,6 +33,7 @@ pub use validate::{Issue, Validation};
 pub use variant::{ImageVariant, PropsError};
 
 /// Top level of `babel.yaml`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Image {
@@ -57,6 +60,7 @@ pub struct Image {
     pub variants: Vec<Variant>,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Visibility {
@@ -76,6 +80,7 @@ impl Visibility {
 }
 
 /// One variant (`<client>-<network>-<node-type>`) of the image.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Variant {
@@ -106,6 +111,7 @@ pub struct Variant {
     pub firewall_config: Option<FirewallConfig>,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Metadata {
@@ -116,6 +122,7 @@ pub struct Metadata {
 }
 
 /// Which data archive serves one combination of `new_archive` property values.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ArchivePointer {
@@ -140,6 +147,7 @@ pub enum Pointer {
     CombinationDisallowed,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RamDisk {
@@ -148,6 +156,7 @@ pub struct RamDisk {
     pub size_mb: u64,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FirewallConfig {
@@ -157,6 +166,7 @@ pub struct FirewallConfig {
     pub rules: Vec<FirewallRule>,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
@@ -165,6 +175,7 @@ pub enum Action {
     Reject,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
@@ -172,6 +183,7 @@ pub enum Direction {
     Out,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Protocol {
@@ -180,6 +192,7 @@ pub enum Protocol {
     Both,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FirewallRule {
@@ -196,6 +209,7 @@ pub struct FirewallRule {
     pub ports: Vec<PortName>,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IpName {
@@ -205,6 +219,7 @@ pub struct IpName {
     pub name: Option<String>,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PortName {
@@ -214,6 +229,7 @@ pub struct PortName {
 }
 
 /// A user-settable node property, read by the plugin as `node_params()["<key>"]`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Property {
@@ -245,6 +261,7 @@ pub enum UiType {
     Enum(Vec<EnumOption>),
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SwitchImpacts {
@@ -254,6 +271,7 @@ pub struct SwitchImpacts {
     pub off: Option<Impact>,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnumOption {
@@ -264,6 +282,7 @@ pub struct EnumOption {
 }
 
 /// Resource deltas of a property value, and whether it needs a different data archive.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Impact {

@@ -40,6 +40,18 @@ impl From<ShResponse> for DressedShResponse {
     }
 }
 
+/// A property getter with its receiver and result types for the generated definitions.
+fn getter(name: &str, receiver: &str, ret: &str, doc: &str) -> FuncRegistration {
+    let registration = FuncRegistration::new_getter(name);
+    #[cfg(feature = "definitions")]
+    let registration = registration
+        .with_params_info([format!("response: &mut {receiver}"), ret.to_string()])
+        .with_comments([format!("/// {doc}")]);
+    #[cfg(not(feature = "definitions"))]
+    let _ = (receiver, ret, doc);
+    registration
+}
+
 fn unexpected_status(code: i64) -> Box<rhai::EvalAltResult> {
     runtime(format!("unexpected status_code: {code}"))
 }
@@ -48,10 +60,20 @@ pub(super) fn register(module: &mut Module) {
     module.set_custom_type::<DressedHttpResponse>("DressedHttpResponse");
     module.set_custom_type::<DressedShResponse>("DressedShResponse");
 
-    FuncRegistration::new_getter("status_code")
-        .set_into_module(module, |r: &mut DressedHttpResponse| r.status_code);
-    FuncRegistration::new_getter("body")
-        .set_into_module(module, |r: &mut DressedHttpResponse| r.body.clone());
+    getter(
+        "status_code",
+        "DressedHttpResponse",
+        "i64",
+        "HTTP status code of the response.",
+    )
+    .set_into_module(module, |r: &mut DressedHttpResponse| r.status_code);
+    getter(
+        "body",
+        "DressedHttpResponse",
+        "String",
+        "Body of the response as text.",
+    )
+    .set_into_module(module, |r: &mut DressedHttpResponse| r.body.clone());
     reg(
         "expect",
         &["response: &mut DressedHttpResponse", "status_code: i64", "Map"],
@@ -87,12 +109,27 @@ pub(super) fn register(module: &mut Module) {
         },
     );
 
-    FuncRegistration::new_getter("exit_code")
-        .set_into_module(module, |r: &mut DressedShResponse| r.exit_code);
-    FuncRegistration::new_getter("stdout")
-        .set_into_module(module, |r: &mut DressedShResponse| r.stdout.clone());
-    FuncRegistration::new_getter("stderr")
-        .set_into_module(module, |r: &mut DressedShResponse| r.stderr.clone());
+    getter(
+        "exit_code",
+        "DressedShResponse",
+        "i64",
+        "Exit code of the shell command.",
+    )
+    .set_into_module(module, |r: &mut DressedShResponse| r.exit_code);
+    getter(
+        "stdout",
+        "DressedShResponse",
+        "String",
+        "Standard output of the shell command.",
+    )
+    .set_into_module(module, |r: &mut DressedShResponse| r.stdout.clone());
+    getter(
+        "stderr",
+        "DressedShResponse",
+        "String",
+        "Standard error of the shell command.",
+    )
+    .set_into_module(module, |r: &mut DressedShResponse| r.stderr.clone());
     reg(
         "unwrap",
         &["response: &mut DressedShResponse", "String"],

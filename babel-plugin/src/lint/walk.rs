@@ -431,15 +431,22 @@ pub(super) fn check_file(file: &FileInfo, ctx: &Context) -> Vec<Finding> {
     checker.findings
 }
 
-/// Plugin files: every `*.rhai` under `dir`, recursively, sorted.
+/// Directory of plugin unit tests next to `main.rhai` (run by `nib image test` against a
+/// mocked engine, never part of the plugin, so not linted as plugin files).
+pub const TESTS_DIR: &str = "tests";
+
+/// Plugin files: every `*.rhai` under `dir`, recursively, sorted; `dir/tests/` excluded.
 pub(super) fn rhai_files(dir: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
     let mut files = Vec::new();
+    let tests = dir.join(TESTS_DIR);
     let mut stack = vec![dir.to_path_buf()];
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir)? {
             let path = entry?.path();
             if path.is_dir() {
-                stack.push(path);
+                if path != tests {
+                    stack.push(path);
+                }
             } else if path.extension().is_some_and(|e| e == "rhai")
                 && !path.to_string_lossy().ends_with(".d.rhai")
             {

@@ -16,13 +16,17 @@ use babel_api::node_env::PLUGIN_DIR_IN_ROOTFS;
 use babel_api::pb::blockvisor::v1 as pb;
 use eyre::{Result, bail};
 
+#[cfg(test)]
+use super::check_failures::evaluate;
+use super::check_failures::{ChecksFailed, explain};
 use super::image_play::{DevNodePlan, load_validated, plan_for};
 use super::plugin_source;
 use crate::cli::{Check, CheckArgs};
 use crate::daemon_client::{Daemon, DevNodes};
 use crate::lint::{lint_plugin, lint_plugin_strict};
 
-pub async fn run(args: CheckArgs) -> Result<()> {
+/// Run the checks; returns the JSON result of a passing run (`--format json`).
+pub async fn run(args: CheckArgs) -> Result<serde_json::Value> {
     let checks = if args.lint_only {
         vec![Check::Plugin]
     } else if args.checks.is_empty() {
@@ -30,7 +34,7 @@ pub async fn run(args: CheckArgs) -> Result<()> {
     } else {
         args.checks.clone()
     };
-    println!("Read and validate {}", args.node.path.path.display());
+    crate::output::say!("Read and validate {}", args.node.path.path.display());
     let image = load_validated(&args.node.path.path)?;
     let lint = checks.contains(&Check::Plugin);
     let runtime = checks.iter().any(|c| *c != Check::Plugin);
@@ -48,6 +52,9 @@ pub async fn run(args: CheckArgs) -> Result<()> {
         plan_for(&image, &node)
     };
     let mut linted = false;
+    let mut lint_results = Vec::new();
+    let mut nodes = Vec::new();
+    let mut stale = false;
     if lint {
         let local = local_plugin_dir(&args);
         if local.is_some() || !runtime {
@@ -59,7 +66,7 @@ pub async fn run(args: CheckArgs) -> Result<()> {
                 .as_deref()
                 .or(extracted.as_ref().map(|e| e.dir()))
                 .unwrap_or(Path::new("."));
-            lint_variants(dir, &lint_keys, &plan_of, args.deny_warnings)?;
+            lint_results = lint_variants(dir, &lint_keys, &plan_of, args.deny_warnings)?;
             linted = true;
         }
     }
@@ -70,11 +77,14 @@ pub async fn run(args: CheckArgs) -> Result<()> {
             vec![args.node.variant.clone()]
         };
         let mut daemon = Daemon::connect(&args.node.daemon.socket).await?;
+        stale = super::plugin_freshness::warn_if_stale(&args.node.path.path, &image.container_uri)?;
         for key in &runtime_keys {
             let plan = plan_of(key)?;
-            println!(
+            crate::output::say!(
                 "babel.yaml is valid ({} {} variant '{}')",
-                plan.variant.protocol_key, plan.variant.version, plan.variant.key
+                plan.variant.protocol_key,
+                plan.variant.version,
+                plan.variant.key
             );
             let opts = RuntimeOptions {
                 checks: checks.clone(),
@@ -87,10 +97,17 @@ pub async fn run(args: CheckArgs) -> Result<()> {
                 poll: Duration::from_secs(1),
             };
             run_on_node(&mut daemon, plan, &opts).await?;
+            nodes.push(key.clone());
         }
     }
-    println!("All checks passed!");
-    Ok(())
+    crate::output::say!("All checks passed!");
+    Ok(serde_json::json!({
+        "ok": true,
+        "checks": checks.iter().map(|c| format!("{c:?}")).collect::<Vec<_>>(),
+        "lint": lint_results,
+        "runtime_variants": nodes,
+        "stale_image": stale,
+    }))
 }
 
 /// Lints `dir` once per variant key and prints a summary line per variant; fails when any
@@ -100,18 +117,21 @@ fn lint_variants(
     keys: &[Option<String>],
     plan_of: &dyn Fn(&Option<String>) -> Result<DevNodePlan>,
     deny_warnings: bool,
-) -> Result<()> {
+) -> Result<Vec<serde_json::Value>> {
     let mut summary = Vec::new();
     for key in keys {
         let plan = plan_of(key)?;
-        println!(
+        crate::output::say!(
             "babel.yaml is valid ({} {} variant '{}')",
-            plan.variant.protocol_key, plan.variant.version, plan.variant.key
+            plan.variant.protocol_key,
+            plan.variant.version,
+            plan.variant.key
         );
         let outcome = lint_plugin(dir, &plan.variant, &plan.properties)?;
         summary.push((plan.variant.key.clone(), outcome));
     }
     let mut failed = 0;
+    let mut results = Vec::new();
     for (key, outcome) in &summary {
         let verdict = if outcome.failed(deny_warnings) {
             failed += 1;
@@ -119,7 +139,13 @@ fn lint_variants(
         } else {
             "ok"
         };
-        println!("variant '{key}': plugin {verdict} ({outcome})");
+        crate::output::say!("variant '{key}': plugin {verdict} ({outcome})");
+        results.push(serde_json::json!({
+            "variant": key,
+            "errors": outcome.errors,
+            "warnings": outcome.warnings,
+            "ok": verdict == "ok",
+        }));
     }
     if failed > 0 {
         bail!(
@@ -127,7 +153,7 @@ fn lint_variants(
             summary.len()
         );
     }
-    Ok(())
+    Ok(results)
 }
 
 fn local_plugin_dir(args: &CheckArgs) -> Option<PathBuf> {
@@ -178,7 +204,7 @@ pub async fn run_on_node(
     let node = daemon.create_node(plan.spec).await?;
     let spec = node.spec.clone().unwrap_or_default();
     let id = spec.id.clone();
-    println!("Created '{}' dev_node with ID `{id}`", spec.name);
+    crate::output::say!("Created '{}' dev_node with ID `{id}`", spec.name);
     let result = async {
         if opts.lint_rootfs {
             let dir = Path::new(&node.rootfs).join(PLUGIN_DIR_IN_ROOTFS);
@@ -190,7 +216,7 @@ pub async fn run_on_node(
     let delete = opts.force_cleanup || (opts.cleanup && result.is_ok());
     if delete {
         match daemon.delete_node(&id).await {
-            Ok(()) => println!("Node deleted"),
+            Ok(()) => crate::output::say!("Node deleted"),
             Err(e) => {
                 eprintln!("Failed to delete node `{id}`: {e:#}");
                 if result.is_ok() {
@@ -208,19 +234,19 @@ pub async fn run_on_node(
 
 async fn run_checks(daemon: &mut impl DevNodes, id: &str, opts: &RuntimeOptions) -> Result<()> {
     daemon.start_node(id).await?;
-    println!("Node started");
+    crate::output::say!("Node started");
     wait_running(daemon, id, opts).await?;
-    println!("Node is running");
+    crate::output::say!("Node is running");
     tokio::time::sleep(opts.jobs_wait).await;
     let metrics = daemon.node_metrics(id).await?;
-    let failures = evaluate(&opts.checks, &metrics);
+    let failures = explain(&opts.checks, &metrics);
     if failures.is_empty() {
         return Ok(());
     }
     for f in &failures {
         eprintln!("check failed: {f}");
     }
-    bail!("{} check(s) failed", failures.len())
+    Err(ChecksFailed(failures).into())
 }
 
 async fn wait_running(daemon: &mut impl DevNodes, id: &str, opts: &RuntimeOptions) -> Result<()> {
@@ -248,62 +274,6 @@ async fn wait_running(daemon: &mut impl DevNodes, id: &str, opts: &RuntimeOption
         }
         tokio::time::sleep(opts.poll).await;
     }
-}
-
-/// The failed runtime checks for these metrics.
-pub fn evaluate(checks: &[Check], metrics: &pb::NodeMetrics) -> Vec<String> {
-    use babel_api::pb::babel::v1 as babel;
-    let mut failures = Vec::new();
-    for check in checks {
-        match check {
-            Check::Plugin => {}
-            Check::JobsStatus => {
-                for job in &metrics.jobs {
-                    let Some(info) = &job.info else { continue };
-                    if let Some(babel::job_status::Status::Finished(f)) =
-                        info.status.as_ref().and_then(|s| s.status.as_ref())
-                        && f.exit_code.unwrap_or(0) != 0
-                    {
-                        failures.push(format!(
-                            "job '{}' finished with {} exit code: {}",
-                            job.name,
-                            f.exit_code.unwrap_or(0),
-                            f.message
-                        ));
-                    }
-                }
-            }
-            Check::JobsRestarts => {
-                for job in &metrics.jobs {
-                    let restarts = job.info.as_ref().map(|i| i.restart_count).unwrap_or(0);
-                    if restarts != 0 {
-                        failures.push(format!("job '{}' restarted {restarts} time(s)", job.name));
-                    }
-                }
-            }
-            Check::ProtocolStatus => match &metrics.protocol_status {
-                None => {
-                    let errors: Vec<&str> = metrics
-                        .alerts
-                        .iter()
-                        .filter(|a| a.kind == "plugin_error")
-                        .map(|a| a.message.as_str())
-                        .collect();
-                    failures.push(if errors.is_empty() {
-                        "No protocol status".to_string()
-                    } else {
-                        format!("No protocol status: {}", errors.join("; "))
-                    })
-                }
-                Some(s) if s.health == "unhealthy" => failures.push(format!(
-                    "protocol status is unhealthy (state '{}')",
-                    s.state
-                )),
-                Some(_) => {}
-            },
-        }
-    }
-    failures
 }
 
 #[cfg(test)]
@@ -388,6 +358,7 @@ variants:
             ip: None,
             gateway: None,
             tags: vec!["ci".into()],
+            build: false,
             daemon: DaemonArgs {
                 socket: "/nonexistent".into(),
             },

@@ -9,20 +9,56 @@ use babel_api::pb::api::v1 as api;
 use babel_manifest::babel_yaml::{
     Action, Direction, ExpandedUiType, ImageVariant, Pointer, Protocol, expand_properties,
 };
-use eyre::{Result, eyre};
+use eyre::{Result, bail, eyre};
 
 use super::image_play::load_validated;
 use crate::api_client::{Api, api_err, not_found_as_none, visibility};
 
-pub async fn run(api: &mut Api, path: &Path, min_babel_version: Option<String>) -> Result<()> {
+/// Push every variant; returns one JSON object per variant (what was done).
+pub async fn run(
+    api: &mut Api,
+    path: &Path,
+    min_babel_version: Option<String>,
+) -> Result<Vec<serde_json::Value>> {
     let min_babel = min_babel_version.unwrap_or_else(|| babel_api::VERSION.to_string());
     semver::Version::parse(&min_babel)
         .map_err(|e| eyre!("--min-babel-version '{min_babel}': {e}"))?;
     let image = load_validated(path)?;
+    require_protocol(api, &image.protocol_key).await?;
     let variants = image.image_variants();
+    let mut done = Vec::new();
     for v in &variants {
-        let version = push_version(api, v).await?;
-        push_image(api, v, &version, &min_babel).await?;
+        let (version, version_action) = push_version(api, v).await?;
+        let (build_version, image_action) = push_image(api, v, &version, &min_babel).await?;
+        done.push(serde_json::json!({
+            "protocol": v.protocol_key,
+            "variant": v.key,
+            "version": v.version,
+            "version_action": version_action,
+            "build_version": build_version,
+            "image_action": image_action,
+        }));
+    }
+    Ok(done)
+}
+
+/// The protocol must exist before its versions; the next step when it does not.
+async fn require_protocol(api: &mut Api, key: &str) -> Result<()> {
+    let found = not_found_as_none(
+        api.protocols
+            .get_protocol(api::GetProtocolRequest {
+                protocol: Some(api::get_protocol_request::Protocol::ProtocolKey(
+                    key.to_string(),
+                )),
+            })
+            .await,
+    )
+    .map_err(api_err("cannot get protocol"))?;
+    if found.is_none() {
+        bail!(
+            "protocol '{key}' is not in the API; add it first with `nib protocol push` \
+             (reads protocols.yaml, which `nib image create` scaffolds)"
+        );
     }
     Ok(())
 }
@@ -34,7 +70,10 @@ fn version_key(v: &ImageVariant) -> api::ProtocolVersionKey {
     }
 }
 
-async fn push_version(api: &mut Api, v: &ImageVariant) -> Result<api::ProtocolVersion> {
+async fn push_version(
+    api: &mut Api,
+    v: &ImageVariant,
+) -> Result<(api::ProtocolVersion, &'static str)> {
     let name = format!("{}/{}/{}", v.protocol_key, v.key, v.version);
     let latest = not_found_as_none(
         api.protocols
@@ -61,10 +100,10 @@ async fn push_version(api: &mut Api, v: &ImageVariant) -> Result<api::ProtocolVe
                 .await
                 .map_err(api_err("cannot update version"))?
                 .into_inner();
-            println!("Variant version '{name}' updated");
-            return Ok(updated);
+            crate::output::say!("Variant version '{name}' updated");
+            return Ok((updated, "updated"));
         }
-        return Ok(remote);
+        return Ok((remote, "unchanged"));
     }
     let added = api
         .protocols
@@ -88,8 +127,8 @@ async fn push_version(api: &mut Api, v: &ImageVariant) -> Result<api::ProtocolVe
         .await
         .map_err(api_err("cannot add version"))?
         .into_inner();
-    println!("Variant version '{name}' added");
-    Ok(added)
+    crate::output::say!("Variant version '{name}' added");
+    Ok((added, "added"))
 }
 
 async fn push_image(
@@ -97,7 +136,7 @@ async fn push_image(
     v: &ImageVariant,
     version: &api::ProtocolVersion,
     min_babel: &str,
-) -> Result<()> {
+) -> Result<(u64, &'static str)> {
     let req = add_image_request(v, &version.protocol_version_id, min_babel);
     let remote = not_found_as_none(
         api.images
@@ -120,14 +159,14 @@ async fn push_image(
                 })
                 .await
                 .map_err(api_err("cannot update image"))?;
-            println!("Image '{name}/{}' updated", remote.build_version);
-        } else {
-            println!(
-                "No image changes to push for '{name}/{}'",
-                remote.build_version
-            );
+            crate::output::say!("Image '{name}/{}' updated", remote.build_version);
+            return Ok((remote.build_version, "updated"));
         }
-        return Ok(());
+        crate::output::say!(
+            "No image changes to push for '{name}/{}'",
+            remote.build_version
+        );
+        return Ok((remote.build_version, "unchanged"));
     }
     let added = api
         .images
@@ -135,8 +174,8 @@ async fn push_image(
         .await
         .map_err(api_err("cannot add image"))?
         .into_inner();
-    println!("Image '{name}/{}' added", added.build_version);
-    Ok(())
+    crate::output::say!("Image '{name}/{}' added", added.build_version);
+    Ok((added.build_version, "added"))
 }
 
 /// Whether the remote image already is what `req` describes (visibility aside).

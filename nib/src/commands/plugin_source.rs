@@ -75,8 +75,16 @@ fn run(cmd: &mut Command) -> Result<String> {
 
 fn from_docker_daemon(reference: &str, dest: &Path) -> Result<()> {
     // The command is never run; it lets images without CMD (FROM scratch) be created.
-    let id = run(Command::new("docker").args(["create", reference, "/nib-placeholder"]))
-        .wrap_err("docker-daemon:// images are read through the local Docker daemon")?;
+    let id = run(Command::new("docker").args(["create", "--pull=never", reference, "/nib-placeholder"]))
+        .map_err(|e| {
+            if e.to_string().contains("No such image") {
+                eyre!(
+                    "image {reference} is not in the local Docker daemon; build it with `nib image build`"
+                )
+            } else {
+                e.wrap_err("docker-daemon:// images are read through the local Docker daemon")
+            }
+        })?;
     let copied = run(Command::new("docker").args([
         "cp",
         &format!("{id}:/{PLUGIN_DIR_IN_ROOTFS}/."),
