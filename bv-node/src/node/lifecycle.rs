@@ -155,6 +155,7 @@ impl Node {
     /// (SIGKILL after the grace period) and the container is removed. `force` ignores a
     /// babel that cannot be reached.
     pub async fn stop(&mut self, force: bool) -> NodeResult<()> {
+        self.drop_plugin();
         if self.state.expected_status != Status::Stopped {
             self.state.expected_status = Status::Stopped;
             self.save()?;
@@ -218,7 +219,7 @@ impl Node {
     pub async fn delete(&mut self) -> NodeResult<()> {
         self.state.expected_status = Status::Stopped;
         self.agent = None;
-        self.plugin = None;
+        self.drop_plugin();
         self.stop_engine();
         self.svc.scheduler.remove_node(self.state.id);
         self.kill_container(libc::SIGKILL).await?;

@@ -26,6 +26,6 @@ mod update_tests;
 pub use backoff::Recovery;
 pub(crate) use error::io_err;
 pub use error::{ErrorKind, NodeError, NodeResult};
-pub use handle::{Node, SharedPlugin};
+pub use handle::{Node, PluginCancel, PluginCell, SharedPlugin};
 pub use paths::NodePaths;
 pub use services::Services;

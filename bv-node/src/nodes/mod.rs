@@ -13,13 +13,14 @@ use tracing::{info, warn};
 use uuid::Uuid;
 
 use crate::node::state::NodeState;
-use crate::node::{Node, NodeError, NodeResult, Services};
+use crate::node::{Node, NodeError, NodeResult, PluginCancel, Services};
 pub use observed::{NodeObservation, Observed};
 
 pub struct NodeEntry {
     pub id: Uuid,
     node: tokio::sync::Mutex<Node>,
     cache: RwLock<NodeState>,
+    plugin_cancel: Arc<PluginCancel>,
 }
 
 impl std::fmt::Debug for NodeEntry {
@@ -60,8 +61,15 @@ impl NodeEntry {
         Self {
             id: node.state.id,
             cache: RwLock::new(node.state.clone()),
+            plugin_cancel: node.plugin_cancel.clone(),
             node: tokio::sync::Mutex::new(node),
         }
+    }
+
+    /// Cancels the node's running and queued plugin calls without waiting for its lock (a
+    /// hung call may hold it); the plugin is dropped and loaded again on next use.
+    pub fn cancel_plugin_calls(&self) {
+        self.plugin_cancel.close();
     }
 
     pub async fn lock(&self) -> NodeGuard<'_> {
@@ -230,6 +238,7 @@ impl Registry {
 
     /// Deletes the node (must not be locked by the caller).
     pub async fn delete(&self, entry: &Arc<NodeEntry>) -> NodeResult<()> {
+        entry.cancel_plugin_calls();
         let mut node = entry.lock().await;
         node.delete().await?;
         self.write().remove(&entry.id);
