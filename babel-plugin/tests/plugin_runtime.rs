@@ -141,7 +141,11 @@ fn a_cancelled_call_stops_at_once_and_the_next_call_runs() {
     let start = Instant::now();
     cancel.cancel(id);
     let err = runner.join().unwrap().unwrap_err();
-    assert!(start.elapsed() < Duration::from_secs(1), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        start.elapsed()
+    );
     assert!(matches!(err, PluginError::Cancelled { .. }), "{err}");
     assert!(err.to_string().contains("'protocol_status'"), "{err}");
 

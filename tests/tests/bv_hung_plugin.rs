@@ -66,7 +66,10 @@ fn hung_plugin_raises_an_alert_and_stop_is_prompt() {
     d.ok(&["node", "start", &name]);
     let status = d.json(&["status"]);
     let pid = status["pid"].as_u64().expect("daemon pid");
-    let addr = status["metrics_addr"].as_str().expect("metrics_addr").to_string();
+    let addr = status["metrics_addr"]
+        .as_str()
+        .expect("metrics_addr")
+        .to_string();
 
     wait_for(Duration::from_secs(60), "plugin_unresponsive alert", || {
         d.node(&name)["alerts"]
@@ -105,10 +108,14 @@ fn hung_plugin_raises_an_alert_and_stop_is_prompt() {
     std::thread::sleep(window);
     let used = cpu_ticks(pid) - before;
     let share = used as f64 / (window.as_secs_f64() * ticks_per_second() as f64);
+    eprintln!(
+        "stop took {took:?}; daemon CPU after stop: {:.1}% of a core",
+        share * 100.0
+    );
     assert!(
         share < 0.3,
         "daemon still uses {:.0}% of a core after stop",
         share * 100.0
     );
-    d.ok(&["node", "delete", &name]);
+    d.ok(&["node", "delete", &name, "--yes"]);
 }
