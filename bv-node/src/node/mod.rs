@@ -17,6 +17,7 @@ pub mod services;
 pub mod state;
 pub mod update;
 pub mod upgrade;
+pub mod validate;
 
 #[cfg(test)]
 mod tests;

@@ -13,6 +13,7 @@ use tracing::{info, warn};
 use uuid::Uuid;
 
 use crate::node::state::NodeState;
+use crate::node::validate;
 use crate::node::{Node, NodeError, NodeResult, PluginCancel, Services};
 pub use observed::{NodeObservation, Observed};
 
@@ -193,6 +194,19 @@ impl Registry {
         if let Some(same) = existing.iter().find(|s| s.id == state.id) {
             return self.get(&same.id.to_string());
         }
+        let used: Vec<Ipv4Addr> = existing
+            .iter()
+            .filter(|s| !s.host_network)
+            .filter_map(|s| s.ip.parse().ok())
+            .collect();
+        validate::name(&state.name)?;
+        if !state.host_network {
+            validate::ip(&state.ip, &self.svc.config.network, &used)?;
+        }
+        validate::resources(
+            &state.vm_config,
+            &validate::HostCapacity::of_host(&self.svc.config.root),
+        )?;
         if state.name.is_empty() {
             state.name = unique_name(&existing);
         } else if existing.iter().any(|s| s.name == state.name) {
@@ -209,11 +223,6 @@ impl Registry {
             }
         } else {
             if state.ip.is_empty() {
-                let used: Vec<Ipv4Addr> = existing
-                    .iter()
-                    .filter(|s| !s.host_network)
-                    .filter_map(|s| s.ip.parse().ok())
-                    .collect();
                 let ip = bv_host::net::allocate_ip(net.first_ip, net.last_ip, &used).ok_or_else(
                     || NodeError::FailedPrecondition("no free node IP left; give --ip".into()),
                 )?;
