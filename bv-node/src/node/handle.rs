@@ -13,6 +13,9 @@ use super::paths::NodePaths;
 use super::services::Services;
 use super::state::NodeState;
 
+/// File in the node dir holding why the node's last start failed.
+const LAST_ERROR_FILE: &str = "last_error";
+
 /// A node's loaded plugin, shared with its scheduled tasks and the health check.
 pub type SharedPlugin = Arc<PluginCell>;
 
@@ -62,6 +65,8 @@ pub struct Node {
     /// The node's `BabelEngine` server (while the node should run).
     pub engine_server: Option<tokio::task::JoinHandle<()>>,
     pub recovery: Recovery,
+    /// Why the last start failed (also in `<node dir>/last_error`, so it survives restarts).
+    pub last_error: Option<String>,
 }
 
 impl std::fmt::Debug for Node {
@@ -85,6 +90,7 @@ impl Node {
             plugin_cancel: Arc::default(),
             engine_server: None,
             recovery: Recovery::default(),
+            last_error: None,
         }
     }
 
@@ -143,6 +149,29 @@ impl Node {
         if let Some(h) = self.engine_server.take() {
             h.abort();
         }
+    }
+
+    /// Keeps why an operation failed, for the status reason of a Failed node.
+    pub fn record_failure(&mut self, error: &str) {
+        let path = self.paths.dir.join(LAST_ERROR_FILE);
+        if let Err(e) = bv_base::write_atomic(&path, error.as_bytes()) {
+            tracing::warn!(node = %self.state.id, "saving {}: {e}", path.display());
+        }
+        self.last_error = Some(error.to_string());
+    }
+
+    pub fn clear_failure(&mut self) {
+        self.last_error = None;
+        let _ = std::fs::remove_file(self.paths.dir.join(LAST_ERROR_FILE));
+    }
+
+    /// Why the last start failed, if it did (read back after a daemon restart).
+    pub fn last_failure(&self) -> Option<String> {
+        self.last_error.clone().or_else(|| {
+            std::fs::read_to_string(self.paths.dir.join(LAST_ERROR_FILE))
+                .ok()
+                .filter(|s| !s.trim().is_empty())
+        })
     }
 
     pub fn save(&self) -> NodeResult<()> {

@@ -55,8 +55,17 @@ impl Node {
     }
 
     /// Starts the container (if it is not running) and babel, sets babel up and runs the
-    /// plugin's `init` on first start.
+    /// plugin's `init` on first start. A failure is kept as the reason of the Failed node.
     pub async fn start(&mut self) -> NodeResult<()> {
+        let result = self.start_steps().await;
+        match &result {
+            Ok(()) => self.clear_failure(),
+            Err(e) => self.record_failure(&e.to_string()),
+        }
+        result
+    }
+
+    async fn start_steps(&mut self) -> NodeResult<()> {
         if self.state.expected_status != Status::Running {
             self.state.expected_status = Status::Running;
             self.save()?;
@@ -243,15 +252,20 @@ impl Node {
 
     /// Why a Failed node is failed, for `bv node status` and the health check.
     pub async fn failure_reason(&self) -> String {
+        let last = self.last_failure();
+        let with_last = |what: &str| match &last {
+            Some(error) => format!("{what}: {error}"),
+            None => what.to_string(),
+        };
         if self.state.expected_status == Status::Failed {
-            return "recovery gave up (see the daemon log)".into();
+            return with_last("recovery gave up");
         }
         let cs = self.container_state().await;
         match (self.state.expected_status, cs.is_running()) {
-            (Status::Running, false) => "container is not running".into(),
+            (Status::Running, false) => with_last("container is not running"),
             (Status::Stopped, true) => "container runs but the node should be stopped".into(),
-            (Status::Running, true) if self.agent.is_none() => "babel is not connected".into(),
-            (Status::Running, true) => "plugin init has not completed".into(),
+            (Status::Running, true) if self.agent.is_none() => with_last("babel is not connected"),
+            (Status::Running, true) => with_last("plugin init has not completed"),
             _ => String::new(),
         }
     }

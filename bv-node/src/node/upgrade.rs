@@ -62,6 +62,9 @@ impl Node {
                 match self.rollback().await {
                     Ok(()) => Err(NodeError::UpgradeRolledBack(error.to_string())),
                     Err(rollback) => {
+                        self.record_failure(&format!(
+                            "upgrade failed ({error}) and rollback failed too ({rollback})"
+                        ));
                         self.state.expected_status = Status::Failed;
                         let _ = self.save();
                         Err(NodeError::UpgradeFailed {
