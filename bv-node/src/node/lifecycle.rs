@@ -120,7 +120,10 @@ impl Node {
         std::fs::create_dir_all(&run).map_err(io_err(format!("creating {}", run.display())))?;
         let _ = std::fs::remove_file(paths.babel_socket());
         let data = paths.data();
-        std::fs::create_dir_all(&data).map_err(io_err(format!("creating {}", data.display())))?;
+        super::paths::create_private_dir(&paths.dir)
+            .map_err(io_err(format!("creating {}", paths.dir.display())))?;
+        super::paths::create_private_dir(&data)
+            .map_err(io_err(format!("creating {}", data.display())))?;
         let rootfs = self
             .svc
             .rootfs

@@ -151,6 +151,20 @@ async fn recovery_gives_up_after_max_tries() {
 }
 
 #[tokio::test]
+async fn node_dir_and_data_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let f = fixture();
+    let mut node = Node::create(f.svc.clone(), state("img:1")).await.unwrap();
+    assert_eq!(mode(&node.paths.dir), 0o700);
+    assert_eq!(mode(&node.paths.data()), 0o700);
+    // A node dir left wider by an older version is tightened at start.
+    std::fs::set_permissions(&node.paths.data(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    node.start().await.unwrap();
+    assert_eq!(mode(&node.paths.data()), 0o700);
+}
+
+#[tokio::test]
 async fn failed_init_is_the_reason_of_the_failed_node() {
     let f = fixture_with_plugin("fn init() { throw \"genesis file missing\" }\n");
     let mut node = Node::create(f.svc.clone(), state("img:1")).await.unwrap();
