@@ -159,7 +159,7 @@ async fn node_dir_and_data_are_private() {
     assert_eq!(mode(&node.paths.dir), 0o700);
     assert_eq!(mode(&node.paths.data()), 0o700);
     // A node dir left wider by an older version is tightened at start.
-    std::fs::set_permissions(&node.paths.data(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(node.paths.data(), std::fs::Permissions::from_mode(0o755)).unwrap();
     node.start().await.unwrap();
     assert_eq!(mode(&node.paths.data()), 0o700);
 }
