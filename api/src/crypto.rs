@@ -149,6 +149,12 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
 }
 
 /// Writes a file readable only by its owner, atomically.
+/// What may be shown of a secret token: its first characters only.
+pub fn token_hint(token: &str) -> String {
+    let shown: String = token.chars().take(8).collect();
+    format!("{shown}…")
+}
+
 pub fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     bv_base::write_atomic_mode(path, contents, 0o600)
 }
@@ -156,6 +162,24 @@ pub fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn token_hint_shows_a_prefix_only() {
+        let token = "bva_abcdefghijklmnopqrstuvwxyz";
+        let hint = token_hint(token);
+        assert_eq!(hint, "bva_abcd…");
+        assert!(!hint.contains("efgh"));
+    }
+
+    #[test]
+    fn private_files_are_0600() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("admin.token");
+        write_private(&path, b"secret\n").unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
 
     #[test]
     fn seal_open_round_trip_and_binding() {

@@ -34,9 +34,11 @@ async fn serve(config: api::config::Config) -> eyre::Result<()> {
     }
     match &running.new_admin_token {
         Some(token) => {
+            // The token itself stays in its 0600 file: stdout ends up in logs.
             println!(
-                "admin token (also in {}): {token}",
-                running.admin_token_file.display()
+                "admin token written to {} ({})",
+                running.admin_token_file.display(),
+                api::crypto::token_hint(token)
             );
             println!(
                 "admin password for `nib login` (email admin@localhost unless --admin-email) written to {}",

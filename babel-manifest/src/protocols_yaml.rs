@@ -31,9 +31,18 @@ pub fn from_yaml_str(text: &str) -> Result<Vec<Protocol>, load::ParseError> {
     load::from_yaml_str(text)
 }
 
-/// Check keys, names and org ids; every issue at once.
+/// Check keys, names and org ids (and that there is at least one protocol); every issue at
+/// once.
 pub fn validate(protocols: &[Protocol]) -> Validation {
     let mut v = Validation::default();
+    if protocols.is_empty() {
+        v.errors.push(Issue {
+            field: "protocols".into(),
+            message: "the file lists no protocol; nothing to push".into(),
+            line: None,
+            column: None,
+        });
+    }
     let mut keys = HashSet::new();
     for (i, p) in protocols.iter().enumerate() {
         let issue = |field: &str, message: String| Issue {

@@ -514,3 +514,19 @@ fn enum_values_with_new_archive_count_like_switch_values() {
     // With it, the enum value is a valid new_archive_properties name.
     assert!(full().validate().errors.is_empty());
 }
+
+#[test]
+fn an_empty_protocols_yaml_is_an_error() {
+    use babel_manifest::protocols_yaml;
+    let dir = tempfile::tempdir().unwrap();
+    for text in ["", "[]\n", "# nothing yet\n"] {
+        let path = dir.path().join("protocols.yaml");
+        std::fs::write(&path, text).unwrap();
+        let err = protocols_yaml::load_validated(&path)
+            .expect_err(text)
+            .to_string();
+        assert!(err.contains("protocols.yaml"), "{text:?}: {err}");
+    }
+    let v = protocols_yaml::validate(&[]);
+    assert_eq!(v.errors[0].field, "protocols");
+}

@@ -21,6 +21,12 @@ pub enum PluginError {
     /// A script call ran past its wall-clock or operation budget.
     #[error("Rhai function '{function}' timed out: {reason}")]
     Timeout { function: String, reason: String },
+    /// The caller gave up on the call (a timeout, the node stopping) and cancelled it.
+    #[error("plugin call was cancelled{}", in_function(function))]
+    Cancelled {
+        /// The function stopped, empty when the call was cancelled before it started.
+        function: String,
+    },
     /// The script failed (a `throw`, a runtime error, a failed engine call inside it).
     #[error("Rhai function '{function}' returned error: {message}")]
     Script {
@@ -38,6 +44,14 @@ pub enum PluginError {
     /// A node-side effect failed outside script code (default init/upload, status checks).
     #[error(transparent)]
     Engine(#[from] EngineError),
+}
+
+fn in_function(function: &str) -> String {
+    if function.is_empty() {
+        String::new()
+    } else {
+        format!(" in Rhai function '{function}'")
+    }
 }
 
 impl PluginError {

@@ -4,6 +4,7 @@ use std::sync::{Arc, RwLock};
 
 use babel_api::engine::Engine;
 
+use super::cancel::CancelState;
 use super::config::PluginConfig;
 use super::limits::Deadline;
 
@@ -15,6 +16,8 @@ pub(crate) struct Host {
     pub config: RwLock<Option<PluginConfig>>,
     /// The per-call script budget; paused while the engine runs a request.
     pub deadline: Arc<Deadline>,
+    /// Cancellation of the running call, shared by every runtime of this plugin.
+    pub cancel: Arc<CancelState>,
 }
 
 impl Host {
@@ -23,6 +26,7 @@ impl Host {
             engine,
             config: RwLock::new(None),
             deadline: Deadline::new(),
+            cancel: Arc::default(),
         })
     }
 

@@ -11,6 +11,7 @@
 //!
 //! Only host-side tools link this crate; the in-node agent needs only `babel-api`.
 
+mod cancel;
 pub mod config;
 pub mod defaults;
 mod error;
@@ -26,6 +27,7 @@ mod status;
 #[cfg(feature = "definitions")]
 mod definitions;
 
+pub use cancel::{CallCancel, CallId, CallScope};
 pub use config::PluginConfig;
 #[cfg(feature = "definitions")]
 pub use definitions::{DEFINITIONS_FILE, definitions};

@@ -5,6 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::cancel::{CANCEL_TOKEN, CancelState};
+
 /// Limits applied to every plugin engine. Set explicitly, so debug and release builds behave
 /// the same (Rhai's own defaults differ between them).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,12 +94,18 @@ impl Deadline {
         at != u64::MAX && self.base.elapsed().as_nanos() > u128::from(at)
     }
 
-    /// Installs the progress callback that stops a run once the deadline passed.
-    pub(crate) fn install(self: &Arc<Self>, engine: &mut rhai::Engine) {
+    /// Installs the progress callback that stops a run once the deadline passed or the
+    /// call was cancelled.
+    pub(crate) fn install(self: &Arc<Self>, cancel: &Arc<CancelState>, engine: &mut rhai::Engine) {
         let deadline = self.clone();
+        let cancel = cancel.clone();
         engine.on_progress(move |ops| {
             // Reading the clock on every operation costs more than the operation itself.
-            if ops % 64 == 0 && deadline.expired() {
+            if ops % 64 != 0 {
+                None
+            } else if cancel.should_stop() {
+                Some(CANCEL_TOKEN.into())
+            } else if deadline.expired() {
                 Some(DEADLINE_TOKEN.into())
             } else {
                 None

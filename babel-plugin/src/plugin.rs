@@ -9,6 +9,7 @@ use rhai::Dynamic;
 
 use babel_api::engine::{Engine, LogLevel};
 
+use crate::cancel::{CallCancel, CallId, CallScope};
 use crate::config::{self, PluginConfig, UnknownKey};
 use crate::defaults;
 use crate::error::PluginError;
@@ -91,6 +92,19 @@ impl Plugin {
             runtime,
             limits,
             unknown_keys,
+        })
+    }
+
+    /// The handle that cancels this plugin's calls from another thread.
+    pub fn canceller(&self) -> CallCancel {
+        CallCancel(self.host.cancel.clone())
+    }
+
+    /// Marks call `id` as the running one until the scope drops, so
+    /// [`CallCancel::cancel`]`(id)` stops it; fails when it was cancelled before it started.
+    pub fn enter_call(&self, id: CallId) -> Result<CallScope, PluginError> {
+        CallScope::enter(&self.host.cancel, id).ok_or_else(|| PluginError::Cancelled {
+            function: String::new(),
         })
     }
 

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use rhai::module_resolvers::FileModuleResolver;
 use rhai::{AST, Dynamic, EvalAltResult, FnAccess, Module, Scope};
 
+use super::cancel::{CANCEL_TOKEN, CancelState};
 use super::error::PluginError;
 use super::functions::{babel_module, standard_package};
 use super::host::{Host, HostHandle};
@@ -87,6 +88,7 @@ pub(crate) fn base_engine(limits: &PluginLimits, dir: Option<&Path>) -> rhai::En
 pub(crate) struct Runtime {
     engine: rhai::Engine,
     deadline: Arc<Deadline>,
+    cancel: Arc<CancelState>,
     limits: PluginLimits,
     /// Compiled call stubs (`babel_plugin::name(param)`) by name and arity.
     stubs: Mutex<HashMap<(String, usize), AST>>,
@@ -101,7 +103,7 @@ impl Runtime {
     ) -> Result<Self, PluginError> {
         let mut engine = base_engine(limits, script.dir.as_deref());
         let deadline = host.deadline.clone();
-        deadline.install(&mut engine);
+        deadline.install(&host.cancel, &mut engine);
         let log_host = host.clone();
         engine.on_print(move |text| log_host.engine.log(LogLevel::Info, text));
         let log_host = host.clone();
@@ -117,6 +119,7 @@ impl Runtime {
         Ok(Self {
             engine,
             deadline,
+            cancel: host.cancel.clone(),
             limits: limits.clone(),
             stubs: Mutex::new(HashMap::new()),
         })
@@ -124,6 +127,11 @@ impl Runtime {
 
     /// Calls script function `name` with zero or one argument.
     pub fn call(&self, name: &str, param: Option<Dynamic>) -> Result<Dynamic, PluginError> {
+        if self.cancel.should_stop() {
+            return Err(PluginError::Cancelled {
+                function: name.to_string(),
+            });
+        }
         let arity = usize::from(param.is_some());
         let stub = self.stub(name, arity)?;
         let mut scope = Scope::new();
@@ -182,6 +190,13 @@ fn innermost_position(err: &EvalAltResult) -> Option<(usize, usize)> {
 
 pub(crate) fn map_error(function: &str, err: EvalAltResult, limits: &PluginLimits) -> PluginError {
     match root_cause(&err) {
+        EvalAltResult::ErrorTerminated(token, _)
+            if token.clone().into_string().ok().as_deref() == Some(CANCEL_TOKEN) =>
+        {
+            return PluginError::Cancelled {
+                function: function.to_string(),
+            };
+        }
         EvalAltResult::ErrorTerminated(token, _)
             if token.clone().into_string().ok().as_deref() == Some(DEADLINE_TOKEN) =>
         {

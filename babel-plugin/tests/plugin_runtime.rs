@@ -119,3 +119,48 @@ fn time_blocked_in_run_sh_does_not_count_against_the_budget() {
     );
     assert!(start.elapsed() < Duration::from_secs(5));
 }
+
+#[test]
+fn a_cancelled_call_stops_at_once_and_the_next_call_runs() {
+    let fake = FakeEngine::new();
+    let p = Arc::new(std::sync::Mutex::new(plugin(
+        "fn protocol_status() { loop { } }\nfn height() { 5 }",
+        &fake,
+    )));
+    let cancel = p.lock().unwrap().canceller();
+    let id = cancel.new_call();
+    let runner = {
+        let p = p.clone();
+        std::thread::spawn(move || {
+            let p = p.lock().unwrap();
+            let _scope = p.enter_call(id)?;
+            p.protocol_status()
+        })
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    let start = Instant::now();
+    cancel.cancel(id);
+    let err = runner.join().unwrap().unwrap_err();
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(matches!(err, PluginError::Cancelled { .. }), "{err}");
+    assert!(err.to_string().contains("'protocol_status'"), "{err}");
+
+    let p = p.lock().unwrap();
+    let _scope = p.enter_call(cancel.new_call()).unwrap();
+    assert_eq!(p.height().unwrap(), 5);
+}
+
+#[test]
+fn a_closed_plugin_refuses_every_call() {
+    let fake = FakeEngine::new();
+    let p = plugin("fn height() { 5 }", &fake);
+    let cancel = p.canceller();
+    cancel.close();
+    let err = p.enter_call(cancel.new_call()).unwrap_err();
+    assert!(matches!(err, PluginError::Cancelled { .. }), "{err}");
+    assert!(p.height().is_err());
+}

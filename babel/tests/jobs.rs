@@ -57,10 +57,7 @@ async fn on_failure_backoff_doubles_then_gives_up() {
         unreachable!()
     };
     assert_eq!(*exit_code, Some(3));
-    assert!(
-        message.starts_with("Job 'flaky' finished with Ok(ExitStatus("),
-        "{message}"
-    );
+    assert!(message == "job 'flaky' exited with code 3", "{message}");
     let runs = read_nanos(&stamps);
     assert_eq!(runs.len(), 4, "one run plus max_retries restarts");
     let gaps: Vec<u128> = runs.windows(2).map(|w| (w[1] - w[0]) / 1_000_000).collect();
@@ -70,7 +67,7 @@ async fn on_failure_backoff_doubles_then_gives_up() {
     let info = a.info("flaky").await;
     assert_eq!(info.restart_count, 3);
     assert_eq!(info.logs.len(), 4, "{:?}", info.logs);
-    assert!(info.logs[0].contains("Job 'flaky' finished with"));
+    assert!(info.logs[0].contains("job 'flaky' exited with code 3"));
 }
 
 #[tokio::test]
@@ -89,10 +86,7 @@ async fn always_restarts_clean_exits_and_on_failure_does_not() {
     let status = a.wait_finished("job_name", 20).await;
     assert_eq!(
         status,
-        JobStatus::finished(
-            Some(0),
-            "Job 'job_name' finished with Ok(ExitStatus(unix_wait_status(0)))"
-        )
+        JobStatus::finished(Some(0), "job 'job_name' exited with code 0")
     );
     assert_eq!(std::fs::read_to_string(&runs).unwrap().lines().count(), 4);
 
@@ -174,7 +168,8 @@ async fn needs_and_wait_for_order_jobs() {
         panic!("{status:?}")
     };
     assert!(
-        message.starts_with("job 'needs_failing' needs 'failing', but it failed with Some(2) - Job 'failing' finished with"),
+        message
+            == "job 'needs_failing' needs 'failing', but it failed (exit code 2): job 'failing' exited with code 2",
         "{message}"
     );
     let lines = std::fs::read_to_string(&order).unwrap();
@@ -260,7 +255,7 @@ async fn service_needs_an_init_job() {
         panic!("{status:?}")
     };
     assert!(
-        message.starts_with("job 'bad_service' needs 'bad_init', but it failed with Some(3)"),
+        message.starts_with("job 'bad_service' needs 'bad_init', but it failed (exit code 3)"),
         "{message}"
     );
 }

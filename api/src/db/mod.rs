@@ -30,6 +30,8 @@ pub enum DbError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored value of {what} is corrupt: {reason}")]
     Corrupt { what: &'static str, reason: String },
+    #[error("database file permissions: {0}")]
+    Files(#[from] std::io::Error),
 }
 
 pub type DbResult<T> = Result<T, DbError>;
@@ -46,6 +48,36 @@ pub struct Db {
     pub postgres: bool,
 }
 
+/// The database file of a `sqlite://` URL (none for memory databases and other backends).
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url.strip_prefix("sqlite://")?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
+}
+
+/// The database and its `-wal` / `-shm` companions readable by the owner only (the database
+/// holds password hashes): the main file is created 0600 before SQLite opens it.
+fn private_sqlite_files(db: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    if !db.exists() {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(db)?;
+    }
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut name = db.as_os_str().to_owned();
+        name.push(suffix);
+        let path = std::path::PathBuf::from(name);
+        if path.exists() {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    Ok(())
+}
+
 impl Db {
     /// Connects (creating a SQLite file when missing) and runs the embedded migrations.
     pub async fn connect(url: &str) -> DbResult<Self> {
@@ -57,6 +89,9 @@ impl Db {
         } else {
             url.to_string()
         };
+        if let Some(path) = sqlite_file(&url) {
+            private_sqlite_files(&path)?;
+        }
         let max = if postgres { 16 } else { 4 };
         let pool = AnyPoolOptions::new()
             .max_connections(max)
@@ -80,6 +115,11 @@ impl Db {
             .await?;
         let db = Self { pool, postgres };
         db.migrate().await?;
+        // WAL mode made `-wal` / `-shm` by now; SQLite gives them the database's mode, but
+        // files left by an older version may be wider.
+        if let Some(path) = sqlite_file(&url) {
+            private_sqlite_files(&path)?;
+        }
         Ok(db)
     }
 
@@ -125,4 +165,49 @@ pub fn next_seq() -> i64 {
 
 pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
+}
+
+#[cfg(test)]
+mod file_mode_tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn mode(path: &std::path::Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[tokio::test]
+    async fn sqlite_files_are_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("api.db");
+        let db = Db::connect(&format!("sqlite://{}", file.display()))
+            .await
+            .unwrap();
+        sqlx::query("SELECT 1").execute(&db.pool).await.unwrap();
+        assert_eq!(mode(&file), 0o600);
+        for suffix in ["-wal", "-shm"] {
+            let companion = dir.path().join(format!("api.db{suffix}"));
+            if companion.exists() {
+                assert_eq!(mode(&companion), 0o600, "{}", companion.display());
+            }
+        }
+        drop(db);
+        // A database left world-readable by an older version is tightened on open.
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let _db = Db::connect(&format!("sqlite://{}", file.display()))
+            .await
+            .unwrap();
+        assert_eq!(mode(&file), 0o600);
+    }
+
+    #[test]
+    fn only_sqlite_files_are_touched() {
+        assert_eq!(
+            sqlite_file("sqlite:///var/lib/api.db?mode=rwc"),
+            Some(std::path::PathBuf::from("/var/lib/api.db"))
+        );
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
+        assert_eq!(sqlite_file("postgres://u@h/db"), None);
+    }
 }

@@ -31,8 +31,17 @@ pub fn readiness(
                 exit_code: Some(0), ..
             }) => {}
             Some(JobStatus::Finished { exit_code, message }) => {
+                let code = match exit_code {
+                    Some(code) => format!("exit code {code}"),
+                    None => "no exit code".to_string(),
+                };
+                let why = if message.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {message}")
+                };
                 return Readiness::Failed(format!(
-                    "job '{name}' needs '{dep}', but it failed with {exit_code:?} - {message}"
+                    "job '{name}' needs '{dep}', but it failed ({code}){why}"
                 ));
             }
             Some(JobStatus::Stopped) => {
@@ -90,7 +99,7 @@ mod tests {
         assert_eq!(
             check(&c, &[("a", JobStatus::finished(Some(1), "some job error"))]),
             Readiness::Failed(
-                "job 'j' needs 'a', but it failed with Some(1) - some job error".into()
+                "job 'j' needs 'a', but it failed (exit code 1): some job error".into()
             )
         );
         assert_eq!(

@@ -45,6 +45,8 @@ pub(super) struct Job {
     pub(super) state: JobState,
     pub(super) events: Events,
     pub(super) unexpected_ends: VecDeque<SystemTime>,
+    /// When a runner that ended without a status may start again (its backoff).
+    pub(super) restart_at: Option<SystemTime>,
 }
 
 impl Job {
@@ -54,6 +56,7 @@ impl Job {
             state,
             events: Events::default(),
             unexpected_ends: VecDeque::new(),
+            restart_at: None,
         }
     }
 

@@ -31,12 +31,20 @@ impl JobDir {
         self.0.join(STATUS_FILE)
     }
 
+    /// Creates the job dir, readable by its owner only (job configs hold command lines).
     pub fn create(&self) -> std::io::Result<()> {
-        std::fs::create_dir_all(&self.0)
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.0)?;
+        std::fs::set_permissions(&self.0, std::fs::Permissions::from_mode(0o700))
     }
 
+    /// Saves the config 0600: it holds the job's command line.
     pub fn save_config(&self, config: &JobConfig) -> std::io::Result<()> {
-        fsutil::write_json(&self.config_path(), config)
+        let data = serde_json::to_vec(config).map_err(std::io::Error::other)?;
+        bv_base::write_atomic_mode(&self.config_path(), &data, 0o600)
     }
 
     pub fn load_config(&self) -> Result<JobConfig, ReadJsonError> {
@@ -98,5 +106,21 @@ mod tests {
         dir.clear_status().unwrap();
         dir.clear_status().unwrap();
         assert!(dir.load_progress().is_none());
+    }
+
+    #[test]
+    fn job_dir_and_config_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let root = tempfile::tempdir().unwrap();
+        let dir = JobDir::new(root.path(), "j");
+        dir.create().unwrap();
+        dir.save_config(&JobConfig::new(
+            JobType::RunSh("secret --key x".into()),
+            RestartPolicy::Never,
+        ))
+        .unwrap();
+        assert_eq!(mode(dir.path()), 0o700);
+        assert_eq!(mode(&dir.config_path()), 0o600);
     }
 }

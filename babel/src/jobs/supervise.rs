@@ -17,6 +17,28 @@ use super::store::JobDir;
 /// A runner that ends without a status this many times within [`CRASH_WINDOW`] fails its job.
 const MAX_UNEXPECTED_ENDS: usize = 5;
 const CRASH_WINDOW: Duration = Duration::from_secs(60);
+/// Backoff base of a crashed runner whose job has no restart backoff of its own (`never`).
+const DEFAULT_CRASH_BACKOFF: Duration = Duration::from_secs(1);
+/// Shortest and longest wait before a crashed runner starts again.
+const MIN_CRASH_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_CRASH_BACKOFF: Duration = Duration::from_secs(300);
+/// Pid sent on the exit channel to run the scheduler again (no runner has pid 0).
+const WAKE: u32 = 0;
+
+/// How long a job waits before its runner starts again after it ended without a status for
+/// the `ends`-th time within [`CRASH_WINDOW`]: the job's backoff base, doubled per end.
+pub(super) fn crash_restart_delay(policy: &RestartPolicy, ends: usize) -> Duration {
+    let base = match policy {
+        RestartPolicy::Always(c) | RestartPolicy::OnFailure(c) => {
+            Duration::from_millis(c.backoff_base_ms)
+        }
+        RestartPolicy::Never => DEFAULT_CRASH_BACKOFF,
+    };
+    let shift = u32::try_from(ends.saturating_sub(1)).unwrap_or(u32::MAX);
+    let factor = 1u32.checked_shl(shift).unwrap_or(u32::MAX);
+    base.saturating_mul(factor)
+        .clamp(MIN_CRASH_BACKOFF, MAX_CRASH_BACKOFF)
+}
 
 /// Reads every job directory: a job whose runner is alive is re-attached, otherwise its
 /// saved status is used (none saved: Pending, so it starts again).
@@ -118,6 +140,9 @@ pub(super) fn schedule(shared: &Shared, inner: &mut Inner) {
                 JobStatus::Pending { .. } => {
                     readiness(&name, &job.config, |d| statuses.get(d).cloned())
                 }
+                JobStatus::Running if job.restart_at.is_some_and(|at| at > SystemTime::now()) => {
+                    Readiness::NotYet
+                }
                 JobStatus::Running => Readiness::Ready,
                 _ => continue,
             };
@@ -161,6 +186,7 @@ fn spawn(shared: &Shared, name: &str, job: &mut Job) {
         shared.report(msg.clone());
         return finish(shared, name, job, JobStatus::finished(None, msg), false);
     }
+    job.restart_at = None;
     match shared.runners.spawn(name) {
         Ok(pid) => {
             info!("job '{name}' started (runner pid {pid})");
@@ -182,7 +208,7 @@ fn on_runner_exit(shared: &Shared, inner: &mut Inner, name: &str, pid: u32) {
     let Some(job) = inner.jobs.get_mut(name) else {
         return;
     };
-    if !matches!(job.state, JobState::Active { pid: p, .. } if p == pid) {
+    if pid == WAKE || !matches!(job.state, JobState::Active { pid: p, .. } if p == pid) {
         return;
     }
     let dir = JobDir::new(&shared.jobs_dir, name);
@@ -240,10 +266,21 @@ fn unexpected_end(shared: &Shared, name: &str, job: &mut Job, msg: &str) {
         job.unexpected_ends.clear();
         return finish(shared, name, job, JobStatus::finished(None, msg), true);
     }
+    let delay = crash_restart_delay(&job.config.restart, job.unexpected_ends.len());
+    info!("job '{name}': starting its runner again in {delay:?}");
+    job.restart_at = Some(now + delay);
     job.state = JobState::Inactive {
         status: JobStatus::Running,
         since: now,
     };
+    if let Ok(rt) = tokio::runtime::Handle::try_current() {
+        let tx = shared.exit_tx.clone();
+        let name = name.to_string();
+        rt.spawn(async move {
+            tokio::time::sleep(delay).await;
+            let _ = tx.send((name, WAKE));
+        });
+    }
 }
 
 /// Handles runner exits as they are reported. Jobs are started inline by the operations
@@ -257,5 +294,45 @@ pub(super) async fn run_loop(
         let mut inner = lock(&s);
         on_runner_exit(&s, &mut inner, &name, pid);
         schedule(&s, &mut inner);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use babel_api::job::RestartConfig;
+
+    use super::*;
+
+    fn on_failure(base_ms: u64) -> RestartPolicy {
+        RestartPolicy::OnFailure(RestartConfig {
+            backoff_timeout_ms: 60_000,
+            backoff_base_ms: base_ms,
+            max_retries: None,
+        })
+    }
+
+    #[test]
+    fn crashed_runners_wait_the_jobs_backoff_doubling() {
+        let delays: Vec<u128> = (1..=5)
+            .map(|n| crash_restart_delay(&on_failure(500), n).as_millis())
+            .collect();
+        assert_eq!(delays, [500, 1000, 2000, 4000, 8000]);
+    }
+
+    #[test]
+    fn crash_backoff_is_bounded() {
+        assert_eq!(crash_restart_delay(&on_failure(0), 1), MIN_CRASH_BACKOFF);
+        assert_eq!(
+            crash_restart_delay(&on_failure(u64::MAX), 1),
+            MAX_CRASH_BACKOFF
+        );
+        assert_eq!(
+            crash_restart_delay(&on_failure(1000), 200),
+            MAX_CRASH_BACKOFF
+        );
+        assert_eq!(
+            crash_restart_delay(&RestartPolicy::Never, 1),
+            DEFAULT_CRASH_BACKOFF
+        );
     }
 }

@@ -6,6 +6,7 @@
 //! respawns a runner that can't work.
 
 pub mod backoff;
+pub mod exit_text;
 pub mod kinds;
 pub mod monitor;
 pub mod one_time;

@@ -155,7 +155,10 @@ impl JobKind for RunShJob {
         let outcome = tokio::select! {
             status = child.wait() => Outcome::Exited {
                 code: status.as_ref().ok().and_then(|s| s.code()),
-                message: format!("Job '{name}' finished with {status:?}"),
+                message: format!(
+                    "job '{name}' {}",
+                    super::exit_text::describe_wait(&status)
+                ),
             },
             () = stop => {
                 let timeout = Duration::from_secs(ctx.config.shutdown_timeout_secs());

@@ -44,6 +44,7 @@ impl NodeOps for RegistryOps {
 
     async fn stop(&self, id: Uuid) -> NodeResult<()> {
         let entry = self.entry(id)?;
+        entry.cancel_plugin_calls();
         let mut node = entry.lock().await;
         node.stop(false).await
     }

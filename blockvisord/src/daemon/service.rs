@@ -24,6 +24,14 @@ const CATALOG_CREATE_WAIT: std::time::Duration = std::time::Duration::from_secs(
 /// How long a catalog upgrade waits for the API's Upgrade command to finish here.
 const CATALOG_UPGRADE_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// How long describing a node waits for its lock before answering `Busy` from the cached
+/// state (so `bv node info|status` answer within a second whatever the node is doing).
+const DESCRIBE_LOCK_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// How long `get_node_metrics` waits for a fresh observation before answering from the last
+/// one (the fresh one still lands in the cache).
+const METRICS_FRESH_WAIT: std::time::Duration = std::time::Duration::from_millis(700);
+
 pub struct Service {
     pub registry: Arc<Registry>,
 }
@@ -60,7 +68,7 @@ impl Service {
     /// Describes a node, waiting a moment for short operations (scheduled tasks, metrics);
     /// a node still locked after that is `Busy` (start, stop, upgrade in progress).
     async fn describe_entry(&self, entry: &NodeEntry) -> pb::Node {
-        match tokio::time::timeout(std::time::Duration::from_millis(1500), entry.lock()).await {
+        match tokio::time::timeout(DESCRIBE_LOCK_WAIT, entry.lock()).await {
             Ok(node) => self.describe(&node).await,
             Err(_) => {
                 let state = entry.cached();
@@ -183,6 +191,7 @@ impl Blockvisor for Service {
         if !req.force && forward(&self.registry, &entry, NodeAction::Stop).await? {
             return Ok(Response::new(self.describe_entry(&entry).await));
         }
+        entry.cancel_plugin_calls();
         let mut node = entry.lock().await;
         node.stop(req.force).await.map_err(to_status)?;
         Ok(Response::new(self.describe(&node).await))
@@ -326,14 +335,28 @@ impl Blockvisor for Service {
         req: Request<pb::NodeRef>,
     ) -> Result<Response<pb::NodeMetrics>, Status> {
         let entry = self.entry(&req.into_inner().id_or_name)?;
-        let mut node = entry.lock().await;
-        let mut metrics = node.metrics().await.map_err(to_status)?;
-        drop(node);
-        let cadence = self.registry.services().config.metrics.cadence();
-        let obs = crate::metrics::collect::observe(&entry, self.registry.observed(), cadence).await;
+        let registry = self.registry.clone();
+        let refresh_entry = entry.clone();
+        let mut refresh = tokio::spawn(async move {
+            let cadence = registry.services().config.metrics.cadence();
+            let obs =
+                crate::metrics::collect::observe(&refresh_entry, registry.observed(), cadence)
+                    .await;
+            registry.observed().put(obs.clone());
+            obs
+        });
+        let obs = match tokio::time::timeout(METRICS_FRESH_WAIT, &mut refresh).await {
+            Ok(Ok(obs)) => Some(obs),
+            _ => self.registry.observed().get(&entry.id),
+        };
+        let Some(obs) = obs else {
+            return Err(Status::unavailable(
+                "no metrics of this node yet; the plugin has not answered",
+            ));
+        };
+        let mut metrics = obs.metrics.unwrap_or_default();
         metrics.resources = Some(obs.resources);
-        metrics.alerts = obs.alerts.clone();
-        self.registry.observed().put(obs);
+        metrics.alerts = obs.alerts;
         Ok(Response::new(metrics))
     }
 

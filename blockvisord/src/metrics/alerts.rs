@@ -50,7 +50,8 @@ pub fn node_alerts(
             match f.exit_code {
                 Some(0) => {}
                 code => {
-                    let code = code.map_or("none".to_string(), |c| c.to_string());
+                    let code =
+                        code.map_or("no exit code".to_string(), |c| format!("exit code {c}"));
                     let msg = if f.message.is_empty() {
                         String::new()
                     } else {
@@ -58,7 +59,7 @@ pub fn node_alerts(
                     };
                     out.push(alert(
                         "job_failed",
-                        format!("job `{}` failed (exit code {code}){msg}", job.name),
+                        format!("job `{}` failed ({code}){msg}", job.name),
                     ));
                 }
             }

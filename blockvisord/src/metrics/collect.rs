@@ -10,6 +10,7 @@ use tracing::{debug, info};
 
 use super::{alerts, cgroup, disk};
 use bv_host::config::Cadence;
+use bv_node::node::plugin::PLUGIN_UNRESPONSIVE_ALERT;
 use bv_node::node::state::Status;
 use bv_node::nodes::{NodeEntry, Registry};
 use bv_node::nodes::{NodeObservation, Observed};
@@ -63,7 +64,9 @@ pub async fn observe(entry: &NodeEntry, observed: &Observed, cadence: Cadence) -
     let state = node.state.clone();
     drop(node);
 
+    let mut unresponsive = None;
     let metrics = match plugin {
+        // Dropping the collection at the timeout cancels the plugin call.
         Some(p) => {
             match tokio::time::timeout(
                 PLUGIN_TIMEOUT,
@@ -78,6 +81,13 @@ pub async fn observe(entry: &NodeEntry, observed: &Observed, cadence: Cadence) -
                 }
                 Err(_) => {
                     debug!(node = %state.id, "health check: plugin timed out");
+                    unresponsive = Some(pb::NodeAlert {
+                        kind: PLUGIN_UNRESPONSIVE_ALERT.into(),
+                        message: format!(
+                            "the plugin did not answer the status check within {}s",
+                            PLUGIN_TIMEOUT.as_secs()
+                        ),
+                    });
                     None
                 }
             }
@@ -108,7 +118,8 @@ pub async fn observe(entry: &NodeEntry, observed: &Observed, cadence: Cadence) -
         disk_bytes,
         disk_limit_bytes: state.vm_config.disk_size_gb * 1_000_000_000,
     };
-    let alerts = alerts::node_alerts(status, &reason, metrics.as_ref());
+    let mut alerts = alerts::node_alerts(status, &reason, metrics.as_ref());
+    alerts.extend(unresponsive);
     if let Some(p) = &previous
         && p.alerts.is_empty()
         && !alerts.is_empty()

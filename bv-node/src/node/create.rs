@@ -47,7 +47,9 @@ impl Node {
             )));
         }
         let result = async {
-            std::fs::create_dir_all(node.paths.data())
+            super::paths::create_private_dir(&dir)
+                .map_err(io_err(format!("creating {}", dir.display())))?;
+            super::paths::create_private_dir(&node.paths.data())
                 .map_err(io_err(format!("creating {}", node.paths.data().display())))?;
             std::fs::create_dir_all(node.paths.run())
                 .map_err(io_err(format!("creating {}", node.paths.run().display())))?;

@@ -9,6 +9,8 @@ use super::{agent, state};
 pub enum NodeError {
     #[error("{0}")]
     InvalidArgument(String),
+    #[error("invalid {0}")]
+    Invalid(#[from] super::validate::InvalidField),
     #[error("{0}")]
     FailedPrecondition(String),
     #[error("{0}")]
@@ -78,6 +80,7 @@ impl NodeError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             NodeError::InvalidArgument(_)
+            | NodeError::Invalid(_)
             | NodeError::Firewall(_)
             | NodeError::EmptyImageUri
             | NodeError::NotIpv4(_)

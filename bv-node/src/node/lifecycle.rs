@@ -55,8 +55,17 @@ impl Node {
     }
 
     /// Starts the container (if it is not running) and babel, sets babel up and runs the
-    /// plugin's `init` on first start.
+    /// plugin's `init` on first start. A failure is kept as the reason of the Failed node.
     pub async fn start(&mut self) -> NodeResult<()> {
+        let result = self.start_steps().await;
+        match &result {
+            Ok(()) => self.clear_failure(),
+            Err(e) => self.record_failure(&e.to_string()),
+        }
+        result
+    }
+
+    async fn start_steps(&mut self) -> NodeResult<()> {
         if self.state.expected_status != Status::Running {
             self.state.expected_status = Status::Running;
             self.save()?;
@@ -111,7 +120,10 @@ impl Node {
         std::fs::create_dir_all(&run).map_err(io_err(format!("creating {}", run.display())))?;
         let _ = std::fs::remove_file(paths.babel_socket());
         let data = paths.data();
-        std::fs::create_dir_all(&data).map_err(io_err(format!("creating {}", data.display())))?;
+        super::paths::create_private_dir(&paths.dir)
+            .map_err(io_err(format!("creating {}", paths.dir.display())))?;
+        super::paths::create_private_dir(&data)
+            .map_err(io_err(format!("creating {}", data.display())))?;
         let rootfs = self
             .svc
             .rootfs
@@ -156,6 +168,7 @@ impl Node {
     /// (SIGKILL after the grace period) and the container is removed. `force` ignores a
     /// babel that cannot be reached.
     pub async fn stop(&mut self, force: bool) -> NodeResult<()> {
+        self.drop_plugin();
         if self.state.expected_status != Status::Stopped {
             self.state.expected_status = Status::Stopped;
             self.save()?;
@@ -219,7 +232,7 @@ impl Node {
     pub async fn delete(&mut self) -> NodeResult<()> {
         self.state.expected_status = Status::Stopped;
         self.agent = None;
-        self.plugin = None;
+        self.drop_plugin();
         self.stop_engine();
         self.svc.scheduler.remove_node(self.state.id);
         self.kill_container(libc::SIGKILL).await?;
@@ -243,15 +256,20 @@ impl Node {
 
     /// Why a Failed node is failed, for `bv node status` and the health check.
     pub async fn failure_reason(&self) -> String {
+        let last = self.last_failure();
+        let with_last = |what: &str| match &last {
+            Some(error) => format!("{what}: {error}"),
+            None => what.to_string(),
+        };
         if self.state.expected_status == Status::Failed {
-            return "recovery gave up (see the daemon log)".into();
+            return with_last("recovery gave up");
         }
         let cs = self.container_state().await;
         match (self.state.expected_status, cs.is_running()) {
-            (Status::Running, false) => "container is not running".into(),
+            (Status::Running, false) => with_last("container is not running"),
             (Status::Stopped, true) => "container runs but the node should be stopped".into(),
-            (Status::Running, true) if self.agent.is_none() => "babel is not connected".into(),
-            (Status::Running, true) => "plugin init has not completed".into(),
+            (Status::Running, true) if self.agent.is_none() => with_last("babel is not connected"),
+            (Status::Running, true) => with_last("plugin init has not completed"),
             _ => String::new(),
         }
     }

@@ -18,6 +18,7 @@ pub mod services;
 pub mod state;
 pub mod update;
 pub mod upgrade;
+pub mod validate;
 
 #[cfg(test)]
 mod tests;
@@ -27,6 +28,6 @@ mod update_tests;
 pub use backoff::Recovery;
 pub(crate) use error::io_err;
 pub use error::{ErrorKind, NodeError, NodeResult};
-pub use handle::{Node, SharedPlugin};
+pub use handle::{Node, PluginCancel, PluginCell, SharedPlugin};
 pub use paths::NodePaths;
 pub use services::Services;

@@ -49,3 +49,14 @@ impl NodePaths {
         self.dir.join("tasks.json")
     }
 }
+
+/// Creates `path` (and missing parents) readable by the owner only, and tightens it when it
+/// already exists: node dirs and data hold command lines, keys and chain data.
+pub fn create_private_dir(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+}

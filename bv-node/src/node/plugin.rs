@@ -2,7 +2,7 @@
 //! [`NodeEngine`], `init`, method calls, status and metrics. Plugin code is blocking, so it
 //! runs on tokio's blocking pool.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use babel_api::pb::babel::v1 as bpb;
@@ -11,7 +11,7 @@ use babel_plugin::{Plugin, PluginError, PluginLimits};
 use tracing::{info, warn};
 
 use super::agent::babel_client;
-use super::handle::{Node, SharedPlugin};
+use super::handle::{Node, PluginCell, SharedPlugin};
 use super::{NodeError, NodeResult};
 use crate::engine::NodeEngine;
 
@@ -24,20 +24,44 @@ fn plugin_err(e: PluginError) -> NodeError {
     }
 }
 
-/// Runs `f` on the plugin on a blocking thread.
+/// Cancels a plugin call when the future waiting for it is dropped (a caller's timeout),
+/// so the blocking thread neither keeps running the script nor starts it later.
+struct CancelOnDrop {
+    cancel: babel_plugin::CallCancel,
+    id: babel_plugin::CallId,
+    done: bool,
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if !self.done {
+            self.cancel.cancel(self.id);
+        }
+    }
+}
+
+/// Runs `f` on the plugin on a blocking thread. Dropping the returned future cancels the
+/// call.
 async fn with_plugin<T, F>(plugin: &SharedPlugin, f: F) -> NodeResult<T>
 where
     T: Send + 'static,
     F: FnOnce(&mut Plugin) -> Result<T, PluginError> + Send + 'static,
 {
     let plugin = plugin.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut guard = plugin.lock().unwrap_or_else(|p| p.into_inner());
-        f(&mut guard)
+    let id = plugin.cancel.new_call();
+    let mut guard = CancelOnDrop {
+        cancel: plugin.cancel.clone(),
+        id,
+        done: false,
+    };
+    let result = tokio::task::spawn_blocking(move || {
+        let mut locked = plugin.plugin.lock().unwrap_or_else(|p| p.into_inner());
+        let _running = locked.enter_call(id)?;
+        f(&mut locked)
     })
-    .await
-    .map_err(NodeError::PluginTask)?
-    .map_err(plugin_err)
+    .await;
+    guard.done = true;
+    result.map_err(NodeError::PluginTask)?.map_err(plugin_err)
 }
 
 impl Node {
@@ -72,16 +96,17 @@ impl Node {
         .await
         .map_err(NodeError::PluginTask)?
         .map_err(plugin_err)?;
-        let shared = Arc::new(Mutex::new(plugin));
-        self.plugin = Some(shared.clone());
+        let shared = Arc::new(PluginCell::new(plugin));
+        self.set_plugin(Some(shared.clone()));
         Ok(shared)
     }
 
-    /// The loaded plugin (loading it on first use).
+    /// The loaded plugin (loading it on first use, or again after its calls were cancelled
+    /// for good).
     pub async fn plugin(&mut self) -> NodeResult<SharedPlugin> {
         match &self.plugin {
-            Some(p) => Ok(p.clone()),
-            None => self.load_plugin().await,
+            Some(p) if !p.cancel.is_closed() => Ok(p.clone()),
+            _ => self.load_plugin().await,
         }
     }
 
@@ -147,6 +172,8 @@ impl Node {
 /// The plugin's figures and babel's jobs; needs no node lock (the health check uses it).
 /// Alert kind of a plugin method that failed during metrics collection (its real error).
 pub const PLUGIN_ERROR_ALERT: &str = "plugin_error";
+/// Alert kind of a plugin that did not answer in time (a hung or far too slow script).
+pub const PLUGIN_UNRESPONSIVE_ALERT: &str = "plugin_unresponsive";
 /// Alert kind of an ignored unknown `plugin_config` key.
 pub const PLUGIN_CONFIG_ALERT: &str = "plugin_config";
 
@@ -170,8 +197,12 @@ pub async fn collect_metrics(
                 }
                 Err(e) => {
                     warn!("protocol_status: {e}");
+                    let kind = match e {
+                        PluginError::Timeout { .. } => PLUGIN_UNRESPONSIVE_ALERT,
+                        _ => PLUGIN_ERROR_ALERT,
+                    };
                     m.alerts.push(pb::NodeAlert {
-                        kind: PLUGIN_ERROR_ALERT.into(),
+                        kind: kind.into(),
                         message: format!("protocol_status: {e}"),
                     });
                 }

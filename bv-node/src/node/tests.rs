@@ -23,6 +23,10 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
+    fixture_with_plugin("fn height() { 7 }\n")
+}
+
+fn fixture_with_plugin(plugin: &str) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let config = Config {
         root: dir.path().join("root"),
@@ -38,7 +42,7 @@ fn fixture() -> Fixture {
         config,
         runtime: runtime.clone(),
         rootfs: Arc::new(FakeRootfs {
-            plugin: "fn height() { 7 }\n".into(),
+            plugin: plugin.into(),
             ..Default::default()
         }),
         agents: agents.clone(),
@@ -138,6 +142,41 @@ async fn recovery_gives_up_after_max_tries() {
         NodeState::load(&node.paths.dir).unwrap().expected_status,
         Status::Failed
     );
+    // The reason names the error, also for the node as a restarted daemon loads it.
+    let reason = node.failure_reason().await;
+    assert!(reason.starts_with("recovery gave up: "), "{reason}");
+    assert!(reason.contains("boom"), "{reason}");
+    let reloaded = Node::new(f.svc.clone(), NodeState::load(&node.paths.dir).unwrap());
+    assert_eq!(reloaded.failure_reason().await, reason);
+}
+
+#[tokio::test]
+async fn node_dir_and_data_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let f = fixture();
+    let mut node = Node::create(f.svc.clone(), state("img:1")).await.unwrap();
+    assert_eq!(mode(&node.paths.dir), 0o700);
+    assert_eq!(mode(&node.paths.data()), 0o700);
+    // A node dir left wider by an older version is tightened at start.
+    std::fs::set_permissions(node.paths.data(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    node.start().await.unwrap();
+    assert_eq!(mode(&node.paths.data()), 0o700);
+}
+
+#[tokio::test]
+async fn failed_init_is_the_reason_of_the_failed_node() {
+    let f = fixture_with_plugin("fn init() { throw \"genesis file missing\" }\n");
+    let mut node = Node::create(f.svc.clone(), state("img:1")).await.unwrap();
+    assert!(node.start().await.is_err());
+    assert_eq!(node.status().await, Status::Failed);
+    let reason = node.failure_reason().await;
+    assert!(
+        reason.starts_with("plugin init has not completed: "),
+        "{reason}"
+    );
+    assert!(reason.contains("genesis file missing"), "{reason}");
+    assert!(!reason.contains("daemon log"), "{reason}");
 }
 
 #[tokio::test]

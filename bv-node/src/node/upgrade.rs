@@ -42,7 +42,7 @@ impl Node {
             self.stop(false).await?;
         }
         self.svc.rootfs.set_aside(&self.paths.dir).await?;
-        self.plugin = None;
+        self.drop_plugin();
         self.state.image = target.image;
         self.state.image_key = target.image_key;
         self.state.vm_config = target.vm_config;
@@ -62,6 +62,9 @@ impl Node {
                 match self.rollback().await {
                     Ok(()) => Err(NodeError::UpgradeRolledBack(error.to_string())),
                     Err(rollback) => {
+                        self.record_failure(&format!(
+                            "upgrade failed ({error}) and rollback failed too ({rollback})"
+                        ));
                         self.state.expected_status = Status::Failed;
                         let _ = self.save();
                         Err(NodeError::UpgradeFailed {
@@ -91,7 +94,7 @@ impl Node {
             return Ok(());
         };
         self.agent = None;
-        self.plugin = None;
+        self.drop_plugin();
         self.kill_container(libc::SIGKILL).await?;
         self.svc.rootfs.restore(&self.paths.dir).await?;
         self.state.image = prev.previous_image;

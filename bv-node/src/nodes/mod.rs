@@ -13,13 +13,15 @@ use tracing::{info, warn};
 use uuid::Uuid;
 
 use crate::node::state::NodeState;
-use crate::node::{Node, NodeError, NodeResult, Services};
+use crate::node::validate;
+use crate::node::{Node, NodeError, NodeResult, PluginCancel, Services};
 pub use observed::{NodeObservation, Observed};
 
 pub struct NodeEntry {
     pub id: Uuid,
     node: tokio::sync::Mutex<Node>,
     cache: RwLock<NodeState>,
+    plugin_cancel: Arc<PluginCancel>,
 }
 
 impl std::fmt::Debug for NodeEntry {
@@ -60,8 +62,15 @@ impl NodeEntry {
         Self {
             id: node.state.id,
             cache: RwLock::new(node.state.clone()),
+            plugin_cancel: node.plugin_cancel.clone(),
             node: tokio::sync::Mutex::new(node),
         }
+    }
+
+    /// Cancels the node's running and queued plugin calls without waiting for its lock (a
+    /// hung call may hold it); the plugin is dropped and loaded again on next use.
+    pub fn cancel_plugin_calls(&self) {
+        self.plugin_cancel.close();
     }
 
     pub async fn lock(&self) -> NodeGuard<'_> {
@@ -185,6 +194,19 @@ impl Registry {
         if let Some(same) = existing.iter().find(|s| s.id == state.id) {
             return self.get(&same.id.to_string());
         }
+        let used: Vec<Ipv4Addr> = existing
+            .iter()
+            .filter(|s| !s.host_network)
+            .filter_map(|s| s.ip.parse().ok())
+            .collect();
+        validate::name(&state.name)?;
+        if !state.host_network {
+            validate::ip(&state.ip, &self.svc.config.network, &used)?;
+        }
+        validate::resources(
+            &state.vm_config,
+            &validate::HostCapacity::of_host(&self.svc.config.root),
+        )?;
         if state.name.is_empty() {
             state.name = unique_name(&existing);
         } else if existing.iter().any(|s| s.name == state.name) {
@@ -201,11 +223,6 @@ impl Registry {
             }
         } else {
             if state.ip.is_empty() {
-                let used: Vec<Ipv4Addr> = existing
-                    .iter()
-                    .filter(|s| !s.host_network)
-                    .filter_map(|s| s.ip.parse().ok())
-                    .collect();
                 let ip = bv_host::net::allocate_ip(net.first_ip, net.last_ip, &used).ok_or_else(
                     || NodeError::FailedPrecondition("no free node IP left; give --ip".into()),
                 )?;
@@ -230,6 +247,7 @@ impl Registry {
 
     /// Deletes the node (must not be locked by the caller).
     pub async fn delete(&self, entry: &Arc<NodeEntry>) -> NodeResult<()> {
+        entry.cancel_plugin_calls();
         let mut node = entry.lock().await;
         node.delete().await?;
         self.write().remove(&entry.id);

@@ -108,7 +108,24 @@ fn spec_from_babel_yaml(path: &Path, args: &CreateArgs) -> eyre::Result<pb::Node
     );
     spec.name = args.name.clone().unwrap_or_default();
     spec.bridge = args.bridge;
+    apply_resource_overrides(&mut spec, args)?;
     Ok(spec)
+}
+
+/// `--cpus`, `--memory-mb` and `--ramdisk` replace what the babel.yaml variant asks for
+/// (RAM disks as a whole list), so a flag given is never silently ignored.
+fn apply_resource_overrides(spec: &mut pb::NodeSpec, args: &CreateArgs) -> eyre::Result<()> {
+    let vm = spec.vm_config.get_or_insert_with(Default::default);
+    if args.cpus > 0 {
+        vm.vcpu_count = args.cpus;
+    }
+    if args.memory_mb > 0 {
+        vm.mem_size_mb = args.memory_mb;
+    }
+    if !args.ramdisk.is_empty() {
+        vm.ramdisks = parse_ramdisks(&args.ramdisk)?;
+    }
+    Ok(())
 }
 
 /// `bv node create`: pulls a dev node's image first (with progress), then creates the node.
@@ -139,4 +156,75 @@ pub async fn create(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: CreateArgs,
+    }
+
+    fn args(flags: &[&str]) -> CreateArgs {
+        let mut argv = vec!["bv"];
+        argv.extend_from_slice(flags);
+        Cli::try_parse_from(argv).expect("flags parse").args
+    }
+
+    fn yaml_spec() -> pb::NodeSpec {
+        pb::NodeSpec {
+            vm_config: Some(pb::VmConfig {
+                vcpu_count: 1,
+                mem_size_mb: 512,
+                disk_size_gb: 10,
+                ramdisks: vec![pb::RamDiskConfig {
+                    mount: "/mnt/yaml".into(),
+                    size_mb: 8,
+                }],
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn resource_flags_override_the_babel_yaml() {
+        let mut spec = yaml_spec();
+        let flags = args(&[
+            "--cpus",
+            "3",
+            "--memory-mb",
+            "2048",
+            "--ramdisk",
+            "/mnt/ram:64",
+        ]);
+        apply_resource_overrides(&mut spec, &flags).unwrap();
+        let vm = spec.vm_config.unwrap();
+        assert_eq!(
+            (vm.vcpu_count, vm.mem_size_mb, vm.disk_size_gb),
+            (3, 2048, 10)
+        );
+        assert_eq!(vm.ramdisks.len(), 1);
+        assert_eq!(
+            (vm.ramdisks[0].mount.as_str(), vm.ramdisks[0].size_mb),
+            ("/mnt/ram", 64)
+        );
+    }
+
+    #[test]
+    fn without_flags_the_babel_yaml_stands() {
+        let mut spec = yaml_spec();
+        apply_resource_overrides(&mut spec, &args(&[])).unwrap();
+        assert_eq!(spec, yaml_spec());
+    }
+
+    #[test]
+    fn a_bad_ramdisk_flag_is_refused() {
+        let mut spec = yaml_spec();
+        let err = apply_resource_overrides(&mut spec, &args(&["--ramdisk", "/mnt/ram"]));
+        assert!(err.unwrap_err().to_string().contains("--ramdisk"));
+    }
 }
