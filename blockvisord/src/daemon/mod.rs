@@ -5,6 +5,7 @@
 pub mod convert;
 pub mod error;
 pub mod jobs;
+pub mod lock;
 pub mod logs;
 pub mod service;
 
@@ -198,6 +199,8 @@ async fn check_not_running(socket: &Path) -> eyre::Result<()> {
 
 pub async fn run(config: Config) -> eyre::Result<()> {
     let socket = config.socket.clone();
+    // Held until this function returns (and by the kernel until the process is gone).
+    let _root_lock = lock::RootLock::acquire(&config.root)?;
     check_not_running(&socket).await?;
     let recovery_every = Duration::from_secs(config.recovery_interval_secs.max(1));
     let (scheduler, fired) = bv_host::scheduler::Scheduler::new();
