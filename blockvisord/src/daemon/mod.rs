@@ -68,6 +68,10 @@ pub fn services(
 pub async fn attach(registry: &Registry) {
     for entry in registry.list() {
         let mut node = entry.lock().await;
+        if node.broken.is_some() {
+            // Its firewall and config are unknown: leave what runs alone until it is deleted.
+            continue;
+        }
         // Rules live in the node's namespace; loading them again makes them match the state.
         if let Err(e) = node.apply_firewall().await {
             warn!(node = %node.state.id, "firewall: {e}");

@@ -52,6 +52,8 @@ pub enum NodeError {
         context: String,
         source: std::io::Error,
     },
+    #[error("node state cannot be read ({0}); only delete works on this node")]
+    Broken(String),
     #[error("upgrade failed and was rolled back: {0}")]
     UpgradeRolledBack(String),
     #[error("upgrade failed ({error}) and rollback failed too ({rollback}); node marked Failed")]
@@ -83,7 +85,9 @@ impl NodeError {
             | NodeError::NotIpv4(_)
             | NodeError::BadMinBabelVersion { .. }
             | NodeError::OwnVersion(_) => ErrorKind::InvalidArgument,
-            NodeError::FailedPrecondition(_) | NodeError::BabelTooOld { .. } => {
+            NodeError::FailedPrecondition(_)
+            | NodeError::BabelTooOld { .. }
+            | NodeError::Broken(_) => {
                 ErrorKind::FailedPrecondition
             }
             NodeError::NotFound(_) => ErrorKind::NotFound,

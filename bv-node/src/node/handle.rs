@@ -26,6 +26,9 @@ pub struct Node {
     /// The node's `BabelEngine` server (while the node should run).
     pub engine_server: Option<tokio::task::JoinHandle<()>>,
     pub recovery: Recovery,
+    /// Why the node's state cannot be read; its `state` is then a salvaged stand-in that is
+    /// never written back.
+    pub broken: Option<String>,
 }
 
 impl std::fmt::Debug for Node {
@@ -48,6 +51,7 @@ impl Node {
             plugin: None,
             engine_server: None,
             recovery: Recovery::default(),
+            broken: None,
         }
     }
 
@@ -95,6 +99,9 @@ impl Node {
     }
 
     pub fn save(&self) -> NodeResult<()> {
+        if let Some(error) = &self.broken {
+            return Err(super::NodeError::Broken(error.clone()));
+        }
         self.state.save(&self.paths.dir)?;
         Ok(())
     }

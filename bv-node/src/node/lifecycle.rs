@@ -28,6 +28,9 @@ impl Node {
 
     /// Actual status: what runs, compared with what should run.
     pub async fn status(&self) -> Status {
+        if self.broken.is_some() {
+            return Status::Broken;
+        }
         let actual = match self.container_state().await {
             ContainerState::Running { .. } => Status::Running,
             ContainerState::Absent | ContainerState::Stopped => Status::Stopped,
@@ -242,6 +245,9 @@ impl Node {
 
     /// Why a Failed node is failed, for `bv node status` and the health check.
     pub async fn failure_reason(&self) -> String {
+        if let Some(error) = &self.broken {
+            return format!("state cannot be read: {error}");
+        }
         if self.state.expected_status == Status::Failed {
             return "recovery gave up (see the daemon log)".into();
         }

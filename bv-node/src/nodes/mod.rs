@@ -9,10 +9,10 @@ use std::net::Ipv4Addr;
 use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, RwLock};
 
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 use uuid::Uuid;
 
-use crate::node::state::NodeState;
+use crate::node::state::{Loaded, NodeState};
 use crate::node::{Node, NodeError, NodeResult, Services};
 pub use observed::{NodeObservation, Observed};
 
@@ -110,16 +110,26 @@ impl Registry {
         let mut nodes = HashMap::new();
         for entry in std::fs::read_dir(&dir)? {
             let path = entry?.path();
-            if !path.join(crate::node::state::STATE_FILE).exists() {
+            let Some(id) = node_dir_id(&path) else {
+                continue;
+            };
+            if !has_state(&path) {
                 continue;
             }
-            match NodeState::load(&path) {
-                Ok(state) => {
-                    let node = Node::new(svc.clone(), state);
-                    nodes.insert(node.state.id, Arc::new(NodeEntry::new(node)));
+            let node = match NodeState::load_or_salvage(&path, id) {
+                Loaded::Good(state) => Node::new(svc.clone(), state),
+                Loaded::FromPrevious { state, error } => {
+                    warn!(node = %id, "{error}; using the previous copy");
+                    Node::new(svc.clone(), state)
                 }
-                Err(e) => warn!("skipping node: {e}"),
-            }
+                Loaded::Broken { salvaged, error } => {
+                    error!(node = %id, name = %salvaged.name, "node is Broken: {error}");
+                    let mut node = Node::new(svc.clone(), salvaged);
+                    node.broken = Some(error);
+                    node
+                }
+            };
+            nodes.insert(node.state.id, Arc::new(NodeEntry::new(node)));
         }
         info!(count = nodes.len(), "nodes loaded");
         Ok(Self {
@@ -236,6 +246,17 @@ impl Registry {
         self.observed.remove(&entry.id);
         Ok(())
     }
+}
+
+/// The node id a node dir is named for.
+pub fn node_dir_id(path: &std::path::Path) -> Option<Uuid> {
+    path.file_name()?.to_str()?.parse().ok()
+}
+
+/// Whether a node dir holds a state file (good or not) or its previous copy.
+pub fn has_state(dir: &std::path::Path) -> bool {
+    use crate::node::state::{PREV_STATE_FILE, STATE_FILE};
+    dir.join(STATE_FILE).exists() || dir.join(PREV_STATE_FILE).exists()
 }
 
 fn unique_name(existing: &[NodeState]) -> String {
