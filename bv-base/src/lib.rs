@@ -5,12 +5,15 @@
 //! * [`uds`]: gRPC channels and listeners on Unix sockets.
 //! * `api_endpoint` (feature `api-tls`): how clients reach the control-plane API (TLS, the
 //!   plaintext rule).
+//! * [`fault`]: named crash points for the crash-injection tests (no-ops unless the
+//!   `fault-injection` feature is on).
 //! * [`suggest`]: "did you mean" suggestions for misspelt names.
 
 #[cfg(feature = "api-tls")]
 pub mod api_endpoint;
 pub mod atomic;
 pub mod atomic_async;
+pub mod fault;
 pub mod suggest;
 pub mod uds;
 

@@ -52,6 +52,8 @@ pub enum NodeError {
         context: String,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Journal(#[from] crate::journal::JournalError),
     #[error("node state cannot be read ({0}); only delete works on this node")]
     Broken(String),
     #[error("upgrade failed and was rolled back: {0}")]
