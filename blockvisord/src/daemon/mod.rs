@@ -209,7 +209,17 @@ pub async fn run(config: Config) -> eyre::Result<()> {
     let recovery_every = Duration::from_secs(config.recovery_interval_secs.max(1));
     let (scheduler, fired) = bv_host::scheduler::Scheduler::new();
     let svc = Arc::new(services(config, Arc::new(scheduler))?);
+    // Under the root lock, before anything is served: nothing else touches the root.
+    let mut report = bv_node::nodes::recover_host(&svc).await;
     let registry = Arc::new(Registry::load(svc.clone()).wrap_err("loading nodes")?);
+    registry.finish_interrupted_upgrades(&mut report).await;
+    info!(
+        operations = report.operations.len(),
+        removed = report.removed.len(),
+        errors = report.errors.len(),
+        "start-up recovery done"
+    );
+    registry.set_last_sweep(report);
     attach(&registry).await;
     let fleet = spawn_fleet(registry.clone()).await?;
     crate::cloud::connect_if_registered(&registry)?;

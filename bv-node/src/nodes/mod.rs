@@ -3,6 +3,7 @@
 //! while a node is busy.
 
 pub mod observed;
+pub mod startup;
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
@@ -15,6 +16,7 @@ use uuid::Uuid;
 use crate::node::state::{Loaded, NodeState};
 use crate::node::{Node, NodeError, NodeResult, Services};
 pub use observed::{NodeObservation, Observed};
+pub use startup::{SweepReport, recover_host};
 
 pub struct NodeEntry {
     pub id: Uuid,
@@ -94,6 +96,8 @@ pub struct Registry {
     create_lock: tokio::sync::Mutex<()>,
     /// Health-check results (status reasons, alerts, metrics).
     observed: Observed,
+    /// What start-up recovery did.
+    last_sweep: RwLock<SweepReport>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -137,6 +141,7 @@ impl Registry {
             nodes: RwLock::new(nodes),
             create_lock: tokio::sync::Mutex::new(()),
             observed: Observed::default(),
+            last_sweep: RwLock::new(SweepReport::default()),
         })
     }
 
@@ -154,7 +159,26 @@ impl Registry {
 
     /// The host's figures with this registry's node count.
     pub fn host_metrics(&self) -> babel_api::pb::blockvisor::v1::HostMetrics {
-        bv_host::hostinfo::metrics(&self.services().config.root, self.used_ips())
+        let mut m = bv_host::hostinfo::metrics(&self.services().config.root, self.used_ips());
+        let sweep = self.last_sweep();
+        m.last_sweep = Some(babel_api::pb::blockvisor::v1::SweepReport {
+            at: sweep.at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+            operations: sweep.operations,
+            removed: sweep.removed,
+            errors: sweep.errors,
+        });
+        m
+    }
+
+    pub fn set_last_sweep(&self, report: SweepReport) {
+        *self.last_sweep.write().unwrap_or_else(|p| p.into_inner()) = report;
+    }
+
+    pub fn last_sweep(&self) -> SweepReport {
+        self.last_sweep
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn observed(&self) -> &Observed {

@@ -301,6 +301,12 @@ pub async fn host(socket: &Path, cmd: HostCommand, format: Format) -> eyre::Resu
             "load_five": m.load_five,
             "load_fifteen": m.load_fifteen,
             "uptime_secs": m.uptime_secs,
+            "last_sweep": m.last_sweep.as_ref().map(|s| serde_json::json!({
+                "at": s.at,
+                "operations": s.operations,
+                "removed": s.removed,
+                "errors": s.errors,
+            })),
         })),
         Format::Text => {
             println!("Used cpu:       {:.1}%", m.used_cpu_percent);
