@@ -5,9 +5,9 @@ use std::sync::Arc;
 use tracing::info;
 
 use super::state::NodeState;
+use super::{Node, NodeError, NodeResult, Services, io_err};
 use crate::journal::{Journal, Op};
 use bv_base::fault;
-use super::{Node, NodeError, NodeResult, Services, io_err};
 
 /// Refuses images that need a newer agent than ours (patch level ignored).
 pub fn check_min_babel_version(required: &str) -> NodeResult<()> {

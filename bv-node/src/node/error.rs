@@ -89,9 +89,7 @@ impl NodeError {
             | NodeError::OwnVersion(_) => ErrorKind::InvalidArgument,
             NodeError::FailedPrecondition(_)
             | NodeError::BabelTooOld { .. }
-            | NodeError::Broken(_) => {
-                ErrorKind::FailedPrecondition
-            }
+            | NodeError::Broken(_) => ErrorKind::FailedPrecondition,
             NodeError::NotFound(_) => ErrorKind::NotFound,
             NodeError::Unimplemented(_) => ErrorKind::Unimplemented,
             _ => ErrorKind::Internal,

@@ -8,9 +8,9 @@ use chrono::Utc;
 use tracing::{info, warn};
 
 use super::state::{PREV_STATE_FILE, STATE_FILE, Status};
+use super::{Node, NodeError, NodeResult, container, env, io_err};
 use crate::journal::{Journal, Op};
 use bv_base::fault;
-use super::{Node, NodeError, NodeResult, container, env, io_err};
 use bv_host::container::{ContainerState, stop_and_delete};
 use bv_host::net::NodeNet;
 

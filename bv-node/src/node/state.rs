@@ -149,10 +149,16 @@ pub const PREV_STATE_FILE: &str = "state.json.prev";
 pub enum Loaded {
     Good(NodeState),
     /// `state.json` was unusable; the previous copy was used.
-    FromPrevious { state: NodeState, error: StateError },
+    FromPrevious {
+        state: NodeState,
+        error: StateError,
+    },
     /// Neither copy is usable: what could be salvaged (id from the dir name, name and IP
     /// when the text still holds them) and why.
-    Broken { salvaged: NodeState, error: String },
+    Broken {
+        salvaged: NodeState,
+        error: String,
+    },
 }
 
 impl NodeState {

@@ -5,6 +5,9 @@
 pub mod observed;
 pub mod startup;
 
+#[cfg(test)]
+mod crash_tests;
+
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::ops::{Deref, DerefMut};

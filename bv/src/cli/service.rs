@@ -209,7 +209,10 @@ pub async fn stop(socket: &Path, format: Format) -> eyre::Result<()> {
         // daemon started next never overlaps this one.
         let exited = wait_until(Duration::from_secs(30), || async { has_exited(pid) }).await;
         if !exited {
-            bail!("blockvisord (pid {}) has not exited 30 s after SIGTERM", i.pid);
+            bail!(
+                "blockvisord (pid {}) has not exited 30 s after SIGTERM",
+                i.pid
+            );
         }
     }
     match format {
