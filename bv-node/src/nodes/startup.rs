@@ -211,8 +211,11 @@ async fn sweep(svc: &Services, report: &mut SweepReport) {
         purge(svc, id, report).await;
     }
     // Mounts under the root that no live node owns (a node owns those under its dir).
+    // Mount points come canonical from the mount table; the root may be a symlink.
+    let canonical = nodes_dir.canonicalize().unwrap_or_else(|_| nodes_dir.clone());
     let owned = |m: &Path| {
-        m.strip_prefix(&nodes_dir)
+        m.strip_prefix(&canonical)
+            .or_else(|_| m.strip_prefix(&nodes_dir))
             .ok()
             .and_then(|rest| rest.components().next())
             .and_then(|c| c.as_os_str().to_str()?.parse::<Uuid>().ok())
