@@ -17,5 +17,5 @@ pub mod fault;
 pub mod suggest;
 pub mod uds;
 
-pub use atomic::{AtomicFile, sync_file, write_atomic, write_atomic_mode};
+pub use atomic::{AtomicFile, is_temp_file, sync_file, write_atomic, write_atomic_mode};
 pub use atomic_async::AsyncAtomicFile;

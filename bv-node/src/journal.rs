@@ -65,6 +65,10 @@ impl Journal {
         }
     }
 
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     fn path(&self, op: Op, id: Uuid) -> PathBuf {
         self.dir.join(format!("{id}.{}.json", op.as_str()))
     }

@@ -62,14 +62,47 @@ fn assert_clean(d: &Daemon, when: &str) {
     for c in d.runc_list().lines().filter(|l| !l.is_empty()) {
         assert!(ids.iter().any(|id| id == c), "{when}: container {c} left");
     }
+    let journal = dir_names(&d.root.join("journal"));
     assert!(
-        dir_names(&d.root.join("journal")).is_empty(),
-        "{when}: journal not empty"
+        journal.is_empty(),
+        "{when}: journal not empty: {journal:?}\n{}",
+        log()
     );
     assert!(
         dir_names(&d.root.join("images/tmp")).is_empty(),
         "{when}: image temp left"
     );
+}
+
+/// Starts `bv args`, kills the daemon with kill -9 `extra` ms after the operation recorded
+/// its intent (or when the command ends first), restarts it. `true` when the kill came while
+/// the operation was in flight.
+fn race(d: &mut Daemon, args: &[&str], extra: u64) -> bool {
+    let journal = d.root.join("journal");
+    let mut cmd = Command::new(bin("bv"))
+        .arg("--socket")
+        .arg(&d.socket)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut in_flight = false;
+    while started.elapsed() < Duration::from_secs(60) {
+        if !dir_names(&journal).is_empty() {
+            in_flight = true;
+            break;
+        }
+        if cmd.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    std::thread::sleep(Duration::from_millis(extra));
+    d.kill9();
+    let _ = cmd.wait();
+    d.spawn();
+    in_flight
 }
 
 #[test]
@@ -81,53 +114,52 @@ fn kill_9_during_create_and_delete_loses_and_leaks_nothing() {
     let mut d = Daemon::start();
     d.ok(&["node", "create", "--image", &uri, "--name", "keep"]);
     d.ok(&["node", "start", "keep"]);
+    let delays = [0u64, 1, 3, 10, 30, 100];
 
-    // Racing kill -9 at growing delays: each create either happened or left no trace.
-    let mut kills = 0;
-    for (i, delay) in [0u64, 20, 60, 120, 250, 500].into_iter().enumerate() {
+    // Each create either happened or left no trace.
+    let (mut kills, mut recovered) = (0, 0);
+    for (i, extra) in delays.into_iter().enumerate() {
         let name = format!("c{i}");
-        let mut create = Command::new(bin("bv"))
-            .arg("--socket")
-            .arg(&d.socket)
-            .args(["node", "create", "--image", &uri, "--name", &name])
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(delay));
-        d.kill9();
-        kills += 1;
-        let _ = create.wait();
-        d.spawn();
-        assert_clean(&d, &format!("create killed after {delay} ms"));
+        let in_flight = race(
+            &mut d,
+            &["node", "create", "--image", &uri, "--name", &name],
+            extra,
+        );
+        kills += usize::from(in_flight);
+        assert_clean(&d, &format!("create killed {extra} ms in"));
         let keep = d.node("keep");
         assert_eq!(keep["status"], "Running", "{keep}\n{}", d.log());
-        let sweep = d.json(&["host", "info"]);
-        assert!(sweep["last_sweep"]["at"].is_string(), "{sweep}");
+        let info = d.json(&["host", "info"]);
+        let sweep = &info["last_sweep"];
+        assert!(sweep["at"].is_string(), "{info}");
+        recovered += sweep["operations"].as_array().map_or(0, |a| a.len());
+        // The name is either taken by a complete node or free again.
+        if d.node(&name).is_null() {
+            d.ok(&["node", "create", "--image", &uri, "--name", &name]);
+        }
     }
-    // And each delete either did not start or is complete.
-    let created: Vec<String> = d
-        .json(&["node", "list"])
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n["name"].as_str().unwrap().to_string())
-        .filter(|n| n != "keep")
-        .collect();
-    for (name, delay) in created.iter().zip([0u64, 30, 100, 300, 600, 900]) {
-        d.ok(&["node", "start", name]);
-        let mut delete = Command::new(bin("bv"))
-            .arg("--socket")
-            .arg(&d.socket)
-            .args(["node", "delete", name, "--yes"])
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(delay));
-        d.kill9();
-        kills += 1;
-        let _ = delete.wait();
-        d.spawn();
-        assert_clean(&d, &format!("delete killed after {delay} ms"));
+    // Each delete either did not start or is complete, whatever it had done.
+    for (i, extra) in delays.into_iter().enumerate() {
+        let name = format!("c{i}");
+        d.ok(&["node", "start", &name]);
+        let in_flight = race(&mut d, &["node", "delete", &name, "--yes"], extra);
+        kills += usize::from(in_flight);
+        assert_clean(&d, &format!("delete killed {extra} ms in"));
+        let info = d.json(&["host", "info"]);
+        recovered += info["last_sweep"]["operations"]
+            .as_array()
+            .map_or(0, |a| a.len());
+        let left = d.node(&name);
+        assert!(left.is_null() || left["status"] == "Running", "{left}");
     }
-    assert!(kills >= 6, "{kills}");
+    assert_eq!(
+        kills, 12,
+        "every kill came while an operation was in flight"
+    );
+    assert!(
+        recovered >= 6,
+        "only {recovered} interrupted operations were recovered"
+    );
     assert_eq!(d.node("keep")["status"], "Running");
 }
 
@@ -168,7 +200,10 @@ fn corrupt_state_falls_back_or_is_broken_and_deletable() {
     let node = d.node("victim");
     assert_eq!(node["status"], "Broken", "{node}\n{}", d.log());
     assert!(
-        node["status_reason"].as_str().unwrap().contains("state.json"),
+        node["status_reason"]
+            .as_str()
+            .unwrap()
+            .contains("state.json"),
         "{node}"
     );
     assert_eq!(d.runc_list(), containers_now, "container must keep running");

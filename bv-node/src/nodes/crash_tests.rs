@@ -266,6 +266,10 @@ async fn sweep_removes_what_belongs_to_no_node_and_reports_it() {
         .lock()
         .unwrap()
         .push(h.svc.config.images_dir().join("tmp/pull-1-2-3"));
+    let journal_dir = h.svc.config.root.join("journal");
+    std::fs::create_dir_all(&journal_dir).unwrap();
+    let torn = journal_dir.join(format!(".{stray}.create.json.77.0.tmp"));
+    std::fs::write(&torn, "{").unwrap();
     drop(reg);
 
     let (reg, report) = restart(&h).await;
@@ -277,6 +281,7 @@ async fn sweep_removes_what_belongs_to_no_node_and_reports_it() {
         format!("mount {}", dir.join("rootfs").display()),
         format!("cgroup blockvisor/{stray}"),
         format!("dir {}", dir.display()),
+        format!("temp {}", torn.display()),
         format!(
             "image temp {}",
             h.svc.config.images_dir().join("tmp/pull-1-2-3").display()

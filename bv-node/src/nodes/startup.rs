@@ -212,7 +212,9 @@ async fn sweep(svc: &Services, report: &mut SweepReport) {
     }
     // Mounts under the root that no live node owns (a node owns those under its dir).
     // Mount points come canonical from the mount table; the root may be a symlink.
-    let canonical = nodes_dir.canonicalize().unwrap_or_else(|_| nodes_dir.clone());
+    let canonical = nodes_dir
+        .canonicalize()
+        .unwrap_or_else(|_| nodes_dir.clone());
     let owned = |m: &Path| {
         m.strip_prefix(&canonical)
             .or_else(|_| m.strip_prefix(&nodes_dir))
@@ -228,6 +230,23 @@ async fn sweep(svc: &Services, report: &mut SweepReport) {
         match svc.rootfs.unmount_at(&m).await {
             Ok(()) => report.removed(format!("mount {}", m.display())),
             Err(e) => report.error(format!("mount {}: {e}", m.display())),
+        }
+    }
+    // Temporary files of atomic writes a crash cut short (journal, node states).
+    let mut dirs = vec![Journal::new(&svc.config.root).dir().to_path_buf()];
+    dirs.extend(live.iter().map(|id| nodes_dir.join(id.to_string())));
+    for dir in dirs {
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for path in rd.flatten().map(|e| e.path()) {
+            if !bv_base::is_temp_file(&path) {
+                continue;
+            }
+            match std::fs::remove_file(&path) {
+                Ok(()) => report.removed(format!("temp {}", path.display())),
+                Err(e) => report.error(format!("temp {}: {e}", path.display())),
+            }
         }
     }
     for p in svc.rootfs.sweep_tmp().await {
