@@ -29,9 +29,9 @@ impl Drop for Image {
 fn ids_of(d: &Daemon) -> Vec<String> {
     d.json(&["node", "list"])
         .as_array()
-        .unwrap()
+        .expect("node list is an array")
         .iter()
-        .map(|n| n["id"].as_str().unwrap().to_string())
+        .filter_map(|n| n["id"].as_str().map(String::from))
         .collect()
 }
 
@@ -85,7 +85,7 @@ fn race(d: &mut Daemon, args: &[&str], extra: u64) -> bool {
         .args(args)
         .stdout(std::process::Stdio::null())
         .spawn()
-        .unwrap();
+        .expect("spawn bv");
     let started = std::time::Instant::now();
     let mut in_flight = false;
     while started.elapsed() < Duration::from_secs(60) {
@@ -93,7 +93,7 @@ fn race(d: &mut Daemon, args: &[&str], extra: u64) -> bool {
             in_flight = true;
             break;
         }
-        if cmd.try_wait().unwrap().is_some() {
+        if cmd.try_wait().expect("bv status").is_some() {
             break;
         }
         std::thread::sleep(Duration::from_micros(200));
