@@ -2,7 +2,9 @@
 //! node are serialised, different nodes proceed in parallel), a state cache for listing
 //! while a node is busy.
 
+pub mod dirs;
 pub mod observed;
+pub mod report;
 pub mod startup;
 
 #[cfg(test)]
@@ -18,8 +20,10 @@ use uuid::Uuid;
 
 use crate::node::state::{Loaded, NodeState};
 use crate::node::{Node, NodeError, NodeResult, Services};
+pub use dirs::{has_state, node_dir_id};
 pub use observed::{NodeObservation, Observed};
-pub use startup::{SweepReport, recover_host};
+pub use report::SweepReport;
+pub use startup::recover_host;
 
 pub struct NodeEntry {
     pub id: Uuid,
@@ -173,6 +177,25 @@ impl Registry {
         m
     }
 
+    /// Phase two of start-up recovery, once the nodes are loaded: interrupted upgrades are
+    /// rolled back to the image recorded before them (or just tidied when they had already
+    /// succeeded).
+    pub async fn finish_interrupted_upgrades(&self, report: &mut SweepReport) {
+        let journal = crate::journal::Journal::new(&self.svc.config.root);
+        for entry in self.list() {
+            let mut node = entry.lock().await;
+            startup::finish_upgrade(&mut node, &journal, report).await;
+        }
+        // Entries of nodes that are gone.
+        for intent in journal.list().into_iter().flatten() {
+            if intent.op == crate::journal::Op::Upgrade
+                && self.get(&intent.node_id.to_string()).is_err()
+            {
+                let _ = journal.done(intent.op, intent.node_id);
+            }
+        }
+    }
+
     pub fn set_last_sweep(&self, report: SweepReport) {
         *self.last_sweep.write().unwrap_or_else(|p| p.into_inner()) = report;
     }
@@ -273,17 +296,6 @@ impl Registry {
         self.observed.remove(&entry.id);
         Ok(())
     }
-}
-
-/// The node id a node dir is named for.
-pub fn node_dir_id(path: &std::path::Path) -> Option<Uuid> {
-    path.file_name()?.to_str()?.parse().ok()
-}
-
-/// Whether a node dir holds a state file (good or not) or its previous copy.
-pub fn has_state(dir: &std::path::Path) -> bool {
-    use crate::node::state::{PREV_STATE_FILE, STATE_FILE};
-    dir.join(STATE_FILE).exists() || dir.join(PREV_STATE_FILE).exists()
 }
 
 fn unique_name(existing: &[NodeState]) -> String {

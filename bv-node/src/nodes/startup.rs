@@ -14,41 +14,14 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use tracing::{info, warn};
+use chrono::Utc;
 use uuid::Uuid;
 
-use super::{Registry, has_state, node_dir_id};
+use super::dirs::{has_state, node_dir_id};
+use super::report::SweepReport;
 use crate::journal::{Journal, Op};
-use crate::node::Services;
+use crate::node::{Node, Services};
 use bv_host::container::{ContainerState, stop_and_delete};
-
-/// What the last start-up recovery did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SweepReport {
-    pub at: Option<DateTime<Utc>>,
-    /// Interrupted operations completed or rolled back.
-    pub operations: Vec<String>,
-    /// Leftovers removed (`kind path-or-name`).
-    pub removed: Vec<String>,
-    /// What could not be cleaned (kept for the next start).
-    pub errors: Vec<String>,
-}
-
-impl SweepReport {
-    fn removed(&mut self, what: String) {
-        info!("sweep: removed {what}");
-        self.removed.push(what);
-    }
-    fn error(&mut self, what: String) {
-        warn!("sweep: {what}");
-        self.errors.push(what);
-    }
-    fn operation(&mut self, what: String) {
-        info!("recovery: {what}");
-        self.operations.push(what);
-    }
-}
 
 /// Phase one, before the registry loads: interrupted creates and deletes, then the sweep.
 pub async fn recover_host(svc: &Services) -> SweepReport {
@@ -86,47 +59,33 @@ pub async fn recover_host(svc: &Services) -> SweepReport {
     report
 }
 
-impl Registry {
-    /// Phase two, once the nodes are loaded: interrupted upgrades are rolled back to the
-    /// image recorded before them (or just tidied when they had already succeeded).
-    pub async fn finish_interrupted_upgrades(&self, report: &mut SweepReport) {
-        let journal = Journal::new(&self.svc.config.root);
-        for entry in self.list() {
-            let mut node = entry.lock().await;
-            let id = node.state.id;
-            let recorded = journal.has(Op::Upgrade, id);
-            if !recorded && node.state.upgrade.is_none() {
-                continue;
-            }
-            if node.broken.is_some() {
-                report.error(format!(
-                    "interrupted upgrade of Broken node {} ({id}) left as is",
-                    node.state.name
-                ));
-                continue;
-            }
-            match node.finish_interrupted_upgrade().await {
-                Ok(()) => {
-                    report.operation(format!(
-                        "finished the interrupted upgrade of node {} ({id}): image {}",
-                        node.state.name, node.state.image.uri
-                    ));
-                    if let Err(e) = journal.done(Op::Upgrade, id) {
-                        report.error(e.to_string());
-                    }
-                }
-                Err(e) => report.error(format!(
-                    "interrupted upgrade of node {} ({id}): {e}",
-                    node.state.name
-                )),
+/// Settles an interrupted upgrade of `node` (rolled back, or tidied when it had succeeded).
+pub(crate) async fn finish_upgrade(node: &mut Node, journal: &Journal, report: &mut SweepReport) {
+    let id = node.state.id;
+    if !journal.has(Op::Upgrade, id) && node.state.upgrade.is_none() {
+        return;
+    }
+    if node.broken.is_some() {
+        report.error(format!(
+            "interrupted upgrade of Broken node {} ({id}) left as is",
+            node.state.name
+        ));
+        return;
+    }
+    match node.finish_interrupted_upgrade().await {
+        Ok(()) => {
+            report.operation(format!(
+                "finished the interrupted upgrade of node {} ({id}): image {}",
+                node.state.name, node.state.image.uri
+            ));
+            if let Err(e) = journal.done(Op::Upgrade, id) {
+                report.error(e.to_string());
             }
         }
-        // Entries of nodes that are gone.
-        for intent in journal.list().into_iter().flatten() {
-            if intent.op == Op::Upgrade && self.get(&intent.node_id.to_string()).is_err() {
-                let _ = journal.done(Op::Upgrade, intent.node_id);
-            }
-        }
+        Err(e) => report.error(format!(
+            "interrupted upgrade of node {} ({id}): {e}",
+            node.state.name
+        )),
     }
 }
 
