@@ -121,6 +121,23 @@ fn parent_dir(path: &Path) -> &Path {
         .unwrap_or(Path::new("."))
 }
 
+/// Whether `path` is a temporary file of [`write_atomic`] (left behind when a writer died
+/// before its rename).
+pub fn is_temp_file(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_prefix('.')?.strip_suffix(".tmp"))
+        .and_then(|rest| {
+            let mut parts = rest.rsplitn(3, '.');
+            let n = parts.next()?;
+            let pid = parts.next()?;
+            let name = parts.next()?;
+            let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+            Some(!name.is_empty() && digits(n) && digits(pid))
+        })
+        .unwrap_or(false)
+}
+
 /// `.<name>.<pid>.<n>.tmp` in `path`'s directory: hidden, unique per process and per write, so
 /// concurrent writers of one destination never share a temporary file.
 pub(crate) fn temp_path(path: &Path) -> io::Result<PathBuf> {
@@ -212,6 +229,9 @@ mod tests {
     #[test]
     fn relative_path_without_directory() {
         let tmp = temp_path(Path::new("state.json")).unwrap();
+        assert!(is_temp_file(&tmp));
+        assert!(!is_temp_file(Path::new("state.json")));
+        assert!(!is_temp_file(Path::new(".state.json.x.1.tmp")));
         assert_eq!(tmp.parent(), Some(Path::new(".")));
         assert!(temp_path(Path::new("/")).is_err());
     }

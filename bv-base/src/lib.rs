@@ -6,6 +6,8 @@
 //! * `api_endpoint` (feature `api-tls`): how clients reach the control-plane API (TLS, the
 //!   plaintext rule).
 //! * `cli_docs` (feature `cli-docs`): shell completions and man pages from a clap definition.
+//! * [`fault`]: named crash points for the crash-injection tests (no-ops unless the
+//!   `fault-injection` feature is on).
 //! * [`suggest`]: "did you mean" suggestions for misspelt names.
 //! * [`term`]: whether escape codes may go to a stream (TTY, `NO_COLOR`).
 
@@ -15,9 +17,10 @@ pub mod atomic;
 pub mod atomic_async;
 #[cfg(feature = "cli-docs")]
 pub mod cli_docs;
+pub mod fault;
 pub mod suggest;
 pub mod term;
 pub mod uds;
 
-pub use atomic::{AtomicFile, sync_file, write_atomic, write_atomic_mode};
+pub use atomic::{AtomicFile, is_temp_file, sync_file, write_atomic, write_atomic_mode};
 pub use atomic_async::AsyncAtomicFile;

@@ -75,6 +75,7 @@ pub fn metrics(root: &Path, used_ips: usize) -> pb::HostMetrics {
         network_received_bytes: rx,
         network_sent_bytes: tx,
         uptime_secs: uptime as u64,
+        last_sweep: None,
     }
 }
 

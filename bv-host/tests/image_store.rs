@@ -343,3 +343,47 @@ async fn docker_daemon_image_matches_docker_export() {
         .unwrap_err();
     assert!(matches!(err, ImageError::NotFound { .. }), "{err}");
 }
+
+/// A pull that dies once its spool exists leaves `tmp/pull-*`; the start-up sweep removes it
+/// at once and the next pull works.
+#[tokio::test]
+async fn crashed_pull_leaves_a_spool_that_the_sweep_removes() {
+    let tmp = tmpdir();
+    let layers = fixture_layers_for_docker();
+    let tag = format!("{}:v1", unique("bvimgcrash"));
+    let archive = tmp.path().join("archive.tar");
+    write_docker_archive(&archive, &tag, &layers);
+    run(Command::new("docker").arg("load").arg("-i").arg(&archive));
+    let _cleanup = DockerImage(tag.clone());
+    let s = store(tmp.path());
+    let uri = format!("docker-daemon://{tag}");
+    let crashed = tokio::task::LocalSet::new()
+        .run_until(async {
+            bv_base::fault::arm(Some("pull.after_scratch"));
+            let (s2, uri2) = (s.clone(), uri.clone());
+            let out =
+                tokio::task::spawn_local(
+                    async move { s2.ensure(&uri2, &NoProgress).await.map(|_| ()) },
+                )
+                .await;
+            bv_base::fault::arm(None);
+            out
+        })
+        .await;
+    assert!(crashed.is_err_and(|e| e.is_panic()));
+    let spool: Vec<_> = std::fs::read_dir(tmp.path().join("images/tmp"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(spool.iter().any(|n| n.starts_with("pull-")), "{spool:?}");
+    let swept = s.sweep_tmp();
+    assert_eq!(swept.len(), spool.len());
+    assert_eq!(
+        std::fs::read_dir(tmp.path().join("images/tmp"))
+            .unwrap()
+            .count(),
+        0
+    );
+    s.ensure(&uri, &NoProgress).await.unwrap();
+}

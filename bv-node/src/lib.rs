@@ -7,5 +7,6 @@
 //! * [`engine`]: the host side of the plugin engine (`BabelEngine` per node).
 
 pub mod engine;
+pub mod journal;
 pub mod node;
 pub mod nodes;

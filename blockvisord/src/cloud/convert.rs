@@ -201,7 +201,7 @@ pub fn state_to_api(s: Status) -> pb::NodeState {
         Status::Running => pb::NodeState::Running,
         Status::Stopped => pb::NodeState::Stopped,
         Status::Busy => pb::NodeState::Busy,
-        Status::Failed => pb::NodeState::Failed,
+        Status::Failed | Status::Broken => pb::NodeState::Failed,
     }
 }
 

@@ -16,6 +16,7 @@ pub fn status_to_pb(s: Status) -> pb::NodeStatus {
         Status::Stopped => pb::NodeStatus::Stopped,
         Status::Busy => pb::NodeStatus::Busy,
         Status::Failed => pb::NodeStatus::Failed,
+        Status::Broken => pb::NodeStatus::Broken,
     }
 }
 

@@ -5,6 +5,7 @@
 pub mod convert;
 pub mod error;
 pub mod jobs;
+pub mod lock;
 pub mod logs;
 pub mod service;
 
@@ -67,6 +68,10 @@ pub fn services(
 pub async fn attach(registry: &Registry) {
     for entry in registry.list() {
         let mut node = entry.lock().await;
+        if node.broken.is_some() {
+            // Its firewall and config are unknown: leave what runs alone until it is deleted.
+            continue;
+        }
         // Rules live in the node's namespace; loading them again makes them match the state.
         if let Err(e) = node.apply_firewall().await {
             warn!(node = %node.state.id, "firewall: {e}");
@@ -198,11 +203,23 @@ async fn check_not_running(socket: &Path) -> eyre::Result<()> {
 
 pub async fn run(config: Config) -> eyre::Result<()> {
     let socket = config.socket.clone();
+    // Held until this function returns (and by the kernel until the process is gone).
+    let _root_lock = lock::RootLock::acquire(&config.root)?;
     check_not_running(&socket).await?;
     let recovery_every = Duration::from_secs(config.recovery_interval_secs.max(1));
     let (scheduler, fired) = bv_host::scheduler::Scheduler::new();
     let svc = Arc::new(services(config, Arc::new(scheduler))?);
+    // Under the root lock, before anything is served: nothing else touches the root.
+    let mut report = bv_node::nodes::recover_host(&svc).await;
     let registry = Arc::new(Registry::load(svc.clone()).wrap_err("loading nodes")?);
+    registry.finish_interrupted_upgrades(&mut report).await;
+    info!(
+        operations = report.operations.len(),
+        removed = report.removed.len(),
+        errors = report.errors.len(),
+        "start-up recovery done"
+    );
+    registry.set_last_sweep(report);
     attach(&registry).await;
     let fleet = spawn_fleet(registry.clone()).await?;
     crate::cloud::connect_if_registered(&registry)?;

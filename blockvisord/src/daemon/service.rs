@@ -49,7 +49,7 @@ impl Service {
 
     pub async fn describe(&self, node: &Node) -> pb::Node {
         let status = node.status().await;
-        let reason = if status == NodeStatus::Failed {
+        let reason = if status.is_failed() {
             node.failure_reason().await
         } else {
             String::new()

@@ -21,7 +21,7 @@ pub fn node_alerts(
     metrics: Option<&pb::NodeMetrics>,
 ) -> Vec<pb::NodeAlert> {
     let mut out = vec![];
-    if status == Status::Failed {
+    if status.is_failed() {
         let why = if reason.is_empty() {
             "node is Failed"
         } else {

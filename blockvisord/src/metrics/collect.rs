@@ -48,7 +48,7 @@ pub async fn observe(entry: &NodeEntry, observed: &Observed, cadence: Cadence) -
     // before an upgrade never counts as seeing the upgraded node.
     let seen_at = Utc::now();
     let status = node.status().await;
-    let reason = if status == Status::Failed {
+    let reason = if status.is_failed() {
         node.failure_reason().await
     } else {
         String::new()

@@ -39,7 +39,7 @@ pub fn annotate(
     let dir = config.nodes_dir().join(id.to_string());
     let observed = registry.observed().get(&id);
     let mut alerts = alerts::node_alerts(status, reason, None);
-    if status != Status::Failed
+    if !status.is_failed()
         && let Some(o) = observed
     {
         alerts.extend(o.alerts.into_iter().filter(|a| a.kind != "failed"));

@@ -59,11 +59,12 @@ fn job_status(info: &bpb::JobInfo) -> &'static str {
     }
 }
 
-const STATUSES: [(Status, &str); 4] = [
+const STATUSES: [(Status, &str); 5] = [
     (Status::Running, "running"),
     (Status::Stopped, "stopped"),
     (Status::Busy, "busy"),
     (Status::Failed, "failed"),
+    (Status::Broken, "broken"),
 ];
 
 fn encode_host(reg: &mut Registry, h: &pb::HostMetrics, nodes: usize) {

@@ -18,6 +18,8 @@ pub struct FakeRuntime {
     pub fail_run: Mutex<Option<String>>,
     /// When set, SIGTERM is ignored (the container keeps running until SIGKILL).
     pub ignore_term: Mutex<bool>,
+    /// Cgroups left behind (the fake never creates one; tests plant them).
+    pub cgroups: Mutex<std::collections::HashSet<String>>,
 }
 
 impl FakeRuntime {
@@ -152,6 +154,24 @@ impl ContainerRuntime for FakeRuntime {
 
     fn state_root(&self) -> PathBuf {
         PathBuf::from("/fake")
+    }
+
+    async fn list(&self) -> RuntimeResult<Vec<String>> {
+        Ok(self
+            .containers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .cloned()
+            .collect())
+    }
+
+    async fn remove_cgroup(&self, cgroups_path: &str) -> RuntimeResult<bool> {
+        Ok(self
+            .cgroups
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(cgroups_path))
     }
 }
 

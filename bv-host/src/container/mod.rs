@@ -85,6 +85,11 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     async fn exec(&self, id: &str, args: &[String], env: &[String]) -> RuntimeResult<ExecOutput>;
     /// State root, for tools that exec into containers themselves (`bv node shell`).
     fn state_root(&self) -> PathBuf;
+    /// Ids of every container under this runtime's state root.
+    async fn list(&self) -> RuntimeResult<Vec<String>>;
+    /// Removes the (empty) cgroup a container was given, if it is still there; `true` when
+    /// one was removed.
+    async fn remove_cgroup(&self, cgroups_path: &str) -> RuntimeResult<bool>;
 }
 
 /// Stops a container: `signal` to init, wait up to `grace`, then SIGKILL and wait, then

@@ -270,4 +270,55 @@ impl ContainerRuntime for Runc {
     fn state_root(&self) -> PathBuf {
         self.root.clone()
     }
+
+    async fn list(&self) -> RuntimeResult<Vec<String>> {
+        let entries = match std::fs::read_dir(&self.root) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+            Err(source) => {
+                return Err(RuntimeError::Io {
+                    context: format!("listing {}", self.root.display()),
+                    source,
+                });
+            }
+        };
+        Ok(entries
+            .flatten()
+            .filter(|e| e.path().join("state.json").is_file())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .collect())
+    }
+
+    async fn remove_cgroup(&self, cgroups_path: &str) -> RuntimeResult<bool> {
+        let rel = cgroups_path.trim_start_matches('/');
+        if rel.is_empty() || rel.split('/').any(|c| c == ".." || c.is_empty()) {
+            return Ok(false);
+        }
+        let root = Path::new(CGROUP_ROOT);
+        // Unified hierarchy: one dir. cgroup v1: one per controller hierarchy.
+        let dirs: Vec<PathBuf> = if root.join("cgroup.controllers").exists() {
+            vec![root.join(rel)]
+        } else {
+            std::fs::read_dir(root)
+                .map(|rd| rd.flatten().map(|e| e.path().join(rel)).collect())
+                .unwrap_or_default()
+        };
+        let mut removed = false;
+        for dir in dirs {
+            match std::fs::remove_dir(&dir) {
+                Ok(()) => removed = true,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => {
+                    return Err(RuntimeError::Io {
+                        context: format!("removing cgroup {}", dir.display()),
+                        source,
+                    });
+                }
+            }
+        }
+        Ok(removed)
+    }
 }
+
+/// Where the unified cgroup hierarchy is mounted.
+const CGROUP_ROOT: &str = "/sys/fs/cgroup";

@@ -29,6 +29,8 @@ pub trait Mounter: Send + Sync {
     fn copy_tree(&self, from: &Path, to: &Path) -> io::Result<()>;
     /// Mount points of overlays whose lower dir is `lower`.
     fn overlays_on(&self, lower: &Path) -> Vec<PathBuf>;
+    /// Every mount point at or below `dir`, deepest first.
+    fn mounts_under(&self, dir: &Path) -> Vec<PathBuf>;
 }
 
 /// The real thing: overlayfs via mount(2), `cp -a --reflink=auto` for copies.
@@ -101,6 +103,20 @@ impl Mounter for SystemMounter {
         } else {
             Err(io::Error::other(format!("cp -a exited with {status}")))
         }
+    }
+
+    fn mounts_under(&self, dir: &Path) -> Vec<PathBuf> {
+        let Ok(dir) = dir.canonicalize() else {
+            return vec![];
+        };
+        let mut out: Vec<PathBuf> = mountinfo()
+            .into_iter()
+            .map(|m| PathBuf::from(m.mount_point))
+            .filter(|p| p.starts_with(&dir))
+            .collect();
+        out.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+        out.dedup();
+        out
     }
 
     fn overlays_on(&self, lower: &Path) -> Vec<PathBuf> {
@@ -429,6 +445,9 @@ mod tests {
         fn copy_tree(&self, _: &Path, to: &Path) -> io::Result<()> {
             *self.copies.lock().unwrap() += 1;
             std::fs::write(to.join("copied"), b"")
+        }
+        fn mounts_under(&self, _: &Path) -> Vec<PathBuf> {
+            vec![]
         }
         fn overlays_on(&self, _: &Path) -> Vec<PathBuf> {
             Vec::new()

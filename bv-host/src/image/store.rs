@@ -207,6 +207,41 @@ impl ImageStore {
     }
 
     /// Whether the node's rootfs is ready to use (overlay mounted, or a copy present).
+    /// Every mount point at or below `dir`, deepest first.
+    pub fn mounts_under(&self, dir: &Path) -> Vec<PathBuf> {
+        self.inner.mounter.mounts_under(dir)
+    }
+
+    /// Unmounts whatever is mounted at `target`.
+    pub fn unmount_at(&self, target: &Path) -> Result<(), ImageError> {
+        self.inner
+            .mounter
+            .unmount(target)
+            .map_err(|e| ImageError::io(target, e))
+    }
+
+    /// Removes every temporary entry (interrupted pulls and unpacks). Only for a caller that
+    /// knows no pull runs on this store (the daemon at start, under its root lock).
+    pub fn sweep_tmp(&self) -> Vec<PathBuf> {
+        let Ok(rd) = std::fs::read_dir(self.inner.layout.tmp()) else {
+            return vec![];
+        };
+        let mut removed = vec![];
+        for ent in rd.flatten() {
+            let path = ent.path();
+            let gone = if path.is_dir() {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+            match gone {
+                Ok(()) => removed.push(path),
+                Err(e) => tracing::warn!(path = %path.display(), "cannot remove: {e}"),
+            }
+        }
+        removed
+    }
+
     pub fn is_mounted(&self, node_dir: &Path) -> bool {
         mount::is_mounted(self.inner.mounter.as_ref(), node_dir)
     }
@@ -359,6 +394,7 @@ impl ImageStore {
             Plan::Local { .. } => None,
             _ => Some(layout.scratch("pull")?),
         };
+        bv_base::fault::point("pull.after_scratch");
         let result = self
             .fetch_unpack_inner(resolved, uri, spool.as_deref(), progress)
             .await;

@@ -132,6 +132,19 @@ impl NodeNetwork for Bridge {
         Ok(())
     }
 
+    async fn leftovers(&self, node_id: &str) -> Vec<String> {
+        let mut out = vec![];
+        let ns = self.netns(node_id);
+        if netns_path(&ns).exists() {
+            out.push(format!("netns {ns}"));
+        }
+        let veth = self.veth(node_id);
+        if std::path::Path::new("/sys/class/net").join(&veth).exists() {
+            out.push(format!("veth {veth}"));
+        }
+        out
+    }
+
     async fn apply_firewall(
         &self,
         node_id: &str,

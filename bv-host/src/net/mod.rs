@@ -3,6 +3,8 @@
 
 pub mod bridge;
 pub mod error;
+#[cfg(any(test, feature = "fakes"))]
+pub mod fake;
 pub mod firewall;
 pub mod host_rules;
 pub mod network;

@@ -22,6 +22,8 @@ pub trait NodeNetwork: Send + Sync + 'static {
     async fn setup(&self, node_id: &str, net: &NodeNet) -> Result<Network, NetError>;
     /// Removes the node's namespace and veth (idempotent).
     async fn teardown(&self, node_id: &str) -> Result<(), NetError>;
+    /// What of the node's network exists on the host now (namespace, veth), by name.
+    async fn leftovers(&self, node_id: &str) -> Vec<String>;
     /// Replaces the node's firewall rules atomically. A node whose namespace does not exist
     /// yet gets them when it is set up (the caller applies them after `setup`). Host-network
     /// implementations do nothing: a node's rules must not filter the host.
@@ -45,6 +47,9 @@ impl NodeNetwork for HostOnly {
     }
     async fn teardown(&self, _node_id: &str) -> Result<(), NetError> {
         Ok(())
+    }
+    async fn leftovers(&self, _node_id: &str) -> Vec<String> {
+        vec![]
     }
 }
 

@@ -12,6 +12,21 @@ pub struct FakeRootfs {
     pub calls: Mutex<Vec<String>>,
     /// Plugin written into every mounted rootfs.
     pub plugin: String,
+    /// Mounted rootfs paths.
+    pub mounted: Mutex<std::collections::BTreeSet<PathBuf>>,
+    /// Leftovers the next `sweep_tmp` reports as removed (tests plant them).
+    pub tmp: Mutex<Vec<PathBuf>>,
+}
+
+impl FakeRootfs {
+    pub fn mounted(&self) -> Vec<PathBuf> {
+        self.mounted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .cloned()
+            .collect()
+    }
 }
 
 #[async_trait]
@@ -50,7 +65,30 @@ impl RootfsProvider for FakeRootfs {
         std::fs::write(&main, &self.plugin).map_err(io("writing", &main))?;
         let image = rootfs.join("image");
         std::fs::write(&image, uri).map_err(io("writing", &image))?;
+        self.mounted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(rootfs.clone());
         Ok(rootfs)
+    }
+
+    fn mounts_under(&self, dir: &Path) -> Vec<PathBuf> {
+        self.mounted()
+            .into_iter()
+            .filter(|p| p.starts_with(dir))
+            .collect()
+    }
+
+    async fn unmount_at(&self, target: &Path) -> Result<(), RootfsError> {
+        self.mounted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(target);
+        Ok(())
+    }
+
+    async fn sweep_tmp(&self) -> Vec<PathBuf> {
+        std::mem::take(&mut *self.tmp.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     async fn unmount(&self, node_dir: &Path) -> Result<(), RootfsError> {
@@ -58,7 +96,10 @@ impl RootfsProvider for FakeRootfs {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push("unmount".into());
-        let _ = node_dir;
+        self.mounted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&node_dir.join("rootfs"));
         Ok(())
     }
 }

@@ -83,6 +83,16 @@ impl RootfsProvider for DirOverlay {
         Ok(target)
     }
 
+    fn mounts_under(&self, dir: &Path) -> Vec<PathBuf> {
+        self.mounter.mounts_under(dir)
+    }
+
+    async fn unmount_at(&self, target: &Path) -> Result<(), RootfsError> {
+        self.mounter
+            .unmount(target)
+            .map_err(io("unmounting", target))
+    }
+
     async fn unmount(&self, node_dir: &Path) -> Result<(), RootfsError> {
         let target = node_dir.join("rootfs");
         if self.mounter.is_mount_point(&target) {

@@ -72,6 +72,14 @@ pub trait RootfsProvider: Send + Sync + 'static {
     async fn mount(&self, uri: &str, node_dir: &Path) -> Result<PathBuf, RootfsError>;
     /// Unmounts the node's rootfs (the writable layer stays).
     async fn unmount(&self, node_dir: &Path) -> Result<(), RootfsError>;
+    /// Every mount point at or below `dir`, deepest first (the start-up sweep).
+    fn mounts_under(&self, dir: &Path) -> Vec<PathBuf>;
+    /// Unmounts whatever is mounted at `target` (the start-up sweep).
+    async fn unmount_at(&self, target: &Path) -> Result<(), RootfsError>;
+    /// Removes leftovers of interrupted pulls; what was removed. Only at daemon start.
+    async fn sweep_tmp(&self) -> Vec<PathBuf> {
+        vec![]
+    }
 
     /// Upgrade: unmount and keep the writable layer aside, so the next mount starts fresh.
     async fn set_aside(&self, node_dir: &Path) -> Result<(), RootfsError> {

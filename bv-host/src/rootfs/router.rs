@@ -46,4 +46,17 @@ impl RootfsProvider for Router {
         self.store.unmount(node_dir).await?;
         self.dir.unmount(node_dir).await
     }
+
+    // Both providers see the same mount table.
+    fn mounts_under(&self, dir: &Path) -> Vec<PathBuf> {
+        self.store.mounts_under(dir)
+    }
+
+    async fn unmount_at(&self, target: &Path) -> Result<(), RootfsError> {
+        self.store.unmount_at(target).await
+    }
+
+    async fn sweep_tmp(&self) -> Vec<PathBuf> {
+        self.store.sweep_tmp().await
+    }
 }

@@ -84,4 +84,16 @@ impl RootfsProvider for StoreRootfs {
     async fn unmount(&self, node_dir: &Path) -> Result<(), RootfsError> {
         Ok(self.store.unmount_node_rootfs(node_dir)?)
     }
+
+    fn mounts_under(&self, dir: &Path) -> Vec<PathBuf> {
+        self.store.mounts_under(dir)
+    }
+
+    async fn unmount_at(&self, target: &Path) -> Result<(), RootfsError> {
+        Ok(self.store.unmount_at(target)?)
+    }
+
+    async fn sweep_tmp(&self) -> Vec<PathBuf> {
+        self.store.sweep_tmp()
+    }
 }

@@ -6,6 +6,8 @@ use tracing::info;
 
 use super::state::NodeState;
 use super::{Node, NodeError, NodeResult, Services, io_err};
+use crate::journal::{Journal, Op};
+use bv_base::fault;
 
 /// Refuses images that need a newer agent than ours (patch level ignored).
 pub fn check_min_babel_version(required: &str) -> NodeResult<()> {
@@ -46,6 +48,11 @@ impl Node {
                 dir.display()
             )));
         }
+        // Before the first side effect: a crash from here on is rolled back at start.
+        let journal = Journal::new(&svc.config.root);
+        let id = node.state.id;
+        journal.record(Op::Create, id, &node.state.name, &node.state.ip)?;
+        fault::point("create.after_intent");
         let result = async {
             super::paths::create_private_dir(&dir)
                 .map_err(io_err(format!("creating {}", dir.display())))?;
@@ -53,14 +60,20 @@ impl Node {
                 .map_err(io_err(format!("creating {}", node.paths.data().display())))?;
             std::fs::create_dir_all(node.paths.run())
                 .map_err(io_err(format!("creating {}", node.paths.run().display())))?;
+            fault::point("create.after_dirs");
             svc.rootfs.ensure(&node.state.image.uri, None).await?;
             svc.rootfs.mount(&node.state.image.uri, &dir).await?;
-            node.save()
+            fault::point("create.after_mount");
+            node.save()?;
+            fault::point("create.after_save");
+            journal.done(Op::Create, id)?;
+            Ok(())
         }
         .await;
         if let Err(e) = result {
             let _ = svc.rootfs.unmount(&dir).await;
             let _ = std::fs::remove_dir_all(&dir);
+            let _ = journal.done(Op::Create, id);
             return Err(e);
         }
         info!(node = %node.state.id, name = %node.state.name, uri = %node.state.image.uri, "created");

@@ -54,6 +54,10 @@ pub enum NodeError {
         context: String,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Journal(#[from] crate::journal::JournalError),
+    #[error("node state cannot be read ({0}); only delete works on this node")]
+    Broken(String),
     #[error("upgrade failed and was rolled back: {0}")]
     UpgradeRolledBack(String),
     #[error("upgrade failed ({error}) and rollback failed too ({rollback}); node marked Failed")]
@@ -86,9 +90,9 @@ impl NodeError {
             | NodeError::NotIpv4(_)
             | NodeError::BadMinBabelVersion { .. }
             | NodeError::OwnVersion(_) => ErrorKind::InvalidArgument,
-            NodeError::FailedPrecondition(_) | NodeError::BabelTooOld { .. } => {
-                ErrorKind::FailedPrecondition
-            }
+            NodeError::FailedPrecondition(_)
+            | NodeError::BabelTooOld { .. }
+            | NodeError::Broken(_) => ErrorKind::FailedPrecondition,
             NodeError::NotFound(_) => ErrorKind::NotFound,
             NodeError::Unimplemented(_) => ErrorKind::Unimplemented,
             _ => ErrorKind::Internal,

@@ -67,6 +67,9 @@ pub struct Node {
     pub recovery: Recovery,
     /// Why the last start failed (also in `<node dir>/last_error`, so it survives restarts).
     pub last_error: Option<String>,
+    /// Why the node's state cannot be read; its `state` is then a salvaged stand-in that is
+    /// never written back.
+    pub broken: Option<String>,
 }
 
 impl std::fmt::Debug for Node {
@@ -91,6 +94,7 @@ impl Node {
             engine_server: None,
             recovery: Recovery::default(),
             last_error: None,
+            broken: None,
         }
     }
 
@@ -175,6 +179,9 @@ impl Node {
     }
 
     pub fn save(&self) -> NodeResult<()> {
+        if let Some(error) = &self.broken {
+            return Err(super::NodeError::Broken(error.clone()));
+        }
         self.state.save(&self.paths.dir)?;
         Ok(())
     }

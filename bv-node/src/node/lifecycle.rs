@@ -7,8 +7,10 @@ use babel_api::node_env::BabelConfig;
 use chrono::Utc;
 use tracing::{info, warn};
 
-use super::state::Status;
+use super::state::{PREV_STATE_FILE, STATE_FILE, Status};
 use super::{Node, NodeError, NodeResult, container, env, io_err};
+use crate::journal::{Journal, Op};
+use bv_base::fault;
 use bv_host::container::{ContainerState, stop_and_delete};
 use bv_host::net::NodeNet;
 
@@ -28,6 +30,9 @@ impl Node {
 
     /// Actual status: what runs, compared with what should run.
     pub async fn status(&self) -> Status {
+        if self.broken.is_some() {
+            return Status::Broken;
+        }
         let actual = match self.container_state().await {
             ContainerState::Running { .. } => Status::Running,
             ContainerState::Absent | ContainerState::Stopped => Status::Stopped,
@@ -229,17 +234,34 @@ impl Node {
     }
 
     /// Kills the container, unmounts the rootfs and removes everything the node left.
+    /// Recorded in the journal first: a delete a crash interrupts is completed at start, and
+    /// so is one that failed part way (the node stays listed until then).
     pub async fn delete(&mut self) -> NodeResult<()> {
+        let journal = Journal::new(&self.svc.config.root);
+        journal.record(Op::Delete, self.state.id, &self.state.name, &self.state.ip)?;
+        fault::point("delete.after_intent");
         self.state.expected_status = Status::Stopped;
         self.agent = None;
         self.drop_plugin();
         self.stop_engine();
         self.svc.scheduler.remove_node(self.state.id);
         self.kill_container(libc::SIGKILL).await?;
+        fault::point("delete.after_kill");
         if !self.state.host_network {
             self.svc.network.teardown(&self.container_id()).await?;
         }
+        fault::point("delete.after_network");
         self.svc.rootfs.unmount(&self.paths.dir).await?;
+        fault::point("delete.after_unmount");
+        for file in [STATE_FILE, PREV_STATE_FILE] {
+            let path = self.paths.dir.join(file);
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_err(format!("removing {}", path.display()))(e)),
+            }
+        }
+        fault::point("delete.after_state_removed");
         match std::fs::remove_dir_all(&self.paths.dir) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -250,12 +272,16 @@ impl Node {
                 });
             }
         }
+        journal.done(Op::Delete, self.state.id)?;
         info!(node = %self.state.id, name = %self.state.name, "deleted");
         Ok(())
     }
 
     /// Why a Failed node is failed, for `bv node status` and the health check.
     pub async fn failure_reason(&self) -> String {
+        if let Some(error) = &self.broken {
+            return format!("state cannot be read: {error}");
+        }
         let last = self.last_failure();
         let with_last = |what: &str| match &last {
             Some(error) => format!("{what}: {error}"),

@@ -19,6 +19,16 @@ pub enum Status {
     Stopped,
     Busy,
     Failed,
+    /// Its `state.json` (and the previous copy) cannot be read: listed with the error, keeps
+    /// its name, IP and container; only `delete` works on it.
+    Broken,
+}
+
+impl Status {
+    /// Failed or Broken: something is wrong and the node carries a reason.
+    pub fn is_failed(self) -> bool {
+        matches!(self, Self::Failed | Self::Broken)
+    }
 }
 
 impl std::fmt::Display for Status {
@@ -28,6 +38,7 @@ impl std::fmt::Display for Status {
             Self::Stopped => "Stopped",
             Self::Busy => "Busy",
             Self::Failed => "Failed",
+            Self::Broken => "Broken",
         })
     }
 }
@@ -84,16 +95,18 @@ pub struct UpgradeState {
 pub struct NodeState {
     pub schema_version: u32,
     pub id: Uuid,
+    // What identifies the node on the host comes first, so a truncated file still holds it.
     pub name: String,
+    pub host_network: bool,
+    pub ip: String,
+    pub gateway: String,
+    pub created_at: DateTime<Utc>,
     pub display_name: String,
     pub org_id: String,
     pub protocol_name: String,
     pub image_key: ImageKey,
     pub image: NodeImage,
     pub dev_mode: bool,
-    pub host_network: bool,
-    pub ip: String,
-    pub gateway: String,
     pub properties: BTreeMap<String, String>,
     pub firewall: Firewall,
     pub vm_config: VmConfig,
@@ -103,7 +116,6 @@ pub struct NodeState {
     pub initialized: bool,
     pub restarting: bool,
     pub upgrade: Option<UpgradeState>,
-    pub created_at: DateTime<Utc>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -128,10 +140,67 @@ pub enum StateError {
 }
 
 pub const STATE_FILE: &str = "state.json";
+/// The last good `state.json` before the latest write: what a torn or corrupt state falls
+/// back to.
+pub const PREV_STATE_FILE: &str = "state.json.prev";
+
+/// What loading a node dir's state gave.
+#[derive(Debug)]
+pub enum Loaded {
+    Good(NodeState),
+    /// `state.json` was unusable; the previous copy was used.
+    FromPrevious {
+        state: NodeState,
+        error: StateError,
+    },
+    /// Neither copy is usable: what could be salvaged (id from the dir name, name and IP
+    /// when the text still holds them) and why.
+    Broken {
+        salvaged: NodeState,
+        error: String,
+    },
+}
 
 impl NodeState {
+    /// Loads `state.json`, else `state.json.prev`, else salvages what identifies the node.
+    pub fn load_or_salvage(node_dir: &Path, id: Uuid) -> Loaded {
+        let error = match Self::load_file(&node_dir.join(STATE_FILE)) {
+            Ok(state) => return Loaded::Good(state),
+            Err(e) => e,
+        };
+        let prev = node_dir.join(PREV_STATE_FILE);
+        let prev_error = match Self::load_file(&prev) {
+            Ok(state) => return Loaded::FromPrevious { state, error },
+            Err(e) => e,
+        };
+        let texts: Vec<String> = [node_dir.join(STATE_FILE), prev]
+            .iter()
+            .filter_map(|p| std::fs::read(p).ok())
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .collect();
+        let find = |key: &str| texts.iter().find_map(|t| salvage_field(t, key));
+        let mut salvaged = broken_placeholder(id);
+        if let Some(name) = find("name") {
+            salvaged.name = name;
+        }
+        if let Some(ip) = find("ip") {
+            salvaged.ip = ip;
+        }
+        if let Some(ts) = find("created_at").and_then(|t| t.parse().ok()) {
+            salvaged.created_at = ts;
+        }
+        Loaded::Broken {
+            salvaged,
+            error: format!("{error}; previous copy: {prev_error}"),
+        }
+    }
+
     pub fn load(node_dir: &Path) -> Result<Self, StateError> {
-        let path = node_dir.join(STATE_FILE);
+        Self::load_file(&node_dir.join(STATE_FILE))
+    }
+
+    fn load_file(path: &Path) -> Result<Self, StateError> {
+        let path = path.to_owned();
         let text = std::fs::read(&path).map_err(|source| StateError::Read {
             path: path.clone(),
             source,
@@ -158,7 +227,58 @@ impl NodeState {
             path: path.clone(),
             source,
         })?;
+        // Keep the current copy when it is good: a later torn or corrupt write falls back
+        // to it.
+        if let Ok(current) = std::fs::read(&path)
+            && serde_json::from_slice::<NodeState>(&current).is_ok()
+        {
+            let prev = node_dir.join(PREV_STATE_FILE);
+            write_atomic(&prev, &current)
+                .map_err(|source| StateError::Write { path: prev, source })?;
+        }
         write_atomic(&path, &json).map_err(|source| StateError::Write { path, source })
+    }
+}
+
+/// The first top-level `"key": "value"` string of a (possibly truncated) pretty state file.
+/// Top-level fields come first in the file, so the first match is the node's own.
+fn salvage_field(text: &str, key: &str) -> Option<String> {
+    let needle = format!("\n  \"{key}\": \"");
+    let start = text.find(&needle)? + needle.len();
+    let rest = &text[start..];
+    let end = rest.find('"')?;
+    Some(rest[..end].to_string()).filter(|v| !v.is_empty())
+}
+
+/// A state standing in for one that cannot be read: never written back.
+fn broken_placeholder(id: Uuid) -> NodeState {
+    NodeState {
+        schema_version: SCHEMA_VERSION,
+        id,
+        name: id.to_string(),
+        display_name: String::new(),
+        org_id: String::new(),
+        protocol_name: String::new(),
+        image_key: ImageKey {
+            protocol_key: String::new(),
+            variant_key: String::new(),
+        },
+        image: NodeImage::default(),
+        dev_mode: false,
+        // Unknown: teardown of a namespace that does not exist is harmless.
+        host_network: false,
+        ip: String::new(),
+        gateway: String::new(),
+        properties: BTreeMap::new(),
+        firewall: Firewall::default(),
+        vm_config: VmConfig::default(),
+        tags: vec![],
+        expected_status: Status::Failed,
+        started_at: None,
+        initialized: false,
+        restarting: false,
+        upgrade: None,
+        created_at: DateTime::<Utc>::MIN_UTC,
     }
 }
 

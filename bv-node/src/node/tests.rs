@@ -252,3 +252,63 @@ async fn registry_names_ips_and_lookup() {
     let again = Registry::load(f.svc.clone()).unwrap();
     assert_eq!(again.list().len(), 1);
 }
+
+#[tokio::test]
+async fn torn_state_falls_back_to_the_previous_copy() {
+    let f = fixture();
+    let mut node = Node::create(f.svc.clone(), state("img:1")).await.unwrap();
+    node.start().await.unwrap();
+    let dir = node.paths.dir.clone();
+    let text = std::fs::read(dir.join(super::state::STATE_FILE)).unwrap();
+    std::fs::write(dir.join(super::state::STATE_FILE), &text[..text.len() / 2]).unwrap();
+    let reg = Registry::load(f.svc.clone()).unwrap();
+    let entry = reg.get("node-a").unwrap();
+    let back = entry.lock().await;
+    assert!(back.broken.is_none());
+    // The copy before the last write: started, but not yet marked running.
+    assert_eq!(back.state.id, node.state.id);
+    assert_eq!(back.state.expected_status, Status::Running);
+}
+
+#[tokio::test]
+async fn unreadable_state_is_broken_keeps_name_and_ip_and_can_be_deleted() {
+    let f = fixture();
+    let mut s = state("img:1");
+    s.host_network = false;
+    s.ip = "10.77.0.10".into();
+    let reg = Registry::load(f.svc.clone()).unwrap();
+    let entry = reg.create(s).await.unwrap();
+    entry.lock().await.start().await.unwrap();
+    let (id, dir) = {
+        let n = entry.lock().await;
+        (n.container_id(), n.paths.dir.clone())
+    };
+    for file in [super::state::STATE_FILE, super::state::PREV_STATE_FILE] {
+        let text = std::fs::read(dir.join(file)).unwrap();
+        std::fs::write(dir.join(file), &text[..text.len() / 3]).unwrap();
+    }
+    let reg = Registry::load(f.svc.clone()).unwrap();
+    let entry = reg.get("node-a").unwrap();
+    {
+        let mut node = entry.lock().await;
+        assert_eq!(node.status().await, Status::Broken);
+        assert!(node.failure_reason().await.contains("state.json"));
+        assert_eq!(node.state.ip, "10.77.0.10");
+        assert!(matches!(node.start().await, Err(NodeError::Broken(_))));
+    }
+    // Its container keeps running, and nobody else gets its name or IP.
+    assert!(f.runtime.state(&id).await.unwrap().is_running());
+    let mut same_name = state("img:1");
+    same_name.host_network = false;
+    assert!(reg.create(same_name).await.is_err());
+    let mut same_ip = state("img:1");
+    same_ip.name = "other".into();
+    same_ip.host_network = false;
+    same_ip.ip = "10.77.0.10".into();
+    assert!(reg.create(same_ip).await.is_err());
+
+    reg.delete(&entry).await.unwrap();
+    assert!(!dir.exists());
+    assert!(!f.runtime.state(&id).await.unwrap().is_running());
+    assert!(reg.get("node-a").is_err());
+}

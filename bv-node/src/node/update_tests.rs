@@ -39,6 +39,9 @@ impl NodeNetwork for RecordingNet {
             .push(format!("teardown {node_id}"));
         Ok(())
     }
+    async fn leftovers(&self, _node_id: &str) -> Vec<String> {
+        vec![]
+    }
     async fn apply_firewall(&self, node_id: &str, fw: &Firewall) -> Result<(), NetError> {
         if *self.fail_firewall.lock().unwrap() {
             return Err(NetError::Failed {

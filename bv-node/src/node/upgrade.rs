@@ -5,6 +5,8 @@ use tracing::{info, warn};
 
 use super::state::{ImageKey, NodeImage, Status, UpgradeState, VmConfig};
 use super::{Node, NodeError, NodeResult, create::check_min_babel_version};
+use crate::journal::{Journal, Op};
+use bv_base::fault;
 
 /// What an upgrade changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +30,16 @@ impl Node {
         // Fetch first: a missing image must not stop the node.
         self.svc.rootfs.ensure(&target.image.uri, None).await?;
 
+        // Before the first side effect: a crash from here on is rolled back at start.
+        let journal = Journal::new(&self.svc.config.root);
+        journal.record(Op::Upgrade, self.state.id, &self.state.name, &self.state.ip)?;
+        fault::point("upgrade.after_intent");
+        let result = self.upgrade_recorded(target).await;
+        journal.done(Op::Upgrade, self.state.id)?;
+        result
+    }
+
+    async fn upgrade_recorded(&mut self, target: UpgradeTarget) -> NodeResult<()> {
         let was_running = self.state.expected_status == Status::Running;
         self.state.upgrade = Some(UpgradeState {
             previous_image: self.state.image.clone(),
@@ -41,7 +53,9 @@ impl Node {
             self.state.restarting = true;
             self.stop(false).await?;
         }
+        fault::point("upgrade.after_stop");
         self.svc.rootfs.set_aside(&self.paths.dir).await?;
+        fault::point("upgrade.after_set_aside");
         self.drop_plugin();
         self.state.image = target.image;
         self.state.image_key = target.image_key;
@@ -49,7 +63,20 @@ impl Node {
         self.state.initialized = false;
         self.save()?;
 
-        match self.bring_up(was_running).await {
+        let brought_up = async {
+            self.svc
+                .rootfs
+                .mount(&self.state.image.uri, &self.paths.dir)
+                .await?;
+            fault::point("upgrade.after_mount");
+            if was_running {
+                self.start().await?;
+            }
+            fault::point("upgrade.after_start");
+            Ok::<_, NodeError>(())
+        }
+        .await;
+        match brought_up {
             Ok(()) => {
                 self.state.upgrade = None;
                 self.save()?;
@@ -84,6 +111,17 @@ impl Node {
             .await?;
         if start {
             self.start().await?;
+        }
+        Ok(())
+    }
+
+    /// Finishes an upgrade a crash interrupted: rolled back to the recorded old image when it
+    /// was under way; only the set-aside layer is dropped when it had already succeeded.
+    pub async fn finish_interrupted_upgrade(&mut self) -> NodeResult<()> {
+        if self.state.upgrade.is_some() {
+            self.rollback().await?;
+        } else {
+            self.svc.rootfs.discard(&self.paths.dir).await?;
         }
         Ok(())
     }

@@ -2,20 +2,29 @@
 //! node are serialised, different nodes proceed in parallel), a state cache for listing
 //! while a node is busy.
 
+pub mod dirs;
 pub mod observed;
+pub mod report;
+pub mod startup;
+
+#[cfg(test)]
+mod crash_tests;
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, RwLock};
 
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 use uuid::Uuid;
 
-use crate::node::state::NodeState;
+use crate::node::state::{Loaded, NodeState};
 use crate::node::validate;
 use crate::node::{Node, NodeError, NodeResult, PluginCancel, Services};
+pub use dirs::{has_state, node_dir_id};
 pub use observed::{NodeObservation, Observed};
+pub use report::SweepReport;
+pub use startup::recover_host;
 
 pub struct NodeEntry {
     pub id: Uuid,
@@ -103,6 +112,8 @@ pub struct Registry {
     create_lock: tokio::sync::Mutex<()>,
     /// Health-check results (status reasons, alerts, metrics).
     observed: Observed,
+    /// What start-up recovery did.
+    last_sweep: RwLock<SweepReport>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -119,16 +130,26 @@ impl Registry {
         let mut nodes = HashMap::new();
         for entry in std::fs::read_dir(&dir)? {
             let path = entry?.path();
-            if !path.join(crate::node::state::STATE_FILE).exists() {
+            let Some(id) = node_dir_id(&path) else {
+                continue;
+            };
+            if !has_state(&path) {
                 continue;
             }
-            match NodeState::load(&path) {
-                Ok(state) => {
-                    let node = Node::new(svc.clone(), state);
-                    nodes.insert(node.state.id, Arc::new(NodeEntry::new(node)));
+            let node = match NodeState::load_or_salvage(&path, id) {
+                Loaded::Good(state) => Node::new(svc.clone(), state),
+                Loaded::FromPrevious { state, error } => {
+                    warn!(node = %id, "{error}; using the previous copy");
+                    Node::new(svc.clone(), state)
                 }
-                Err(e) => warn!("skipping node: {e}"),
-            }
+                Loaded::Broken { salvaged, error } => {
+                    error!(node = %id, name = %salvaged.name, "node is Broken: {error}");
+                    let mut node = Node::new(svc.clone(), salvaged);
+                    node.broken = Some(error);
+                    node
+                }
+            };
+            nodes.insert(node.state.id, Arc::new(NodeEntry::new(node)));
         }
         info!(count = nodes.len(), "nodes loaded");
         Ok(Self {
@@ -136,6 +157,7 @@ impl Registry {
             nodes: RwLock::new(nodes),
             create_lock: tokio::sync::Mutex::new(()),
             observed: Observed::default(),
+            last_sweep: RwLock::new(SweepReport::default()),
         })
     }
 
@@ -153,7 +175,45 @@ impl Registry {
 
     /// The host's figures with this registry's node count.
     pub fn host_metrics(&self) -> babel_api::pb::blockvisor::v1::HostMetrics {
-        bv_host::hostinfo::metrics(&self.services().config.root, self.used_ips())
+        let mut m = bv_host::hostinfo::metrics(&self.services().config.root, self.used_ips());
+        let sweep = self.last_sweep();
+        m.last_sweep = Some(babel_api::pb::blockvisor::v1::SweepReport {
+            at: sweep.at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+            operations: sweep.operations,
+            removed: sweep.removed,
+            errors: sweep.errors,
+        });
+        m
+    }
+
+    /// Phase two of start-up recovery, once the nodes are loaded: interrupted upgrades are
+    /// rolled back to the image recorded before them (or just tidied when they had already
+    /// succeeded).
+    pub async fn finish_interrupted_upgrades(&self, report: &mut SweepReport) {
+        let journal = crate::journal::Journal::new(&self.svc.config.root);
+        for entry in self.list() {
+            let mut node = entry.lock().await;
+            startup::finish_upgrade(&mut node, &journal, report).await;
+        }
+        // Entries of nodes that are gone.
+        for intent in journal.list().into_iter().flatten() {
+            if intent.op == crate::journal::Op::Upgrade
+                && self.get(&intent.node_id.to_string()).is_err()
+            {
+                let _ = journal.done(intent.op, intent.node_id);
+            }
+        }
+    }
+
+    pub fn set_last_sweep(&self, report: SweepReport) {
+        *self.last_sweep.write().unwrap_or_else(|p| p.into_inner()) = report;
+    }
+
+    pub fn last_sweep(&self) -> SweepReport {
+        self.last_sweep
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn observed(&self) -> &Observed {

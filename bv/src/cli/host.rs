@@ -55,7 +55,35 @@ pub fn info_json(i: &pb::InfoResponse, m: &pb::HostMetrics, nodes: &[pb::Node]) 
         "load_one": m.load_one,
         "load_five": m.load_five,
         "load_fifteen": m.load_fifteen,
+        "last_sweep": m.last_sweep.as_ref().map(|s| json!({
+            "at": s.at,
+            "operations": s.operations,
+            "removed": s.removed,
+            "errors": s.errors,
+        })),
     })
+}
+
+/// The start-up recovery's report: when, and what it completed, rolled back and removed.
+fn sweep_lines(s: &pb::SweepReport) -> Vec<String> {
+    if s.at.is_empty() {
+        return vec![];
+    }
+    let mut lines = vec![format!(
+        "Last sweep:     {} ({} operation(s) finished, {} leftover(s) removed, {} error(s))",
+        s.at,
+        s.operations.len(),
+        s.removed.len(),
+        s.errors.len()
+    )];
+    let items = s
+        .operations
+        .iter()
+        .chain(&s.removed)
+        .map(|x| format!("  {x}"))
+        .chain(s.errors.iter().map(|e| format!("  error: {e}")));
+    lines.extend(items);
+    lines
 }
 
 fn percent(used: u64, total: u64) -> String {
@@ -111,6 +139,9 @@ pub fn info_text(i: &pb::InfoResponse, m: &pb::HostMetrics, nodes: &[pb::Node]) 
     ];
     if !i.metrics_addr.is_empty() {
         lines.push(format!("Metrics:        http://{}/metrics", i.metrics_addr));
+    }
+    if let Some(sweep) = &m.last_sweep {
+        lines.extend(sweep_lines(sweep));
     }
     lines.join("\n")
 }
@@ -185,6 +216,31 @@ mod tests {
         assert_eq!(
             api_link(&pb::InfoResponse::default()),
             "not registered (bv host register)"
+        );
+    }
+
+    #[test]
+    fn the_last_sweep_is_shown_when_one_ran() {
+        let none = pb::SweepReport::default();
+        assert!(sweep_lines(&none).is_empty());
+        let report = pb::SweepReport {
+            at: "2026-12-02T06:00:00Z".into(),
+            operations: vec!["create abc rolled back".into()],
+            removed: vec!["mount /r/nodes/abc/rootfs".into()],
+            errors: vec!["veth bvvabc: busy".into()],
+        };
+        let lines = sweep_lines(&report);
+        assert!(lines[0].contains("1 operation(s) finished, 1 leftover(s) removed, 1 error(s)"));
+        assert!(lines.iter().any(|l| l == "  mount /r/nodes/abc/rootfs"));
+        assert!(lines.iter().any(|l| l == "  error: veth bvvabc: busy"));
+        let m = pb::HostMetrics {
+            last_sweep: Some(report),
+            ..Default::default()
+        };
+        let json = info_json(&pb::InfoResponse::default(), &m, &[]);
+        assert_eq!(
+            json["last_sweep"]["removed"][0],
+            "mount /r/nodes/abc/rootfs"
         );
     }
 }

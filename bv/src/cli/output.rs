@@ -37,6 +37,7 @@ pub fn status_word(s: i32) -> &'static str {
         pb::NodeStatus::Stopped => "Stopped",
         pb::NodeStatus::Busy => "Busy",
         pb::NodeStatus::Failed => "Failed",
+        pb::NodeStatus::Broken => "Broken",
         pb::NodeStatus::Unspecified => "Unknown",
     }
 }

@@ -206,12 +206,36 @@ pub async fn stop(socket: &Path, format: Format) -> eyre::Result<()> {
         if !down {
             bail!("blockvisord (pid {}) still answers after 30 s", i.pid);
         }
+        // The socket closes before the process is gone: wait for the process itself, so a
+        // daemon started next never overlaps this one.
+        let exited = wait_until(Duration::from_secs(30), || async { has_exited(pid) }).await;
+        if !exited {
+            bail!(
+                "blockvisord (pid {}) has not exited 30 s after SIGTERM",
+                i.pid
+            );
+        }
     }
     match format {
         Format::Json => print_json(&serde_json::json!({"running": false})),
         Format::Text => crate::outln!("blockvisor service stopped successfully"),
     }
     Ok(())
+}
+
+/// Gone, or a zombie waiting for its parent to reap it (it holds no lock and no socket).
+fn has_exited(pid: nix::unistd::Pid) -> bool {
+    if nix::sys::signal::kill(pid, None) == Err(nix::errno::Errno::ESRCH) {
+        return true;
+    }
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rfind(')')
+                .and_then(|i| s.get(i + 2..))
+                .map(|r| r.starts_with('Z'))
+        })
+        .unwrap_or(true)
 }
 
 pub async fn status(socket: &Path, format: Format) -> eyre::Result<()> {

@@ -1,0 +1,244 @@
+//! Crash safety end to end, with real runc and dockerd: kill -9 of blockvisord at racing
+//! moments of `bv node create` and `bv node delete`, a corrupt `state.json`, and a second
+//! daemon on the same root.
+
+mod bv_support;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use bv_support::{Daemon, OutputExt, bin, build_image, mounts_under, remove_image, unique};
+
+const PLUGIN: &str = r#"
+fn plugin_config() {
+    #{
+        services: [ #{ name: "idle", run_sh: `while true; do sleep 1; done` } ],
+    }
+}
+fn protocol_status() { #{state: "broadcasting", health: "healthy"} }
+"#;
+
+struct Image(String);
+impl Drop for Image {
+    fn drop(&mut self) {
+        remove_image(&self.0);
+    }
+}
+
+fn ids_of(d: &Daemon) -> Vec<String> {
+    d.json(&["node", "list"])
+        .as_array()
+        .expect("node list is an array")
+        .iter()
+        .filter_map(|n| n["id"].as_str().map(String::from))
+        .collect()
+}
+
+fn dir_names(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Nothing under the root belongs to no listed node, and no operation is pending.
+fn assert_clean(d: &Daemon, when: &str) {
+    let ids = ids_of(d);
+    let log = || d.log();
+    for dir in dir_names(&d.root.join("nodes")) {
+        assert!(ids.contains(&dir), "{when}: node dir {dir} left\n{}", log());
+    }
+    for m in mounts_under(&d.root.join("nodes")) {
+        assert!(
+            ids.iter().any(|id| m.contains(id.as_str())),
+            "{when}: mount {m} left\n{}",
+            log()
+        );
+    }
+    for c in d.runc_list().lines().filter(|l| !l.is_empty()) {
+        assert!(ids.iter().any(|id| id == c), "{when}: container {c} left");
+    }
+    let journal = dir_names(&d.root.join("journal"));
+    assert!(
+        journal.is_empty(),
+        "{when}: journal not empty: {journal:?}\n{}",
+        log()
+    );
+    assert!(
+        dir_names(&d.root.join("images/tmp")).is_empty(),
+        "{when}: image temp left"
+    );
+}
+
+/// Starts `bv args`, kills the daemon with kill -9 `extra` ms after the operation recorded
+/// its intent (or when the command ends first), restarts it. `true` when the kill came while
+/// the operation was in flight.
+fn race(d: &mut Daemon, args: &[&str], extra: u64) -> bool {
+    let journal = d.root.join("journal");
+    let mut cmd = Command::new(bin("bv"))
+        .arg("--socket")
+        .arg(&d.socket)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn bv");
+    let started = std::time::Instant::now();
+    let mut in_flight = false;
+    while started.elapsed() < Duration::from_secs(60) {
+        if !dir_names(&journal).is_empty() {
+            in_flight = true;
+            break;
+        }
+        if cmd.try_wait().expect("bv status").is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    std::thread::sleep(Duration::from_millis(extra));
+    d.kill9();
+    let _ = cmd.wait();
+    d.spawn();
+    in_flight
+}
+
+#[test]
+fn kill_9_during_create_and_delete_loses_and_leaks_nothing() {
+    let tag = format!("{}:1", unique("bv-crash-"));
+    let _image = Image(tag.clone());
+    build_image(&tag, PLUGIN);
+    let uri = format!("docker-daemon://{tag}");
+    let mut d = Daemon::start();
+    d.ok(&["node", "create", "--image", &uri, "--name", "keep"]);
+    d.ok(&["node", "start", "keep"]);
+    let delays = [0u64, 1, 3, 10, 30, 100];
+
+    // Each create either happened or left no trace.
+    let (mut kills, mut recovered) = (0, 0);
+    for (i, extra) in delays.into_iter().enumerate() {
+        let name = format!("c{i}");
+        let in_flight = race(
+            &mut d,
+            &["node", "create", "--image", &uri, "--name", &name],
+            extra,
+        );
+        kills += usize::from(in_flight);
+        assert_clean(&d, &format!("create killed {extra} ms in"));
+        let keep = d.node("keep");
+        assert_eq!(keep["status"], "Running", "{keep}\n{}", d.log());
+        let info = d.json(&["host", "info"]);
+        let sweep = &info["last_sweep"];
+        assert!(sweep["at"].is_string(), "{info}");
+        recovered += sweep["operations"].as_array().map_or(0, |a| a.len());
+        // The name is either taken by a complete node or free again.
+        if d.node(&name).is_null() {
+            d.ok(&["node", "create", "--image", &uri, "--name", &name]);
+        }
+    }
+    // Each delete either did not start or is complete, whatever it had done.
+    for (i, extra) in delays.into_iter().enumerate() {
+        let name = format!("c{i}");
+        d.ok(&["node", "start", &name]);
+        let in_flight = race(&mut d, &["node", "delete", &name, "--yes"], extra);
+        kills += usize::from(in_flight);
+        assert_clean(&d, &format!("delete killed {extra} ms in"));
+        let info = d.json(&["host", "info"]);
+        recovered += info["last_sweep"]["operations"]
+            .as_array()
+            .map_or(0, |a| a.len());
+        let left = d.node(&name);
+        assert!(left.is_null() || left["status"] == "Running", "{left}");
+    }
+    assert_eq!(
+        kills, 12,
+        "every kill came while an operation was in flight"
+    );
+    assert!(
+        recovered >= 6,
+        "only {recovered} interrupted operations were recovered"
+    );
+    assert_eq!(d.node("keep")["status"], "Running");
+}
+
+#[test]
+fn corrupt_state_falls_back_or_is_broken_and_deletable() {
+    let tag = format!("{}:1", unique("bv-corrupt-"));
+    let _image = Image(tag.clone());
+    build_image(&tag, PLUGIN);
+    let uri = format!("docker-daemon://{tag}");
+    let mut d = Daemon::start();
+    d.ok(&["node", "create", "--image", &uri, "--name", "victim"]);
+    d.ok(&["node", "start", "victim"]);
+    let node = d.node("victim");
+    let dir = std::path::PathBuf::from(node["node_dir"].as_str().unwrap());
+    let containers = d.runc_list();
+    let truncate = |file: &str| {
+        let path = dir.join(file);
+        let text = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &text[..text.len() / 3]).unwrap();
+    };
+
+    // A torn state.json: the previous copy is used, the node runs on.
+    d.kill9();
+    truncate("state.json");
+    d.spawn();
+    let node = d.node("victim");
+    assert_eq!(node["status"], "Running", "{node}\n{}", d.log());
+    assert!(d.log().contains("using the previous copy"));
+
+    // Both copies unusable: Broken with the parse error; name, IP and container kept.
+    d.ok(&["node", "stop", "victim"]);
+    d.ok(&["node", "start", "victim"]);
+    let containers_now = d.runc_list();
+    d.kill9();
+    truncate("state.json");
+    truncate("state.json.prev");
+    d.spawn();
+    let node = d.node("victim");
+    assert_eq!(node["status"], "Broken", "{node}\n{}", d.log());
+    assert!(
+        node["status_reason"]
+            .as_str()
+            .unwrap()
+            .contains("state.json"),
+        "{node}"
+    );
+    assert_eq!(d.runc_list(), containers_now, "container must keep running");
+    assert!(!containers.trim().is_empty());
+    let again = d.bv(&["node", "create", "--image", &uri, "--name", "victim"]);
+    assert!(!again.status.success(), "{}", again.stdout_str());
+    d.ok(&["node", "delete", "victim", "--yes"]);
+    assert!(d.runc_list().trim().is_empty());
+    assert!(!dir.exists());
+    assert_clean(&d, "after deleting the Broken node");
+}
+
+#[test]
+fn one_daemon_per_root_and_bv_stop_waits_for_exit() {
+    let mut d = Daemon::start();
+    let pid = d.pid().unwrap();
+    let second = Command::new(bin("blockvisord"))
+        .arg("--root")
+        .arg(&d.root)
+        .arg("--socket")
+        .arg(d.dir.path().join("other.sock"))
+        .arg("--config")
+        .arg(&d.config)
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(err.contains(&format!("pid {pid}")), "{err}");
+
+    d.ok(&["stop"]);
+    // bv stop returned: the process is gone (or a zombie its parent, this test, reaps).
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let state = stat.rfind(')').and_then(|i| stat.get(i + 2..i + 3));
+    assert!(stat.is_empty() || state == Some("Z"), "{stat}");
+    d.kill9();
+    d.spawn();
+    assert!(d.ok(&["status"]).starts_with("Service running"));
+}
