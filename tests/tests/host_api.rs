@@ -368,6 +368,17 @@ fn registered_host_runs_catalog_nodes_secrets_and_archives() {
         host.online && host.cpu_cores > 0 && host.memory_bytes > 0,
         "{host:?}"
     );
+    // Blockvisor's spellings: `bv host update` and `bv protocol list` through the host's link.
+    let sent = d.ok(&["host", "update"]);
+    assert_eq!(sent.trim(), "Host info update sent");
+    let listed = d.ok(&["protocol", "list", "--name", "Host API"]);
+    assert!(
+        listed.contains(&format!("- Host API e2e ({protocol})"))
+            && listed.contains(&format!("   * {variant}/0.0.1")),
+        "{listed}"
+    );
+    let listed = d.json(&["p", "ls", "-n", "1", "--name", &protocol]);
+    assert_eq!(listed[0]["key"], protocol.as_str(), "{listed}");
     // The token is single-use.
     let again = d.bv(&[&register[..], &["--force", &token]].concat());
     assert!(!again.status.success());
@@ -564,6 +575,13 @@ fn host_registers_and_streams_over_tls() {
     assert!(
         !refused.status.success(),
         "a certificate from an unknown CA"
+    );
+    let unregistered = d.bv(&["protocol", "list"]);
+    assert!(
+        !unregistered.status.success()
+            && String::from_utf8_lossy(&unregistered.stderr).contains("bv host register"),
+        "{}",
+        String::from_utf8_lossy(&unregistered.stderr)
     );
     let plain = d.bv(&["host", "register", "--api", "http://192.0.2.1:8770", "tok"]);
     let text = String::from_utf8_lossy(&plain.stderr).to_string();

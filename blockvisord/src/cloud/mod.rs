@@ -261,3 +261,11 @@ pub async fn upgrade_from_catalog(
         .await?;
     Ok(image.image_id)
 }
+
+/// Sends this host's facts to the API now, as every start does (`bv host update`).
+pub async fn update_host_info(registry: &Registry) -> Result<(), Status> {
+    let client = registry.services().cloud.require()?;
+    let mut facts = host_facts(registry);
+    facts.host_id = client.host_id.clone();
+    client.update_host(facts).await
+}

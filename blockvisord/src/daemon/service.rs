@@ -123,6 +123,25 @@ impl Blockvisor for Service {
             .map(Response::new)
     }
 
+    async fn update_host_info(
+        &self,
+        _req: Request<pb::UpdateHostInfoRequest>,
+    ) -> Result<Response<pb::UpdateHostInfoResponse>, Status> {
+        crate::cloud::update_host_info(&self.registry).await?;
+        Ok(Response::new(pb::UpdateHostInfoResponse {}))
+    }
+
+    async fn list_protocols(
+        &self,
+        req: Request<pb::ListProtocolsRequest>,
+    ) -> Result<Response<pb::ListProtocolsResponse>, Status> {
+        let req = req.into_inner();
+        let client = self.registry.services().cloud.require()?;
+        let limit = if req.number == 0 { 50 } else { req.number };
+        let protocols = client.list_catalog(req.name, limit).await?;
+        Ok(Response::new(pb::ListProtocolsResponse { protocols }))
+    }
+
     async fn get_host_metrics(
         &self,
         _req: Request<pb::GetHostMetricsRequest>,

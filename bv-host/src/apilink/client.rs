@@ -5,12 +5,14 @@ use std::time::Duration;
 
 use babel_api::pb::api::v1 as pb;
 use babel_api::pb::babel::v1 as bpb;
+use babel_api::pb::blockvisor::v1 as bvpb;
 use bv_base::api_endpoint::{ApiTls, api_endpoint};
 use futures::StreamExt;
 use pb::archive_service_client::ArchiveServiceClient;
 use pb::command_service_client::CommandServiceClient;
 use pb::host_service_client::HostServiceClient;
 use pb::node_service_client::NodeServiceClient;
+use pb::protocol_service_client::ProtocolServiceClient;
 use pb::secret_service_client::SecretServiceClient;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
@@ -163,6 +165,71 @@ impl ApiClient {
             .update_host(self.req(req, Some(Duration::from_secs(15))))
             .await?;
         Ok(())
+    }
+
+    /// Protocols whose name or key contains `search` (all when None), at most `limit`, each
+    /// with its variants' versions.
+    pub async fn list_catalog(
+        &self,
+        search: Option<String>,
+        limit: u64,
+    ) -> Result<Vec<bvpb::CatalogProtocol>, Status> {
+        let mut client = ProtocolServiceClient::new(self.channel.clone());
+        let timeout = Some(Duration::from_secs(15));
+        let protocols = client
+            .list_protocols(self.req(
+                pb::ListProtocolsRequest {
+                    org_id: None,
+                    search,
+                    page: Some(pb::Page { offset: 0, limit }),
+                },
+                timeout,
+            ))
+            .await?
+            .into_inner()
+            .protocols;
+        let mut out = Vec::with_capacity(protocols.len());
+        for p in protocols {
+            let variants = client
+                .list_variants(self.req(
+                    pb::ListVariantsRequest {
+                        protocol_key: p.key.clone(),
+                        org_id: None,
+                    },
+                    timeout,
+                ))
+                .await?
+                .into_inner()
+                .variant_keys;
+            let mut versions = vec![];
+            for variant in variants {
+                let listed = client
+                    .list_versions(self.req(
+                        pb::ListVersionsRequest {
+                            version_key: Some(pb::ProtocolVersionKey {
+                                protocol_key: p.key.clone(),
+                                variant_key: variant.clone(),
+                            }),
+                            org_id: None,
+                        },
+                        timeout,
+                    ))
+                    .await?
+                    .into_inner()
+                    .versions;
+                versions.extend(listed.into_iter().map(|v| bvpb::CatalogVersion {
+                    variant: variant.clone(),
+                    semantic_version: v.semantic_version,
+                }));
+            }
+            out.push(bvpb::CatalogProtocol {
+                key: p.key,
+                name: p.name,
+                description: p.description,
+                versions,
+            });
+        }
+        Ok(out)
     }
 
     /// The image of a variant (latest version/build unless given).

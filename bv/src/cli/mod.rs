@@ -1,6 +1,7 @@
 //! The `bv` command line: service control, nodes, jobs. Talks to blockvisord over its Unix
 //! socket; `--format json` prints machine-readable output for every command.
 
+pub mod catalog;
 pub mod client;
 pub mod exec;
 pub mod format;
@@ -62,6 +63,9 @@ pub enum Command {
     /// Host information.
     #[command(subcommand, visible_alias = "h")]
     Host(service::HostCommand),
+    /// The control plane's protocol catalog (needs a registered host).
+    #[command(subcommand, visible_alias = "p")]
+    Protocol(catalog::ProtocolCommand),
     /// Print the shell completion script of `bv` (`scripts/setup` installs them).
     Completions { shell: bv_base::cli_docs::Shell },
     /// Write the man pages of `bv` and its subcommands into a directory.
@@ -78,6 +82,7 @@ pub async fn run(cli: Cli) -> eyre::Result<Outcome> {
         Command::Host(cmd) => service::host(&cli.socket, cmd, format).await?,
         Command::Node(cmd) => return node::run(&cli.socket, *cmd, format).await,
         Command::Set(cmd) => set::run(&cli.socket, *cmd, format).await?,
+        Command::Protocol(cmd) => catalog::protocol(&cli.socket, cmd, format).await?,
         Command::Completions { shell } => {
             let script = bv_base::cli_docs::completions(Cli::command(), shell);
             crate::outln!("{}", script.trim_end());

@@ -37,6 +37,9 @@ pub enum HostCommand {
     /// `bv-api provision-token`); blockvisord stores the host credentials under its root
     /// (host.json, mode 0600) and connects to the API's command stream.
     Register(RegisterArgs),
+    /// Send this host's facts (versions, OS, resources) to the control-plane API now.
+    #[command(visible_alias = "u")]
+    Update,
 }
 
 #[derive(Args, Debug)]
@@ -289,5 +292,6 @@ pub async fn host(socket: &Path, cmd: HostCommand, format: Format) -> eyre::Resu
     match cmd {
         HostCommand::Register(args) => register(socket, args, format).await,
         HostCommand::Metrics => super::host::info(socket, format).await,
+        HostCommand::Update => super::catalog::update_host(socket, format).await,
     }
 }
