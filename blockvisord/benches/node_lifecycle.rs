@@ -90,6 +90,7 @@ fn state(uri: &str, i: usize) -> NodeState {
         initialized: false,
         restarting: false,
         upgrade: None,
+        property_rules: Vec::new(),
         created_at: chrono::Utc::now(),
     }
 }

@@ -93,6 +93,24 @@ fn monero_image_check_properties_and_mining() {
         "{cmdline}"
     );
 
+    // `bv node update --props` follows the image's property rules, and a refusal changes
+    // nothing
+    let refused = |props: &str, expect: &str| {
+        let out = d.bv(&["node", "update", &name, "--props", props]);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(
+            !out.status.success() && err.contains(expect),
+            "{props}: {err}"
+        );
+    };
+    refused(
+        r#"{"log-level": "9"}"#,
+        "`9` is not allowed; allowed: 0, 1, 2",
+    );
+    refused(r#"{"prune": "off"}"#, "cannot change while the node runs");
+    refused(r#"{"prunne": "off"}"#, "did you mean `prune`");
+    assert!(monerod_cmdline(&d, &name).contains("--prune-blockchain"));
+
     // the height grows by exactly the mined blocks
     let before = wait_height(&d, &name, 1, Duration::from_secs(60));
     let reported = mine(&d, &name, 5, Duration::from_secs(60));

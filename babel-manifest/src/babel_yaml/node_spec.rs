@@ -49,7 +49,23 @@ impl ImageVariant {
             display_name: String::new(),
             protocol_name: DEV_PROTOCOL_NAME.to_string(),
             bridge: false,
+            property_rules: self.property_rules(),
         }
+    }
+
+    /// What `bv node update` may change each property to.
+    pub fn property_rules(&self) -> Vec<pb::PropertyRule> {
+        self.properties
+            .iter()
+            .map(|p| pb::PropertyRule {
+                key: p.key.clone(),
+                allowed_values: p
+                    .choices()
+                    .map(|c| c.into_iter().map(|(v, _)| v).collect())
+                    .unwrap_or_default(),
+                dynamic_value: p.dynamic_value,
+            })
+            .collect()
     }
 
     /// The image part of a dev node (also what `nib image upgrade` sends).

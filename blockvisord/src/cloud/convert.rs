@@ -174,6 +174,7 @@ pub fn state_from_api(node: &pb::Node, host_network: bool) -> Result<NodeState, 
         initialized: false,
         restarting: false,
         upgrade: None,
+        property_rules: Vec::new(),
         created_at: Utc::now(),
     })
 }

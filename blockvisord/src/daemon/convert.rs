@@ -5,6 +5,7 @@ use chrono::Utc;
 use uuid::Uuid;
 
 use bv_host::net::firewall::{Firewall, FirewallRule};
+use bv_node::node::property_rules::PropertyRule;
 use bv_node::node::state::{
     ImageKey, NodeImage, NodeState, RamDisk, SCHEMA_VERSION, Status, VmConfig,
 };
@@ -199,12 +200,30 @@ pub fn state_from_spec(
         initialized: false,
         restarting: false,
         upgrade: None,
+        property_rules: spec
+            .property_rules
+            .into_iter()
+            .map(|r| PropertyRule {
+                key: r.key,
+                allowed_values: r.allowed_values,
+                dynamic_value: r.dynamic_value,
+            })
+            .collect(),
         created_at: Utc::now(),
     })
 }
 
 pub fn spec_to_pb(s: &NodeState) -> pb::NodeSpec {
     pb::NodeSpec {
+        property_rules: s
+            .property_rules
+            .iter()
+            .map(|r| pb::PropertyRule {
+                key: r.key.clone(),
+                allowed_values: r.allowed_values.clone(),
+                dynamic_value: r.dynamic_value,
+            })
+            .collect(),
         id: s.id.to_string(),
         name: s.name.clone(),
         image_key: Some(pb::ImageKey {

@@ -13,6 +13,7 @@ pub mod handle;
 pub mod lifecycle;
 pub mod paths;
 pub mod plugin;
+pub mod property_rules;
 pub mod recovery;
 pub mod services;
 pub mod state;

@@ -116,6 +116,9 @@ pub struct NodeState {
     pub initialized: bool,
     pub restarting: bool,
     pub upgrade: Option<UpgradeState>,
+    /// What `bv node update` may change each property to (empty: not checked here).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub property_rules: Vec<super::property_rules::PropertyRule>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -278,6 +281,7 @@ fn broken_placeholder(id: Uuid) -> NodeState {
         initialized: false,
         restarting: false,
         upgrade: None,
+        property_rules: Vec::new(),
         created_at: DateTime::<Utc>::MIN_UTC,
     }
 }
@@ -313,6 +317,7 @@ pub(crate) fn sample(id: Uuid, name: &str) -> NodeState {
         initialized: false,
         restarting: false,
         upgrade: None,
+        property_rules: Vec::new(),
         created_at: Utc::now(),
     }
 }

@@ -72,6 +72,12 @@ impl Node {
         if let Some(fw) = &update.firewall {
             bv_host::net::firewall::validate(fw)?;
         }
+        super::property_rules::check(
+            &self.state.property_rules,
+            &self.state.properties,
+            &update.properties,
+            self.container_state().await.is_running(),
+        )?;
         let props_changed = update
             .properties
             .iter()
