@@ -4,19 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
-
 use super::NodeError;
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PropertyRule {
-    pub key: String,
-    /// The only values allowed; empty for free text.
-    #[serde(default)]
-    pub allowed_values: Vec<String>,
-    pub dynamic_value: bool,
-}
+pub use super::state::PropertyRule;
 
 /// Refuses `changes` that name an undefined property, take a value the property does not
 /// allow, or change a non-dynamic property of a running node. No rules: nothing to check

@@ -78,6 +78,18 @@ pub struct VmConfig {
     pub ramdisks: Vec<RamDisk>,
 }
 
+/// What one property may be changed to on an existing node (checked by
+/// [`super::property_rules::check`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PropertyRule {
+    pub key: String,
+    /// The only values allowed; empty for free text.
+    #[serde(default)]
+    pub allowed_values: Vec<String>,
+    pub dynamic_value: bool,
+}
+
 /// An upgrade in flight: what to roll back to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -118,7 +130,7 @@ pub struct NodeState {
     pub upgrade: Option<UpgradeState>,
     /// What `bv node update` may change each property to (empty: not checked here).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub property_rules: Vec<super::property_rules::PropertyRule>,
+    pub property_rules: Vec<PropertyRule>,
 }
 
 #[derive(Debug, thiserror::Error)]
