@@ -226,15 +226,9 @@ impl Admin {
     }
 
     fn nodes(&self) -> pb::node_service_client::NodeServiceClient<tonic::transport::Channel> {
-        let tls = bv_base::api_endpoint::ApiTls {
-            ca_file: Some(self.ca.clone()),
-            insecure: false,
-        };
-        let endpoint = bv_base::api_endpoint::api_endpoint(&self.url, &tls).expect("endpoint");
         let channel = self
             .runtime
-            .block_on(endpoint.connect())
-            .unwrap_or_else(|e| panic!("connect to {}: {e}", self.url));
+            .block_on(api_support::connect(&self.url, Some(&self.ca)));
         pb::node_service_client::NodeServiceClient::new(channel)
     }
 

@@ -36,15 +36,7 @@ impl Api {
     /// A gRPC channel to the server through the connector the daemon uses (TLS trusting
     /// [`Api::ca`] when set).
     pub async fn channel(&self) -> tonic::transport::Channel {
-        let tls = bv_base::api_endpoint::ApiTls {
-            ca_file: self.ca.clone(),
-            insecure: false,
-        };
-        bv_base::api_endpoint::api_endpoint(&self.url, &tls)
-            .expect("API endpoint")
-            .connect()
-            .await
-            .unwrap_or_else(|e| panic!("connect to {}: {e}", self.url))
+        connect(&self.url, self.ca.as_deref()).await
     }
 
     /// SIGKILL, as a crashed machine or an OOM kill would end it.
@@ -52,6 +44,19 @@ impl Api {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A gRPC channel to `url` through the connector the daemon uses, trusting `ca` when given.
+pub async fn connect(url: &str, ca: Option<&Path>) -> tonic::transport::Channel {
+    let tls = bv_base::api_endpoint::ApiTls {
+        ca_file: ca.map(Path::to_path_buf),
+        insecure: false,
+    };
+    bv_base::api_endpoint::api_endpoint(url, &tls)
+        .expect("API endpoint")
+        .connect()
+        .await
+        .unwrap_or_else(|e| panic!("connect to {url}: {e}"))
 }
 
 /// Starts `bv-api` on `data` and waits until it has published its address and password.
