@@ -20,7 +20,8 @@ fn node(args: &[&str]) -> NodeCommand {
 #[test]
 fn many_node_verbs_need_names_or_all() {
     for verb in ["start", "stop", "restart"] {
-        assert!(parse(&["node", verb]).is_err(), "{verb} with nothing");
+        let nothing = parse(&["node", verb]).unwrap_err().to_string();
+        assert!(nothing.contains("--all"), "{verb} with nothing: {nothing}");
         assert!(
             parse(&["node", verb, "a", "--all"]).is_err(),
             "{verb} a --all"

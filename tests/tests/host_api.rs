@@ -383,6 +383,45 @@ fn registered_host_runs_catalog_nodes_secrets_and_archives() {
     let again = d.bv(&[&register[..], &["--force", &token]].concat());
     assert!(!again.status.success());
 
+    // 2. `bv node create <protocol> <variant>` on the registered host, before any node of
+    // the image exists here: the image the API picks is pulled with progress first, and
+    // `--name` names the node.
+    let created = d.bv(&[
+        "node",
+        "create",
+        &protocol,
+        variant,
+        "--name",
+        "catalog-b",
+        "--props",
+        r#"{"greeting":"hi"}"#,
+    ]);
+    let (out, err) = (
+        String::from_utf8_lossy(&created.stdout).to_string(),
+        String::from_utf8_lossy(&created.stderr).to_string(),
+    );
+    assert!(created.status.success(), "{out}\n{err}\n{}", d.log());
+    assert!(
+        err.contains("pull: started") && err.contains("pull: done"),
+        "no pull progress on stderr: {err}"
+    );
+    assert!(out.contains("and name `catalog-b`"), "{out}");
+    let node_b = out
+        .split('`')
+        .nth(1)
+        .unwrap_or_else(|| panic!("no node id in: {out}"))
+        .to_string();
+    wait_running(&d, &node_b);
+    let b = node_by_id(&d, &node_b);
+    assert_eq!(b["name"], "catalog-b", "{b}");
+    assert_eq!(b["properties"]["greeting"], "hi");
+    // No archive data yet: default init did not download.
+    assert!(job_status(&d, &node_b, "download").is_empty());
+    // A name in use is refused by the API, and nothing is created.
+    let again = d.bv(&["node", "create", &protocol, variant, "--name", "catalog-b"]);
+    assert!(!again.status.success());
+    assert_eq!(d.json(&["node", "list"]).as_array().map(Vec::len), Some(1));
+
     // 1. Created through the API: the host gets a Create command on its stream.
     let protocol_c = protocol.clone();
     let host_c = host_id.clone();
@@ -429,28 +468,27 @@ fn registered_host_runs_catalog_nodes_secrets_and_archives() {
     let out = d.ok(&["node", "run", "get_s", &node_a]);
     assert_eq!(out.trim(), "s3cr3t");
 
-    // 2. `bv node create <protocol> <variant>` on the registered host.
-    let out = d.ok(&[
-        "node",
-        "create",
-        &protocol,
-        variant,
-        "--props",
-        r#"{"greeting":"hi"}"#,
-    ]);
-    let node_b = out
-        .split('`')
-        .nth(1)
-        .unwrap_or_else(|| panic!("no node id in: {out}"))
-        .to_string();
-    wait_running(&d, &node_b);
-    assert_eq!(node_by_id(&d, &node_b)["properties"]["greeting"], "hi");
-    // No archive data yet: default init did not download.
-    assert!(job_status(&d, &node_b, "download").is_empty());
-
     // 3. Upload from A into the API's store; a new node downloads it in its default init.
     d.ok(&["node", "run", "write_data", &node_a, "--param", "payload"]);
-    d.ok(&["node", "run", "upload", &node_a]);
+    // `bv node run upload` follows the job to its end: progress lines on stderr, the final
+    // status (not the method's `null`) on stdout.
+    let up = d.bv(&["node", "run", "upload", &node_a]);
+    let (out, err) = (
+        String::from_utf8_lossy(&up.stdout).to_string(),
+        String::from_utf8_lossy(&up.stderr).to_string(),
+    );
+    assert!(up.status.success(), "{out}\n{err}");
+    assert!(!out.contains("null"), "{out}");
+    assert!(
+        out.contains(&format!("Job `upload` of node `{node_a}`: ")),
+        "{out}"
+    );
+    assert!(err.contains("Started job `upload`"), "{err}");
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("upload: ") && l.contains('/')),
+        "no progress line: {err}"
+    );
     wait_job_finished(&d, &node_a, "upload");
     let versions = api.data_versions(&format!("{protocol}-{variant}-v1"));
     assert_eq!(versions.len(), 1, "{versions:?}");

@@ -221,6 +221,23 @@ pub async fn create_from_catalog(
         .await
 }
 
+/// The URI of the image a catalog create with this selector runs, so that the CLI can pull
+/// it first and show the progress that the create command's own pull cannot.
+pub async fn catalog_image_uri(
+    link: &Link,
+    req: &pb::CatalogNodeRequest,
+) -> Result<String, Status> {
+    let client = link.require()?;
+    let key = api_pb::ProtocolVersionKey {
+        protocol_key: req.protocol_key.clone(),
+        variant_key: req.variant_key.clone(),
+    };
+    let image = client
+        .get_image(key, req.version.clone(), req.build)
+        .await?;
+    Ok(image.image_uri)
+}
+
 /// `bv node upgrade [--version V] [--build N]` of a node managed by the API: asks the API to
 /// move it to that image of its variant (default the latest); the Upgrade command follows
 /// on the stream. Returns the new image id.

@@ -448,8 +448,16 @@ impl Blockvisor for Service {
         &self,
         req: Request<pb::PullImageRequest>,
     ) -> Result<Response<Self::PullImageStream>, Status> {
-        let uri = req.into_inner().uri;
-        let rootfs = self.registry.services().rootfs.clone();
+        let req = req.into_inner();
+        let svc = self.registry.services();
+        let uri = match req.catalog {
+            Some(c) if req.uri.is_empty() => {
+                crate::cloud::catalog_image_uri(&svc.cloud, &c).await?
+            }
+            _ if req.uri.is_empty() => return Err(ApiError::Missing("PullImageRequest.uri").into()),
+            _ => req.uri,
+        };
+        let rootfs = svc.rootfs.clone();
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(async move {
             let progress_tx = tx.clone();

@@ -108,12 +108,36 @@ pub async fn pull(
     uri: &str,
     format: Format,
 ) -> eyre::Result<String> {
+    let req = pb::PullImageRequest {
+        uri: uri.into(),
+        catalog: None,
+    };
+    pull_request(client, req, uri, format).await
+}
+
+/// Makes the image a catalog create of `catalog` would run local on the daemon (the daemon
+/// asks the API which one), with the same display as [`pull`].
+pub async fn pull_catalog(
+    client: &mut BlockvisorClient<Channel>,
+    catalog: &pb::CatalogNodeRequest,
+    format: Format,
+) -> eyre::Result<String> {
+    let req = pb::PullImageRequest {
+        uri: String::new(),
+        catalog: Some(catalog.clone()),
+    };
+    let what = format!("{}/{}", catalog.protocol_key, catalog.variant_key);
+    pull_request(client, req, &what, format).await
+}
+
+async fn pull_request(
+    client: &mut BlockvisorClient<Channel>,
+    req: pb::PullImageRequest,
+    uri: &str,
+    format: Format,
+) -> eyre::Result<String> {
     let display = Display::for_format(format);
-    let mut stream = client
-        .pull_image(pb::PullImageRequest { uri: uri.into() })
-        .await
-        .map_err(rpc_err)?
-        .into_inner();
+    let mut stream = client.pull_image(req).await.map_err(rpc_err)?.into_inner();
     let mut current: Option<Phase> = None;
     while let Some(msg) = stream.message().await.map_err(rpc_err)? {
         if !msg.digest.is_empty() {

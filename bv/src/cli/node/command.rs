@@ -7,6 +7,14 @@ use clap::{Args, Subcommand};
 use super::super::job::JobCommand;
 use super::super::update::UpdateArgs;
 
+/// Node names or `--all`, exactly one of them: a verb given neither acts on nothing and says
+/// so, naming both.
+fn names_or_all() -> clap::ArgGroup {
+    clap::ArgGroup::new("targets")
+        .args(["id_or_names", "all"])
+        .required(true)
+}
+
 #[derive(Subcommand, Debug)]
 pub enum NodeCommand {
     /// List nodes.
@@ -29,11 +37,11 @@ pub enum NodeCommand {
     #[command(visible_alias = "c")]
     Create(Box<CreateArgs>),
     /// Start nodes (every node with --all).
+    #[command(group = names_or_all())]
     Start {
-        #[arg(required_unless_present = "all")]
         id_or_names: Vec<String>,
         /// Start every node of the host.
-        #[arg(short, long, conflicts_with = "id_or_names")]
+        #[arg(short, long)]
         all: bool,
         /// Return only once each node answers its protocol status.
         #[arg(long)]
@@ -43,22 +51,22 @@ pub enum NodeCommand {
         wait_timeout: u64,
     },
     /// Stop nodes (every node with --all); babel stops the jobs first.
+    #[command(group = names_or_all())]
     Stop {
-        #[arg(required_unless_present = "all")]
         id_or_names: Vec<String>,
         /// Stop every node of the host.
-        #[arg(short, long, conflicts_with = "id_or_names")]
+        #[arg(short, long)]
         all: bool,
         /// Stop even when babel does not answer.
         #[arg(long)]
         force: bool,
     },
     /// Stop then start nodes (every node with --all).
+    #[command(group = names_or_all())]
     Restart {
-        #[arg(required_unless_present = "all")]
         id_or_names: Vec<String>,
         /// Restart every node of the host.
-        #[arg(short, long, conflicts_with = "id_or_names")]
+        #[arg(short, long)]
         all: bool,
         #[arg(long)]
         force: bool,

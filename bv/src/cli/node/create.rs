@@ -9,7 +9,7 @@ use eyre::{WrapErr, bail};
 use tonic::transport::Channel;
 
 use super::super::output::{node_json, print_json};
-use super::super::progress::pull;
+use super::super::progress::{pull, pull_catalog};
 use super::super::{Format, rpc_err};
 use super::command::CreateArgs;
 
@@ -128,20 +128,27 @@ fn apply_resource_overrides(spec: &mut pb::NodeSpec, args: &CreateArgs) -> eyre:
     Ok(())
 }
 
-/// `bv node create`: pulls a dev node's image first (with progress), then creates the node.
+/// `bv node create`: pulls the node's image first (with progress; a catalog node's image as
+/// the API resolves it), then creates the node.
 pub async fn create(
     client: &mut BlockvisorClient<Channel>,
     args: CreateArgs,
     format: Format,
 ) -> eyre::Result<()> {
     let req = create_request(args)?;
-    if let Some(pb::create_node_request::Source::Spec(spec)) = &req.source {
-        let uri = spec
-            .image
-            .as_ref()
-            .map(|i| i.uri.clone())
-            .unwrap_or_default();
-        pull(client, &uri, format).await?;
+    match &req.source {
+        Some(pb::create_node_request::Source::Spec(spec)) => {
+            let uri = spec
+                .image
+                .as_ref()
+                .map(|i| i.uri.clone())
+                .unwrap_or_default();
+            pull(client, &uri, format).await?;
+        }
+        Some(pb::create_node_request::Source::Catalog(catalog)) => {
+            pull_catalog(client, catalog, format).await?;
+        }
+        None => {}
     }
     let node = client.create_node(req).await.map_err(rpc_err)?.into_inner();
     match format {
