@@ -70,10 +70,18 @@ pub async fn report(
     t.nodes.retain(|id, _| own.iter().any(|n| &n.node_id == id));
     figures::record(db, host_id, now, &t).await?;
     for l in &req.logs {
+        // Only logs asked for, each bounded by its watch.
+        let Some(watch) = db::job_logs::get(db, &l.node_id, &l.job).await? else {
+            continue;
+        };
+        if watch.host_id != host_id {
+            continue;
+        }
         let (lines, error) = match &l.error {
             Some(e) => (None, Some(e.as_str())),
             None => {
-                let kept = bound_lines(&l.lines, MAX_LOG_LINES);
+                let max = usize::try_from(watch.max_lines).unwrap_or(0);
+                let kept = bound_lines(&l.lines, max);
                 let json = serde_json::to_string(&kept)
                     .map_err(|e| Status::internal(format!("encoding log lines: {e}")))?;
                 (Some(json), None)
