@@ -364,7 +364,7 @@ fn console_in_a_browser() {
         last_block(b) >= first + 2
     });
     b.eval(
-        "document.getElementById('job-log-panel').scrollIntoView(); return null",
+        "document.getElementById('job-log-panel').previousElementSibling.scrollIntoView(); return null",
         json!([]),
     );
     save(&b, "console-joblog.png");
