@@ -65,7 +65,7 @@ pub struct HostTelemetry {
 
 impl From<&pb::ReportHostFiguresRequest> for HostTelemetry {
     fn from(r: &pb::ReportHostFiguresRequest) -> Self {
-        let u = r.usage.clone().unwrap_or_default();
+        let u = r.usage.unwrap_or_default();
         let nodes = r
             .nodes
             .iter()
@@ -224,4 +224,87 @@ pub async fn histories(db: &Db) -> DbResult<HashMap<String, Vec<Point>>> {
         out.entry(r.node_id.clone()).or_default().push(r.into());
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(height: u64) -> HostTelemetry {
+        let req = pb::ReportHostFiguresRequest {
+            usage: Some(pb::HostUsage {
+                cpu_percent: 50.0,
+                ..Default::default()
+            }),
+            nodes: vec![pb::NodeFigures {
+                node_id: "n1".into(),
+                status: "running".into(),
+                height: Some(height),
+                alerts: vec![pb::NodeAlertFigures {
+                    kind: "unhealthy".into(),
+                    message: "m".into(),
+                }],
+                jobs: vec![
+                    pb::NodeJobFigures {
+                        name: "b".into(),
+                        status: "running".into(),
+                        restarts: 0,
+                    },
+                    pb::NodeJobFigures {
+                        name: "a".into(),
+                        status: "failed".into(),
+                        restarts: 2,
+                    },
+                ],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        HostTelemetry::from(&req)
+    }
+
+    #[tokio::test]
+    async fn latest_figures_and_an_hour_of_history_per_node() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}", dir.path().join("api.db").display()))
+            .await
+            .unwrap();
+        let t0 = 1_000_000_000;
+        record(&db, "h", t0, &report(1)).await.unwrap();
+        record(&db, "h", t0 + 1000, &report(2)).await.unwrap();
+        // The same instant again adds no second point.
+        record(&db, "h", t0 + 1000, &report(2)).await.unwrap();
+        let h = history(&db, "n1").await.unwrap();
+        assert_eq!(
+            h.iter().map(|p| p.height).collect::<Vec<_>>(),
+            [Some(1), Some(2)]
+        );
+        assert_eq!(h[0].alerts, 1);
+        // A sample more than an hour later drops the older ones.
+        record(&db, "h", t0 + HISTORY_MS + 1500, &report(3))
+            .await
+            .unwrap();
+        let h = history(&db, "n1").await.unwrap();
+        assert_eq!(h.iter().map(|p| p.height).collect::<Vec<_>>(), [Some(3)]);
+
+        record_error(&db, "h", t0 + HISTORY_MS + 2000, "refused")
+            .await
+            .unwrap();
+        let latest = host_latest(&db, "h").await.unwrap().unwrap();
+        assert_eq!(latest.error.as_deref(), Some("refused"));
+        let n = latest.node("n1").unwrap();
+        assert_eq!(n.height, Some(3), "a failed scrape keeps the last figures");
+        let jobs: Vec<_> = n.jobs.iter().map(|j| j.name.as_str()).collect();
+        assert_eq!(jobs, ["a", "b"]);
+        assert_eq!(latest.telemetry.unwrap().usage.cpu_percent, 50.0);
+        assert!(host_latest(&db, "other").await.unwrap().is_none());
+
+        assert_eq!(
+            crate::db::figures::prune(&db, t0 + 2 * HISTORY_MS)
+                .await
+                .unwrap(),
+            1
+        );
+        assert!(histories(&db).await.unwrap().is_empty());
+    }
 }

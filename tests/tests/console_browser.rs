@@ -120,7 +120,10 @@ fn console_in_a_browser() {
     );
     let status = d.json(&["status"]);
     assert!(
-        status["metrics_addr"].as_str().unwrap_or_default().is_empty(),
+        status["metrics_addr"]
+            .as_str()
+            .unwrap_or_default()
+            .is_empty(),
         "no metrics endpoint: {status}"
     );
     let host_name = unique("console-host-");
@@ -334,12 +337,18 @@ fn console_in_a_browser() {
     save(&b, "console-node.png");
 
     // The job's log: the panel opens from the jobs table and follows the job live.
-    let show = b.find("button[aria-controls='job-log-panel']", Duration::from_secs(30));
+    let show = b.find(
+        "button[aria-controls='job-log-panel']",
+        Duration::from_secs(30),
+    );
     let job_row = b.eval(
         "return document.querySelector(\"button[aria-controls='job-log-panel']\").closest('tr').textContent",
         json!([]),
     );
-    assert!(job_row.as_str().unwrap_or_default().starts_with("chain"), "{job_row}");
+    assert!(
+        job_row.as_str().unwrap_or_default().starts_with("chain"),
+        "{job_row}"
+    );
     b.click(&show);
     assert_eq!(
         b.eval(
@@ -360,15 +369,20 @@ fn console_in_a_browser() {
         last_block(b) > 100
     });
     let first = last_block(&b);
-    b.wait("newer log lines without a reload", Duration::from_secs(30), |b| {
-        last_block(b) >= first + 2
-    });
+    b.wait(
+        "newer log lines without a reload",
+        Duration::from_secs(30),
+        |b| last_block(b) >= first + 2,
+    );
     b.eval(
         "document.getElementById('job-log-panel').previousElementSibling.scrollIntoView(); return null",
         json!([]),
     );
     save(&b, "console-joblog.png");
-    b.click(&b.find("button[aria-controls='job-log-panel']", Duration::from_secs(5)));
+    b.click(&b.find(
+        "button[aria-controls='job-log-panel']",
+        Duration::from_secs(5),
+    ));
     b.wait("the log panel closes", Duration::from_secs(5), |b| {
         b.eval(
             "return document.querySelector('#job-log-panel pre') === null",
