@@ -1,7 +1,8 @@
 //! Periodic upkeep, run by one replica at a time under the `janitor` lease: clears the
-//! `online` mark of hosts whose stream's replica died, and deletes long-expired tokens. Every
-//! replica tries each round; the lease holder renews it and works, the others wait for it
-//! to expire. The work is idempotent, so a stalled holder overlapping a new one is harmless.
+//! `online` mark of hosts whose stream's replica died, deletes long-expired tokens, drops
+//! node status history older than an hour and ended job log watches. Every replica tries
+//! each round; the lease holder renews it and works, the others wait for it to expire. The
+//! work is idempotent, so a stalled holder overlapping a new one is harmless.
 
 use std::time::Duration;
 
@@ -14,6 +15,9 @@ pub const LEASE: &str = "janitor";
 pub const ONLINE_STALE_MS: i64 = 4 * crate::services::command::HEARTBEAT_MS;
 /// Expired tokens are kept this long, so "expired" is still what a late caller is told.
 const EXPIRED_TOKEN_GRACE_MS: i64 = 24 * 3600 * 1000;
+
+/// Ended job log watches are kept this long (a reopened panel shows the last lines at once).
+const LOG_WATCH_GRACE_MS: i64 = 600 * 1000;
 
 /// The running janitor; dropping it stops it (the lease then lapses).
 #[derive(Debug)]
@@ -53,6 +57,8 @@ async fn round(db: &Db) -> db::DbResult<()> {
     let now = now_ms();
     let offline = db::hosts::expire_online(db, now - ONLINE_STALE_MS).await?;
     let tokens = db::tokens::delete_expired(db, now - EXPIRED_TOKEN_GRACE_MS).await?;
+    db::figures::prune(db, now - crate::figures::HISTORY_MS).await?;
+    db::job_logs::prune(db, now - LOG_WATCH_GRACE_MS).await?;
     if offline > 0 || tokens > 0 {
         tracing::info!(
             offline,

@@ -8,6 +8,7 @@ pub mod config;
 pub mod console;
 pub mod crypto;
 pub mod db;
+pub mod figures;
 pub mod http;
 pub mod janitor;
 pub mod server;

@@ -325,6 +325,209 @@ async fn console_sessions_work_on_every_replica() {
     h.stop().await;
 }
 
+async fn console_login(http: &reqwest::Client, base: &str, password: &str) -> String {
+    let r = http
+        .post(format!("{base}/api/login"))
+        .json(&serde_json::json!({"email": "admin@localhost", "password": password}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(r.status().as_u16(), 200);
+    r.headers()["set-cookie"]
+        .to_str()
+        .expect("ascii")
+        .split(';')
+        .next()
+        .expect("pair")
+        .to_string()
+}
+
+async fn console_get(
+    http: &reqwest::Client,
+    base: &str,
+    cookie: &str,
+    path: &str,
+) -> serde_json::Value {
+    let r = http
+        .get(format!("{base}{path}"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .expect("console GET");
+    assert_eq!(r.status().as_u16(), 200, "{path}");
+    r.json().await.expect("json")
+}
+
+fn figures(node_id: &str, height: u64, logs: Vec<pb::JobLogLines>) -> pb::ReportHostFiguresRequest {
+    pb::ReportHostFiguresRequest {
+        host_id: String::new(),
+        usage: Some(pb::HostUsage {
+            cpu_percent: 12.5,
+            memory_used_bytes: 1 << 30,
+            memory_total_bytes: 4 << 30,
+            ..Default::default()
+        }),
+        nodes: vec![
+            pb::NodeFigures {
+                node_id: node_id.into(),
+                status: "running".into(),
+                height: Some(height),
+                block_age_secs: Some(3),
+                jobs: vec![pb::NodeJobFigures {
+                    name: "node".into(),
+                    status: "running".into(),
+                    restarts: 1,
+                }],
+                ..Default::default()
+            },
+            // A node of another host (or none): ignored.
+            pb::NodeFigures {
+                node_id: "not-this-hosts-node".into(),
+                status: "running".into(),
+                height: Some(1),
+                ..Default::default()
+            },
+        ],
+        logs,
+    }
+}
+
+/// A host reports its figures to replica A only; replica B's console serves the same node
+/// figures, the same status history and the job log lines the host sent after B asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn figures_history_and_job_logs_cross_replicas() {
+    let console = |c: &mut Config| {
+        c.console.console_listen = Some("127.0.0.1:0".parse().expect("addr"));
+    };
+    let Some(h) = Harness::postgres_with(console).await else {
+        return;
+    };
+    let b_dir = tempfile::tempdir_in("/tmp").expect("temp dir");
+    let b = h.replica(&b_dir, console).await;
+    let b_url = b.console_url().expect("console on B");
+    let a_channel = h.channel().await;
+    let mut anon = Clients::new(a_channel.clone(), Bearer(None));
+    let nib_key = nib_login(&h, &mut anon).await;
+    nib_push(&mut Clients::new(a_channel.clone(), bearer(&nib_key))).await;
+    let mut admin_a = Clients::new(a_channel.clone(), bearer(&h.admin_token));
+    let (host, host_token) = register_host_token(&h, &mut admin_a, "host-f").await;
+    let mut host_a = Clients::new(a_channel.clone(), bearer(&host_token));
+    let node = create_node(&mut admin_a, &host.host_id).await;
+
+    // Another host may not report for this one.
+    let (_, other_token) = register_host_token(&h, &mut admin_a, "host-g").await;
+    let mut other = Clients::new(a_channel.clone(), bearer(&other_token));
+    let mut forged = figures(&node.node_id, 99, vec![]);
+    forged.host_id = host.host_id.clone();
+    let err = other
+        .hosts
+        .report_figures(forged)
+        .await
+        .expect_err("refused");
+    assert_eq!(err.code(), tonic::Code::PermissionDenied);
+
+    for height in [100, 101] {
+        let mut req = figures(&node.node_id, height, vec![]);
+        req.host_id = host.host_id.clone();
+        let answer = host_a
+            .hosts
+            .report_figures(req)
+            .await
+            .expect("report on A")
+            .into_inner();
+        assert!(answer.logs.is_empty(), "nobody watches a log yet");
+        assert_eq!(answer.next_report_ms, 5_000);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let http = reqwest::Client::new();
+    let password = std::fs::read_to_string(h.data_dir.path().join("admin.password")).expect("pw");
+    let cookie = console_login(&http, &b_url, password.trim()).await;
+    let detail = console_get(
+        &http,
+        &b_url,
+        &cookie,
+        &format!("/api/nodes/{}", node.node_id),
+    )
+    .await;
+    assert_eq!(detail["node"]["height"], 101);
+    assert_eq!(detail["node"]["block_age_secs"], 3);
+    assert_eq!(detail["node"]["jobs"][0]["name"], "node");
+    let heights: Vec<u64> = detail["history"]
+        .as_array()
+        .expect("history")
+        .iter()
+        .map(|p| p["height"].as_u64().expect("height"))
+        .collect();
+    assert_eq!(heights, [100, 101], "B serves the history A stored");
+    let fleet = console_get(&http, &b_url, &cookie, "/api/fleet").await;
+    let host_view = fleet["hosts"]
+        .as_array()
+        .expect("hosts")
+        .iter()
+        .find(|x| x["id"] == host.host_id.as_str())
+        .expect("host in the fleet")
+        .clone();
+    assert_eq!(host_view["usage"]["cpu_percent"], 12.5);
+    let all = console_get(&http, &b_url, &cookie, "/api/history").await;
+    assert!(all.get("not-this-hosts-node").is_none());
+
+    // B's log panel asks; A's answer to the host's next report names the log; the host's
+    // report after that carries the lines, which B then serves.
+    let log_path = format!("/api/nodes/{}/jobs/node/logs?lines=2", node.node_id);
+    let empty = console_get(&http, &b_url, &cookie, &log_path).await;
+    assert_eq!(empty["lines"], serde_json::json!([]));
+    assert!(empty["at_ms"].is_null());
+    let mut req = figures(&node.node_id, 102, vec![]);
+    req.host_id = host.host_id.clone();
+    let answer = host_a
+        .hosts
+        .report_figures(req)
+        .await
+        .expect("report")
+        .into_inner();
+    assert_eq!(
+        answer.next_report_ms, 1_000,
+        "reports quicken while a log is watched"
+    );
+    assert_eq!(
+        answer.logs,
+        [pb::JobLogWanted {
+            node_id: node.node_id.clone(),
+            job: "node".into(),
+            max_lines: 2,
+        }]
+    );
+    let lines: Vec<String> = ["starting", "block 101", "block 102"]
+        .map(String::from)
+        .to_vec();
+    let mut req = figures(
+        &node.node_id,
+        102,
+        vec![pb::JobLogLines {
+            node_id: node.node_id.clone(),
+            job: "node".into(),
+            lines,
+            error: None,
+        }],
+    );
+    req.host_id = host.host_id.clone();
+    host_a
+        .hosts
+        .report_figures(req)
+        .await
+        .expect("report with logs");
+    let log = console_get(&http, &b_url, &cookie, &log_path).await;
+    assert_eq!(
+        log["lines"],
+        serde_json::json!(["block 101", "block 102"]),
+        "the newest lines, bounded by the watch"
+    );
+    assert!(log["at_ms"].as_i64().is_some());
+    b.shutdown().await.expect("B stops");
+    h.stop().await;
+}
+
 /// A `bv-api` process on the shared database, killed (SIGKILL) when dropped.
 struct Proc(std::process::Child, String);
 

@@ -1,8 +1,8 @@
 //! The web console in a real browser: headless Debian `chromium` (through `chromedriver`)
-//! against a real `bv-api` and a real `blockvisord` with two runc nodes, the console
-//! scraping the daemon's metrics endpoint. Signs in, sees the nodes with their heights,
-//! stops one and sees its state change without a reload, sees an alert appear, and saves
-//! screenshots (`target/console-screenshots/`; also `docs/img/` with
+//! against a real `bv-api` and a real `blockvisord` with two runc nodes; the daemon reports
+//! its figures over its API connection (no metrics endpoint, no per-host console config).
+//! Signs in, sees the nodes with their heights, stops one and sees its state change without
+//! a reload, sees an alert appear, follows a job's log live, and saves screenshots (`target/console-screenshots/`; also `docs/img/` with
 //! `BV_DOCS_SCREENSHOTS=1`).
 
 mod api_support;
@@ -20,7 +20,7 @@ use webdriver::Browser;
 
 const PLUGIN: &str = r#"
 fn plugin_config() {
-    #{ services: [ #{ name: "chain", run_sh: `i=100; while true; do i=$((i+1)); echo $i > /blockjoy/h; sleep 1; done` } ] }
+    #{ services: [ #{ name: "chain", run_sh: `i=100; while true; do i=$((i+1)); echo $i > /blockjoy/h; echo "imported block $i"; sleep 1; done` } ] }
 }
 fn height() { let h = run_sh(`cat /blockjoy/h 2>/dev/null || echo 0`).unwrap(); h.trim(); parse_int(h) }
 fn block_age() { let a = run_sh(`echo $(( $(cat /blockjoy/h 2>/dev/null || echo 0) % 6 ))`).unwrap(); a.trim(); parse_int(a) }
@@ -112,26 +112,24 @@ fn console_in_a_browser() {
         .tempdir_in("/tmp")
         .expect("tempdir");
 
-    // A daemon with a metrics endpoint, and bv-api with its console scraping it.
+    // A daemon without a metrics endpoint, and bv-api with its console: the figures come
+    // over the host's own connection.
     let d = Daemon::start_with_config(
-        "status_interval_secs = 1\n[metrics]\nlisten = \"127.0.0.1:0\"\ninterval_secs = 1",
+        "status_interval_secs = 1\n[metrics]\ninterval_secs = 1",
         "host_network = true",
     );
-    let metrics = d.json(&["status"])["metrics_addr"]
-        .as_str()
-        .expect("metrics_addr")
-        .to_string();
+    let status = d.json(&["status"]);
+    assert!(
+        status["metrics_addr"]
+            .as_str()
+            .unwrap_or_default()
+            .is_empty(),
+        "no metrics endpoint: {status}"
+    );
     let host_name = unique("console-host-");
     let api = start_api_with(
         &tmp.path().join("api"),
-        &[
-            "--console-listen".into(),
-            "127.0.0.1:0".into(),
-            "--console-scrape".into(),
-            format!("{host_name}=http://{metrics}/metrics"),
-            "--console-interval-secs".into(),
-            "1".into(),
-        ],
+        &["--console-listen".into(), "127.0.0.1:0".into()],
     );
     let console = format!(
         "http://{}",
@@ -232,14 +230,14 @@ fn console_in_a_browser() {
     );
     assert_eq!(unlabeled, 0, "unlabeled controls on the overview");
 
-    // The nodes, with the heights scraped from the daemon.
+    // The nodes, with the heights the daemon reported.
     b.click(&b.find("a[href='#/nodes']", Duration::from_secs(5)));
     let row = |id: &str| format!("tr[data-node-id='{id}']");
     for id in [&a, &b_id] {
         b.find(&row(id), Duration::from_secs(30));
     }
     b.wait(
-        "heights from the metrics endpoint",
+        "heights reported by the host",
         Duration::from_secs(60),
         |b| {
             [&a, &b_id].iter().all(|id| {
@@ -337,6 +335,60 @@ fn console_in_a_browser() {
     b.find(".uplot canvas", Duration::from_secs(30));
     assert!(b.text("main").contains("unhealthy"));
     save(&b, "console-node.png");
+
+    // The job's log: the panel opens from the jobs table and follows the job live.
+    let show = b.find(
+        "button[aria-controls='job-log-panel']",
+        Duration::from_secs(30),
+    );
+    let job_row = b.eval(
+        "return document.querySelector(\"button[aria-controls='job-log-panel']\").closest('tr').textContent",
+        json!([]),
+    );
+    assert!(
+        job_row.as_str().unwrap_or_default().starts_with("chain"),
+        "{job_row}"
+    );
+    b.click(&show);
+    assert_eq!(
+        b.eval(
+            "return document.querySelector(\"button[aria-controls='job-log-panel']\").getAttribute('aria-expanded')",
+            json!([])
+        ),
+        "true"
+    );
+    let last_block = |b: &Browser| -> u64 {
+        b.text("#job-log-panel pre[role=log]")
+            .lines()
+            .filter_map(|l| l.strip_prefix("imported block "))
+            .filter_map(|n| n.trim().parse().ok())
+            .max()
+            .unwrap_or(0)
+    };
+    b.wait("the job's log lines", Duration::from_secs(60), |b| {
+        last_block(b) > 100
+    });
+    let first = last_block(&b);
+    b.wait(
+        "newer log lines without a reload",
+        Duration::from_secs(30),
+        |b| last_block(b) >= first + 2,
+    );
+    b.eval(
+        "document.getElementById('job-log-panel').previousElementSibling.scrollIntoView(); return null",
+        json!([]),
+    );
+    save(&b, "console-joblog.png");
+    b.click(&b.find(
+        "button[aria-controls='job-log-panel']",
+        Duration::from_secs(5),
+    ));
+    b.wait("the log panel closes", Duration::from_secs(5), |b| {
+        b.eval(
+            "return document.querySelector('#job-log-panel pre') === null",
+            json!([]),
+        ) == true
+    });
 
     // Hosts, and the overview dashboard panels.
     b.click(&b.find("a[href='#/hosts']", Duration::from_secs(5)));

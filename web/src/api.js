@@ -34,6 +34,8 @@ export const api = {
   fleet: () => call('GET', '/api/fleet'),
   history: () => call('GET', '/api/history'),
   node: (id) => call('GET', `/api/nodes/${encodeURIComponent(id)}`),
+  jobLog: (id, job, lines = 200) =>
+    call('GET', `/api/nodes/${encodeURIComponent(id)}/jobs/${encodeURIComponent(job)}/logs?lines=${lines}`),
   catalog: () => call('GET', '/api/catalog'),
   create: (body) => call('POST', '/api/nodes', body),
   action: (id, action, body = {}) =>

@@ -1,14 +1,16 @@
-// One node: summary, alerts, jobs, a height / block-age chart of its status history, and
-// the commands the API sent its host.
+// One node: summary, alerts, jobs with their logs, a height / block-age chart of its status
+// history, and the commands the API sent its host.
 import { useEffect, useState } from 'preact/hooks';
 import { api } from './api.js';
 import { Chart } from './chart.jsx';
+import { JobLog } from './joblog.jsx';
 import { age, num, when } from './format.js';
 import { NodeActions, StateBadge } from './nodes.jsx';
 
 export function NodeDetail({ id, fleet, act, canWrite }) {
   const [detail, setDetail] = useState(null);
   const [error, setError] = useState('');
+  const [openLog, setOpenLog] = useState(null);
   useEffect(() => {
     api.node(id).then(setDetail, (e) => setError(e.message));
   }, [id, fleet]);
@@ -53,7 +55,7 @@ export function NodeDetail({ id, fleet, act, canWrite }) {
 
       <h2>Status history</h2>
       {times.length < 2 ? (
-        <p>Not enough samples yet (one per scrape of the host's metrics).</p>
+        <p>Not enough samples yet (one per report of the host).</p>
       ) : (
         <Chart
           title="Height and block age"
@@ -70,17 +72,31 @@ export function NodeDetail({ id, fleet, act, canWrite }) {
       <table>
         <caption>Jobs as the host's last health check saw them</caption>
         <thead>
-          <tr><th scope="col">Job</th><th scope="col">Status</th><th scope="col">Restarts (24 h)</th></tr>
+          <tr><th scope="col">Job</th><th scope="col">Status</th><th scope="col">Restarts (24 h)</th><th scope="col">Log</th></tr>
         </thead>
         <tbody>
           {n.jobs.map((j) => (
-            <tr><th scope="row">{j.name}</th><td>{j.status}</td><td class="num">{j.restarts}</td></tr>
+            <tr>
+              <th scope="row">{j.name}</th>
+              <td>{j.status}</td>
+              <td class="num">{j.restarts}</td>
+              <td>
+                <button
+                  type="button"
+                  aria-expanded={openLog === j.name ? 'true' : 'false'}
+                  aria-controls="job-log-panel"
+                  onClick={() => setOpenLog(openLog === j.name ? null : j.name)}
+                >
+                  {openLog === j.name ? 'Hide log' : 'Show log'}<span class="sr-only"> of {j.name}</span>
+                </button>
+              </td>
+            </tr>
           ))}
         </tbody>
       </table>
-      <p class="muted">
-        Job logs stay on the host: <code>bv node job {n.name} logs &lt;job&gt;</code>.
-      </p>
+      <div id="job-log-panel">
+        {openLog && <JobLog nodeId={n.id} job={openLog} />}
+      </div>
 
       <h2>Commands</h2>
       <table>

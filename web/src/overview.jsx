@@ -52,7 +52,7 @@ export function Overview({ fleet }) {
       )}
       <h2>Host usage</h2>
       <table>
-        <caption>Usage from each host's last scrape</caption>
+        <caption>Usage from each host's last report</caption>
         <thead>
           <tr><th scope="col">Host</th><th scope="col">CPU</th><th scope="col">Memory</th><th scope="col">Disk</th></tr>
         </thead>

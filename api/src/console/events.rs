@@ -1,4 +1,5 @@
-//! Live updates. The scraper reads every configured host's metrics endpoint each interval;
+//! Live updates. Hosts report their figures themselves; the optional scraper reads every
+//! `--console-scrape` metrics endpoint each interval and stores what it read the same way;
 //! the refresher rebuilds the fleet view every second (and at once after an action) and
 //! publishes it when it changed; `GET /api/events` streams each published view as a
 //! server-sent `fleet` event.
@@ -16,9 +17,10 @@ use tokio_stream::wrappers::WatchStream;
 use super::exposition;
 use super::session::Caller;
 use super::state::Shared;
-use super::telemetry::HostTelemetry;
+use super::telemetry::from_samples;
 use super::view;
 use crate::db::{self, now_ms};
+use crate::figures::{self, HostTelemetry};
 
 const REFRESH_EVERY: Duration = Duration::from_secs(1);
 const SCRAPE_TIMEOUT: Duration = Duration::from_secs(4);
@@ -36,7 +38,7 @@ pub async fn stream(
 /// Rebuilds and publishes the fleet view until the console stops.
 pub async fn refresher(c: Shared) {
     loop {
-        match view::fleet(&c.app.db, &c.telemetry).await {
+        match view::fleet(&c.app.db).await {
             Ok(fleet) => match serde_json::to_string(&fleet) {
                 Ok(json) => {
                     c.fleet.send_if_modified(|current| {
@@ -75,7 +77,7 @@ async fn scrape(c: &Shared, url: &str) -> Result<HostTelemetry, ScrapeError> {
         return Err(ScrapeError::Status(resp.status()));
     }
     let text = resp.text().await?;
-    Ok(HostTelemetry::from_samples(&exposition::parse(&text)?))
+    Ok(from_samples(&exposition::parse(&text)?))
 }
 
 /// The host a `--console-scrape` name means (id or network name).
@@ -101,12 +103,15 @@ pub async fn scraper(c: Shared) {
                 tracing::debug!("console: no host `{}` registered yet", t.host);
                 continue;
             };
-            match scrape(&c, &t.url).await {
-                Ok(telemetry) => c.telemetry.record(&host_id, now_ms(), telemetry),
+            let stored = match scrape(&c, &t.url).await {
+                Ok(telemetry) => figures::record(&c.app.db, &host_id, now_ms(), &telemetry).await,
                 Err(e) => {
                     tracing::warn!("console: scraping {}: {e}", t.url);
-                    c.telemetry.record_error(&host_id, now_ms(), e.to_string());
+                    figures::record_error(&c.app.db, &host_id, now_ms(), &e.to_string()).await
                 }
+            };
+            if let Err(e) = stored {
+                tracing::warn!("console: storing the figures of {}: {e}", t.host);
             }
         }
         c.refresh.notify_one();

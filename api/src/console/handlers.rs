@@ -15,16 +15,16 @@ use tonic::Status;
 use super::error::ApiResult;
 use super::session::Caller;
 use super::state::Shared;
-use super::telemetry::Point;
 use super::view::{self, Fleet, NodeDetail, NodeView};
 use crate::db;
+use crate::figures::{self, Point};
 use crate::services::command::Commands;
 use crate::services::image::Images;
 use crate::services::node::Nodes;
 use crate::services::protocol::Protocols;
 
 pub async fn fleet(State(c): State<Shared>, _caller: Caller) -> ApiResult<Json<Fleet>> {
-    Ok(Json(view::fleet(&c.app.db, &c.telemetry).await?))
+    Ok(Json(view::fleet(&c.app.db).await?))
 }
 
 /// Status histories of the fleet's live nodes, by node id.
@@ -33,7 +33,7 @@ pub async fn history(
     _caller: Caller,
 ) -> ApiResult<Json<std::collections::HashMap<String, Vec<Point>>>> {
     let (rows, _) = db::nodes::list(&c.app.db, &Default::default(), 0, 10_000).await?;
-    let mut all = c.telemetry.histories();
+    let mut all = figures::histories(&c.app.db).await?;
     all.retain(|id, _| rows.iter().any(|r| &r.node_id == id));
     Ok(Json(all))
 }
@@ -49,7 +49,8 @@ async fn node_view(c: &Shared, caller: &Caller, node_id: &str) -> ApiResult<Node
         .await?
         .map(|h| h.display_name.unwrap_or(h.network_name))
         .unwrap_or_default();
-    Ok(view::node_view(&node, &host_name, &c.telemetry))
+    let latest = figures::host_latest(&c.app.db, &node.host_id).await?;
+    Ok(view::node_view(&node, &host_name, latest.as_ref()))
 }
 
 pub async fn node(
@@ -71,7 +72,7 @@ pub async fn node(
         .map(view::command_view)
         .collect();
     Ok(Json(NodeDetail {
-        history: c.telemetry.history(&id),
+        history: figures::history(&c.app.db, &id).await?,
         node,
         commands,
     }))
@@ -198,7 +199,7 @@ pub async fn create(
         created
             .nodes
             .iter()
-            .map(|n| view::node_view(n, "", &c.telemetry))
+            .map(|n| view::node_view(n, "", None))
             .collect(),
     ))
 }

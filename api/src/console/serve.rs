@@ -13,8 +13,7 @@ use tokio::task::JoinHandle;
 
 use super::config::{BadTarget, ConsoleConfig};
 use super::state::{Console, Shared};
-use super::telemetry::Telemetry;
-use super::{assets, events, handlers, session};
+use super::{assets, events, handlers, logs, session};
 use crate::services::State;
 use crate::tls::{ReloadingCert, TlsListener};
 
@@ -63,6 +62,7 @@ pub fn router(console: Shared) -> Router {
         .route("/api/nodes", post(handlers::create))
         .route("/api/nodes/{id}", get(handlers::node))
         .route("/api/nodes/{id}/{action}", post(handlers::action))
+        .route("/api/nodes/{id}/jobs/{job}/logs", get(logs::job_log))
         .fallback(assets::serve)
         .with_state(console)
 }
@@ -95,7 +95,6 @@ pub async fn start(
     let (fleet, _) = watch::channel(Arc::<str>::from(""));
     let console = Arc::new(Console {
         app,
-        telemetry: Telemetry::default(),
         targets,
         fleet,
         refresh: Notify::new(),

@@ -7,13 +7,11 @@ use std::time::Duration;
 use tokio::sync::{Notify, watch};
 
 use super::config::ScrapeTarget;
-use super::telemetry::Telemetry;
 use crate::services::State;
 
 #[derive(Debug)]
 pub struct Console {
     pub app: State,
-    pub telemetry: Telemetry,
     pub targets: Vec<ScrapeTarget>,
     /// JSON of the latest fleet view; every change wakes the event streams.
     pub fleet: watch::Sender<Arc<str>>,

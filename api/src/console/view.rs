@@ -1,11 +1,13 @@
 //! The JSON the console reads: the fleet (hosts and nodes from the database, joined with
-//! the last scrape of each host) and a node's detail.
+//! the latest figures of each host) and a node's detail.
 
 use babel_api::pb::api::v1 as pb;
 use serde::Serialize;
 
-use super::telemetry::{Alert, HostUsage, Job, Point, Telemetry};
+use std::collections::HashMap;
+
 use crate::db::{self, Db, DbResult};
+use crate::figures::{self, Alert, HostUsage, Job, Latest, Point};
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct HostView {
@@ -23,8 +25,10 @@ pub struct HostView {
     pub region: Option<String>,
     pub tags: Vec<String>,
     pub node_count: u64,
-    /// From the host's metrics endpoint; none when it is not scraped.
+    /// From the host's own reports (or a scrape); none before the first.
     pub usage: Option<HostUsage>,
+    /// When the figures were taken.
+    pub figures_ms: Option<i64>,
     pub scrape_error: Option<String>,
 }
 
@@ -73,8 +77,7 @@ pub fn state_word(state: i32) -> String {
 
 const PAGE: i64 = 1000;
 
-fn host_view(row: &db::hosts::HostRow, node_count: u64, telemetry: &Telemetry) -> HostView {
-    let scrape = telemetry.host(&row.host_id);
+fn host_view(row: &db::hosts::HostRow, node_count: u64, latest: Option<&Latest>) -> HostView {
     HostView {
         id: row.host_id.clone(),
         name: row
@@ -93,16 +96,15 @@ fn host_view(row: &db::hosts::HostRow, node_count: u64, telemetry: &Telemetry) -
         region: row.region.clone(),
         tags: serde_json::from_str(&row.tags_json).unwrap_or_default(),
         node_count,
-        usage: scrape
-            .as_ref()
-            .and_then(|s| s.telemetry.as_ref().map(|t| t.usage.clone())),
-        scrape_error: scrape.and_then(|s| s.error),
+        usage: latest.and_then(|l| l.telemetry.as_ref().map(|t| t.usage.clone())),
+        figures_ms: latest.map(|l| l.at_ms),
+        scrape_error: latest.and_then(|l| l.error.clone()),
     }
 }
 
-pub fn node_view(node: &pb::Node, host_name: &str, telemetry: &Telemetry) -> NodeView {
+pub fn node_view(node: &pb::Node, host_name: &str, latest: Option<&Latest>) -> NodeView {
     let status = node.status.clone().unwrap_or_default();
-    let t = telemetry.node(&node.host_id, &node.node_id);
+    let t = latest.and_then(|l| l.node(&node.node_id)).cloned();
     let key = node.version_key.clone().unwrap_or_default();
     NodeView {
         id: node.node_id.clone(),
@@ -118,7 +120,7 @@ pub fn node_view(node: &pb::Node, host_name: &str, telemetry: &Telemetry) -> Nod
         tags: node.tags.clone(),
         state: state_word(status.state),
         next_state: state_word(node.next_state),
-        // The last scrape is fresher than the host's last status report.
+        // The figures are fresher than the host's last status report.
         protocol_state: t
             .as_ref()
             .and_then(|t| t.protocol_state.clone())
@@ -136,7 +138,8 @@ pub fn node_view(node: &pb::Node, host_name: &str, telemetry: &Telemetry) -> Nod
 }
 
 /// Every live host and node.
-pub async fn fleet(db: &Db, telemetry: &Telemetry) -> DbResult<Fleet> {
+pub async fn fleet(db: &Db) -> DbResult<Fleet> {
+    let latest: HashMap<String, Latest> = figures::all_latest(db).await?;
     let (host_rows, _) = db::hosts::list(db, None, 0, PAGE).await?;
     let (node_rows, _) = db::nodes::list(db, &Default::default(), 0, PAGE * 10).await?;
     let mut nodes = Vec::with_capacity(node_rows.len());
@@ -147,13 +150,13 @@ pub async fn fleet(db: &Db, telemetry: &Telemetry) -> DbResult<Fleet> {
             .find(|h| h.host_id == node.host_id)
             .map(|h| h.display_name.clone().unwrap_or(h.network_name.clone()))
             .unwrap_or_default();
-        nodes.push(node_view(&node, &host_name, telemetry));
+        nodes.push(node_view(&node, &host_name, latest.get(&node.host_id)));
     }
     let hosts = host_rows
         .iter()
         .map(|h| {
             let count = nodes.iter().filter(|n| n.host_id == h.host_id).count() as u64;
-            host_view(h, count, telemetry)
+            host_view(h, count, latest.get(&h.host_id))
         })
         .collect();
     Ok(Fleet { hosts, nodes })

@@ -5,8 +5,10 @@
 pub mod archives;
 pub mod codec;
 pub mod commands;
+pub mod figures;
 pub mod hosts;
 pub mod images;
+pub mod job_logs;
 pub mod leases;
 pub mod nodes;
 pub mod protocols;
@@ -39,6 +41,7 @@ pub type DbResult<T> = Result<T, DbError>;
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("migrations/0001_init.sql")),
     (2, "leases", include_str!("migrations/0002_leases.sql")),
+    (3, "figures", include_str!("migrations/0003_figures.sql")),
 ];
 
 /// A connection pool plus what the code needs to know about the backend.

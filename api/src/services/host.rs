@@ -227,4 +227,13 @@ impl HostService for Hosts {
         db::tokens::delete_for_host(&self.0.db, id).await?;
         Ok(Response::new(pb::DeleteHostResponse {}))
     }
+
+    async fn report_figures(
+        &self,
+        req: Request<pb::ReportHostFiguresRequest>,
+    ) -> Result<Response<pb::ReportHostFiguresResponse>, Status> {
+        let p = principal(&req)?;
+        let answer = super::host_figures::report(&self.0.db, &p, req.get_ref()).await?;
+        Ok(Response::new(answer))
+    }
 }

@@ -4,6 +4,7 @@ pub mod archive;
 pub mod auth;
 pub mod command;
 pub mod host;
+pub mod host_figures;
 pub mod image;
 pub mod node;
 pub mod node_config;

@@ -268,6 +268,12 @@ mod tests {
             self.reports.lock().unwrap().push(r);
             Ok(())
         }
+        async fn report_figures(
+            &self,
+            _r: pb::ReportHostFiguresRequest,
+        ) -> Result<pb::ReportHostFiguresResponse, Status> {
+            Err(Status::unimplemented("not used by these tests"))
+        }
     }
 
     #[derive(Default)]

@@ -1,10 +1,11 @@
 //! The host's side of the control-plane API: registration, the command stream ([`stream`],
-//! [`dispatch`]) and catalog creates. The client itself and the shared connection are the
+//! [`dispatch`]), the host's figure reports ([`figures`]) and catalog creates. The client itself and the shared connection are the
 //! low-level `apilink`.
 
 pub mod applied;
 pub mod convert;
 pub mod dispatch;
+pub mod figures;
 pub mod forward;
 pub mod ops;
 pub mod stream;
@@ -45,13 +46,13 @@ pub fn connect(registry: &Arc<Registry>, creds: &HostCredentials) -> Result<(), 
         }
     });
     let applied = applied::Applied::load(&svc.config.root);
-    let task = tokio::spawn(stream::run(
-        client,
-        ops,
-        link.connected_flag(),
-        opts,
-        applied,
-    ));
+    let source = Arc::new(figures::RegistryFigures(registry.clone()));
+    let reports = figures::run(client.clone(), source, Duration::from_secs(1));
+    let commands = stream::run(client, ops, link.connected_flag(), opts, applied);
+    // One task: replacing the link's task stops both loops.
+    let task = tokio::spawn(async move {
+        tokio::join!(commands, reports);
+    });
     link.replace_task(task);
     tracing::info!(api = %creds.api_url, host_id = %creds.host_id, "connecting to the API");
     Ok(())

@@ -176,6 +176,12 @@ mod tests {
         async fn report_status(&self, _r: pb::ReportNodeStatusRequest) -> Result<(), Status> {
             Ok(())
         }
+        async fn report_figures(
+            &self,
+            _r: pb::ReportHostFiguresRequest,
+        ) -> Result<pb::ReportHostFiguresResponse, Status> {
+            Err(Status::unimplemented("not used by these tests"))
+        }
     }
 
     struct Starts(Mutex<u32>);

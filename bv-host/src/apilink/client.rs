@@ -432,4 +432,15 @@ impl ControlPlane for ApiClient {
             .await?;
         Ok(())
     }
+
+    async fn report_figures(
+        &self,
+        mut req: pb::ReportHostFiguresRequest,
+    ) -> Result<pb::ReportHostFiguresResponse, Status> {
+        req.host_id = self.host_id.clone();
+        Ok(HostServiceClient::new(self.channel.clone())
+            .report_figures(self.req(req, Some(Duration::from_secs(15))))
+            .await?
+            .into_inner())
+    }
 }

@@ -16,4 +16,9 @@ pub trait ControlPlane: Send + Sync {
     async fn ack(&self, command_id: &str) -> Result<(), Status>;
     async fn update(&self, update: pb::UpdateCommandRequest) -> Result<(), Status>;
     async fn report_status(&self, req: pb::ReportNodeStatusRequest) -> Result<(), Status>;
+    /// Sends the host's figures (and asked-for job log lines); `host_id` is filled in.
+    async fn report_figures(
+        &self,
+        req: pb::ReportHostFiguresRequest,
+    ) -> Result<pb::ReportHostFiguresResponse, Status>;
 }
