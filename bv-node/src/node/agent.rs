@@ -35,6 +35,8 @@ pub trait Agent: Send + Sync {
     /// Gracefully stops every job (babel keeps running).
     async fn shutdown(&self, force: bool) -> Result<(), AgentError>;
     async fn version(&self) -> Result<String, AgentError>;
+    /// Names of the upgrade-blocking jobs that run now (an upgrade would kill them).
+    async fn blocking_jobs(&self) -> Result<Vec<String>, AgentError>;
 }
 
 /// Opens agents for nodes: waits until the agent answers on `socket`.
@@ -89,6 +91,33 @@ impl Agent for BabelAgent {
             .into_inner()
             .version)
     }
+
+    async fn blocking_jobs(&self) -> Result<Vec<String>, AgentError> {
+        let jobs = self
+            .client
+            .clone()
+            .get_jobs(pb::GetJobsRequest {})
+            .await?
+            .into_inner()
+            .jobs;
+        Ok(running_blocking(&jobs))
+    }
+}
+
+/// Names of the jobs that are upgrade-blocking and running.
+pub fn running_blocking(jobs: &[pb::JobEntry]) -> Vec<String> {
+    jobs.iter()
+        .filter(|j| {
+            j.info.as_ref().is_some_and(|i| {
+                i.upgrade_blocking
+                    && matches!(
+                        i.status.as_ref().and_then(|s| s.status.as_ref()),
+                        Some(pb::job_status::Status::Running(_))
+                    )
+            })
+        })
+        .map(|j| j.name.clone())
+        .collect()
 }
 
 /// Connects to babel over its Unix socket.
@@ -152,6 +181,8 @@ pub mod fake {
     #[derive(Debug, Default)]
     pub struct FakeAgent {
         pub calls: Mutex<Vec<String>>,
+        /// Running upgrade-blocking jobs; `shutdown` ends them (as babel stops its jobs).
+        pub blocking: Mutex<Vec<String>>,
     }
 
     #[async_trait]
@@ -165,10 +196,14 @@ pub mod fake {
         }
         async fn shutdown(&self, force: bool) -> Result<(), AgentError> {
             self.calls.lock().unwrap().push(format!("shutdown {force}"));
+            self.blocking.lock().unwrap().clear();
             Ok(())
         }
         async fn version(&self) -> Result<String, AgentError> {
             Ok("fake".into())
+        }
+        async fn blocking_jobs(&self) -> Result<Vec<String>, AgentError> {
+            Ok(self.blocking.lock().unwrap().clone())
         }
     }
 
