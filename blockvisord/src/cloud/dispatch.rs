@@ -28,6 +28,8 @@ pub struct NodeReport {
     pub protocol_state: Option<String>,
     pub protocol_health: Option<String>,
     pub p2p_address: Option<String>,
+    /// What a pending upgrade waits for before it stops the node.
+    pub upgrade_waiting: Option<String>,
 }
 
 /// The node manager operations commands map to.
@@ -70,6 +72,7 @@ impl Outcome {
                     NodeError::Unimplemented(_) => pb::CommandExitCode::NotSupported,
                     NodeError::UpgradeRolledBack(_) => pb::CommandExitCode::NodeUpgradeRollback,
                     NodeError::UpgradeFailed { .. } => pb::CommandExitCode::NodeUpgradeFailure,
+                    NodeError::UpgradeGate(_) => pb::CommandExitCode::BlockingJobRunning,
                     _ => pb::CommandExitCode::InternalError,
                 };
                 Self {
@@ -87,6 +90,9 @@ fn missing(what: &str) -> Outcome {
         message: Some(format!("command has no {what}")),
     }
 }
+
+/// When the control plane should retry a command refused for running upgrade-blocking jobs.
+pub const BLOCKING_RETRY_HINT_SECS: u64 = 60;
 
 /// Runs one command on the local node manager.
 pub async fn execute(ops: &dyn NodeOps, host_network: bool, cmd: &pb::Command) -> Outcome {
@@ -178,7 +184,8 @@ pub async fn process(
         command_id: cmd.command_id.clone(),
         exit_code: outcome.code.into(),
         exit_message: outcome.message.clone(),
-        retry_hint_seconds: None,
+        retry_hint_seconds: (outcome.code == pb::CommandExitCode::BlockingJobRunning)
+            .then_some(BLOCKING_RETRY_HINT_SECS),
     })
     .await?;
     Ok(outcome)
@@ -212,6 +219,7 @@ impl StatusReporter {
                 p2p_address: n.p2p_address.clone(),
                 ip_address: (!n.ip.is_empty()).then(|| n.ip.clone()),
                 ip_gateway: (!n.gateway.is_empty()).then(|| n.gateway.clone()),
+                upgrade_waiting: n.upgrade_waiting.clone(),
             };
             if self.last.get(&n.id) == Some(&req) {
                 continue;
@@ -529,6 +537,7 @@ mod tests {
             protocol_state: None,
             protocol_health: None,
             p2p_address: None,
+            upgrade_waiting: None,
         };
         assert_eq!(reporter.report(&api, vec![report.clone()]).await, 1);
         assert_eq!(reporter.report(&api, vec![report.clone()]).await, 0);

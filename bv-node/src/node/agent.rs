@@ -100,24 +100,8 @@ impl Agent for BabelAgent {
             .await?
             .into_inner()
             .jobs;
-        Ok(running_blocking(&jobs))
+        Ok(babel_api::rpc::running_upgrade_blocking(&jobs))
     }
-}
-
-/// Names of the jobs that are upgrade-blocking and running.
-pub fn running_blocking(jobs: &[pb::JobEntry]) -> Vec<String> {
-    jobs.iter()
-        .filter(|j| {
-            j.info.as_ref().is_some_and(|i| {
-                i.upgrade_blocking
-                    && matches!(
-                        i.status.as_ref().and_then(|s| s.status.as_ref()),
-                        Some(pb::job_status::Status::Running(_))
-                    )
-            })
-        })
-        .map(|j| j.name.clone())
-        .collect()
 }
 
 /// Connects to babel over its Unix socket.

@@ -47,7 +47,7 @@ impl Node {
         let Ok(jobs) = client.get_jobs(bpb::GetJobsRequest {}).await else {
             return vec![];
         };
-        super::agent::running_blocking(&jobs.into_inner().jobs)
+        babel_api::rpc::running_upgrade_blocking(&jobs.into_inner().jobs)
     }
 
     pub async fn update(&mut self, update: NodeUpdate) -> NodeResult<()> {

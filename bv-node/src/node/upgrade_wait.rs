@@ -18,6 +18,19 @@ pub struct UpgradeWait {
     pub deadline: DateTime<Utc>,
 }
 
+/// One line for people and the control plane: what the upgrade waits for, until when.
+impl std::fmt::Display for UpgradeWait {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "upgrade to {} waiting: {} (at most until {})",
+            self.to_version,
+            self.reason,
+            self.deadline.format("%Y-%m-%dT%H:%M:%SZ")
+        )
+    }
+}
+
 /// The current wait of a node's upgrade, shared between the node and its registry entry.
 #[derive(Debug, Default)]
 pub struct UpgradeWaitCell(Mutex<Option<UpgradeWait>>);
