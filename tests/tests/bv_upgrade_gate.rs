@@ -10,11 +10,12 @@ use std::time::{Duration, Instant};
 
 use bv_support::{Daemon, bin, build_image, remove_image, unique, wait_for};
 
-/// An init job that runs for a while: `restart: never` makes it upgrade-blocking.
+/// An init job that runs for a while (like a download): `restart: never` makes it
+/// upgrade-blocking.
 const PLUGIN: &str = r#"
 fn plugin_config() {
     #{
-        init: #{ commands: [], jobs: [ #{ name: "download", run_sh: `sleep JOB_SECS` } ] },
+        init: #{ commands: [], jobs: [ #{ name: "fetch", run_sh: `sleep JOB_SECS` } ] },
         services: [ #{ name: "ticker", run_sh: `while true; do sleep 1; done` } ],
     }
 }
@@ -46,10 +47,10 @@ fn upgrade_args<'a>(name: &'a str, uri: &'a str, version: &'a str) -> Vec<&'a st
     ]
 }
 
-fn download_runs(d: &Daemon, name: &str) -> bool {
+fn fetch_runs(d: &Daemon, name: &str) -> bool {
     let jobs = d.ok(&["node", "job", name, "list"]);
     jobs.lines()
-        .any(|l| l.contains("download") && l.contains("Running"))
+        .any(|l| l.contains("fetch") && l.contains("Running"))
 }
 
 #[test]
@@ -66,8 +67,10 @@ fn upgrades_wait_for_blocking_jobs_and_the_upgrade_window() {
     // No blocking job, but never a safe moment to restart.
     build_image(
         &tags[3],
-        &(plugin("v4", 0).replace("jobs: [ #{ name: \"download\", run_sh: `sleep 0` } ]", "jobs: []")
-            + "fn upgrade_window() { 3600 }\n"),
+        &(plugin("v4", 0).replace(
+            "jobs: [ #{ name: \"fetch\", run_sh: `sleep 0` } ]",
+            "jobs: []",
+        ) + "fn upgrade_window() { 3600 }\n"),
     );
     build_image(&tags[4], &plugin("v5", 0));
     let uris: Vec<String> = tags
@@ -88,8 +91,8 @@ fn upgrades_wait_for_blocking_jobs_and_the_upgrade_window() {
         "1.0.0",
     ]);
     d.ok(&["node", "start", &name]);
-    wait_for(Duration::from_secs(20), "download job runs", || {
-        download_runs(&d, &name)
+    wait_for(Duration::from_secs(20), "fetch job runs", || {
+        fetch_runs(&d, &name)
     });
     let started_at = d.node(&name)["started_at"].clone();
 
@@ -98,14 +101,14 @@ fn upgrades_wait_for_blocking_jobs_and_the_upgrade_window() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("upgrade-blocking") && err.contains("download") && err.contains("--force"),
+        err.contains("upgrade-blocking") && err.contains("fetch") && err.contains("--force"),
         "{err}"
     );
     let node = d.node(&name);
     assert_eq!(node["status"], "Running", "{node}");
     assert_eq!(node["image"]["version"], "1.0.0");
     assert_eq!(node["started_at"], started_at);
-    assert!(download_runs(&d, &name));
+    assert!(fetch_runs(&d, &name));
 
     // --wait: the upgrade waits, visibly, and goes ahead once the job has finished.
     let mut args = upgrade_args(&name, &uris[1], "2.0.0");
@@ -116,16 +119,23 @@ fn upgrades_wait_for_blocking_jobs_and_the_upgrade_window() {
         .args(&args)
         .spawn()
         .expect("bv node upgrade --wait");
-    wait_for(Duration::from_secs(15), "the wait shows in bv node status", || {
-        let status = d.ok(&["node", "status", &name]);
-        status.contains("waiting") && status.contains("download")
-    });
+    wait_for(
+        Duration::from_secs(15),
+        "the wait shows in bv node status",
+        || {
+            let status = d.ok(&["node", "status", &name]);
+            status.contains("waiting") && status.contains("fetch")
+        },
+    );
     let json = d.json(&["node", "status", &name]);
     let wait = &json[0]["upgrade_wait"];
     assert_eq!(wait["to_version"], "2.0.0", "{json}");
-    assert!(wait["reason"].as_str().unwrap().contains("download"), "{json}");
+    assert!(wait["reason"].as_str().unwrap().contains("fetch"), "{json}");
     let info = d.ok(&["node", "info", &name]);
-    assert!(info.contains("Upgrade:") && info.contains("download"), "{info}");
+    assert!(
+        info.contains("Upgrade:") && info.contains("fetch"),
+        "{info}"
+    );
     assert!(waiting.wait().expect("bv exits").success(), "{}", d.log());
     let node = d.node(&name);
     assert_eq!(node["status"], "Running", "{node}\n{}", d.log());
@@ -133,15 +143,15 @@ fn upgrades_wait_for_blocking_jobs_and_the_upgrade_window() {
     assert!(node["upgrade_wait"].is_null(), "{node}");
 
     // --force names what it kills, and kills it.
-    wait_for(Duration::from_secs(20), "v2's download job runs", || {
-        download_runs(&d, &name)
+    wait_for(Duration::from_secs(20), "v2's fetch job runs", || {
+        fetch_runs(&d, &name)
     });
     let mut args = upgrade_args(&name, &uris[2], "3.0.0");
     args.push("--force");
     let out = d.bv(&args);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}\n{}", d.log());
-    assert!(err.contains("kills") && err.contains("download"), "{err}");
+    assert!(err.contains("kills") && err.contains("fetch"), "{err}");
     assert_eq!(d.node(&name)["image"]["version"], "3.0.0");
 
     // upgrade_window(): the upgrade waits for it, at most --max-wait.
@@ -162,7 +172,11 @@ fn upgrades_wait_for_blocking_jobs_and_the_upgrade_window() {
         d.ok(&["node", "status", &name]).contains("upgrade_window")
     });
     assert!(delayed.wait().expect("bv exits").success(), "{}", d.log());
-    assert!(started.elapsed() >= Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
     let node = d.node(&name);
     assert_eq!(node["status"], "Running", "{node}");
     assert_eq!(node["image"]["version"], "5.0.0");

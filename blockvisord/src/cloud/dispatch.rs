@@ -283,6 +283,8 @@ mod tests {
         calls: Mutex<Vec<String>>,
         created: Mutex<Vec<(NodeState, bool)>>,
         missing: bool,
+        /// Upgrades are refused for a running upgrade-blocking job.
+        blocked: bool,
         reports: Mutex<Vec<NodeReport>>,
     }
 
@@ -315,7 +317,12 @@ mod tests {
             self.log("delete", id)
         }
         async fn upgrade(&self, id: Uuid, t: UpgradeTarget) -> NodeResult<()> {
-            self.log(&format!("upgrade {}", t.image.uri), id)
+            self.log(&format!("upgrade {}", t.image.uri), id)?;
+            if self.blocked {
+                let jobs = "download".to_string();
+                return Err(bv_node::node::upgrade_errors::GateError::BlockingJobs { jobs }.into());
+            }
+            Ok(())
         }
         async fn update(&self, id: Uuid, u: ConfigUpdate) -> NodeResult<()> {
             self.log(&format!("update {}", u.display_name), id)
@@ -369,6 +376,31 @@ mod tests {
             api.updates.lock().unwrap()[0].exit_code,
             pb::CommandExitCode::Ok as i32
         );
+    }
+
+    #[tokio::test]
+    async fn upgrade_refused_for_a_blocking_job_says_so_with_a_retry_hint() {
+        let (_dir, mut applied) = applied();
+        let api = FakeApi::default();
+        let ops = FakeOps {
+            blocked: true,
+            ..Default::default()
+        };
+        let node = sample_node();
+        let cmd = node_cmd(
+            "c1",
+            &node.node_id.clone(),
+            pb::node_command::Command::Upgrade(pb::NodeUpgrade { node: Some(node) }),
+        );
+        let out = process(&api, &ops, true, &mut applied, &cmd).await.unwrap();
+        assert_eq!(out.code, pb::CommandExitCode::BlockingJobRunning);
+        let update = api.updates.lock().unwrap()[0].clone();
+        assert_eq!(
+            update.exit_code,
+            pb::CommandExitCode::BlockingJobRunning as i32
+        );
+        assert_eq!(update.retry_hint_seconds, Some(BLOCKING_RETRY_HINT_SECS));
+        assert!(update.exit_message.unwrap().contains("download"));
     }
 
     #[tokio::test]
