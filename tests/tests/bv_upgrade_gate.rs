@@ -181,3 +181,67 @@ fn upgrades_wait_for_blocking_jobs_and_the_upgrade_window() {
     assert_eq!(node["status"], "Running", "{node}");
     assert_eq!(node["image"]["version"], "5.0.0");
 }
+
+/// A set roll never kills a member's blocking job: the member's upgrade waits for it.
+#[test]
+fn set_upgrade_waits_for_a_members_blocking_job() {
+    let repo = unique("bv-gate-set-");
+    let (v1, v2) = (format!("{repo}:1"), format!("{repo}:2"));
+    let _images = Images(vec![v1.clone(), v2.clone()]);
+    let healthy = "fn protocol_status() { #{state: \"broadcasting\", health: \"healthy\"} }\n";
+    build_image(&v1, &(plugin("v1", 12) + healthy));
+    build_image(&v2, &(plugin("v2", 0) + healthy));
+    let d = Daemon::start();
+    let set = unique("s");
+    d.ok(&[
+        "set",
+        "create",
+        &set,
+        "--count",
+        "1",
+        "--image",
+        &format!("docker-daemon://{v1}"),
+        "--image-version",
+        "1.0.0",
+    ]);
+    let member = d.json(&["node", "list"])[0]["name"]
+        .as_str()
+        .expect("member name")
+        .to_string();
+    wait_for(
+        Duration::from_secs(20),
+        "the member's fetch job runs",
+        || fetch_runs(&d, &member),
+    );
+    let started = Instant::now();
+    let mut roll = Command::new(bin("bv"))
+        .arg("--socket")
+        .arg(&d.socket)
+        .args([
+            "set",
+            "upgrade",
+            &set,
+            "--image",
+            &format!("docker-daemon://{v2}"),
+            "--image-version",
+            "2.0.0",
+        ])
+        .spawn()
+        .expect("bv set upgrade");
+    wait_for(
+        Duration::from_secs(10),
+        "the member's upgrade waits",
+        || d.ok(&["node", "status", &member]).contains("fetch"),
+    );
+    assert_eq!(d.node(&member)["image"]["version"], "1.0.0");
+    assert!(roll.wait().expect("bv exits").success(), "{}", d.log());
+    // Not before the 12 s job had finished.
+    assert!(
+        started.elapsed() >= Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let node = d.node(&member);
+    assert_eq!(node["status"], "Running", "{node}");
+    assert_eq!(node["image"]["version"], "2.0.0");
+}
