@@ -245,3 +245,75 @@ fn set_upgrade_waits_for_a_members_blocking_job() {
     assert_eq!(node["status"], "Running", "{node}");
     assert_eq!(node["image"]["version"], "2.0.0");
 }
+
+/// An automatic upgrade is put off while a blocking job runs, says so, and happens after.
+#[test]
+fn automatic_upgrade_waits_for_a_blocking_job() {
+    let repo = unique("bv-gate-auto-");
+    let (v1, v2) = (format!("{repo}:1"), format!("{repo}:2"));
+    let _images = Images(vec![v1.clone(), v2.clone()]);
+    let healthy = "fn protocol_status() { #{state: \"broadcasting\", health: \"healthy\"} }\n";
+    build_image(&v1, &(plugin("v1", 12) + healthy));
+    build_image(&v2, &(plugin("v2", 0) + healthy));
+    let catalog_dir = tempfile::tempdir().expect("tempdir");
+    let catalog = catalog_dir.path().join("catalog.toml");
+    let d = Daemon::start_with_config(
+        &format!(
+            "[upgrade]\nmode = \"manual\"\ncheck_interval_secs = 1\ncatalog = \"{}\"",
+            catalog.display()
+        ),
+        "",
+    );
+    let name = unique("a-");
+    d.ok(&[
+        "node",
+        "create",
+        "--image",
+        &format!("docker-daemon://{v1}"),
+        "--image-version",
+        "1.0.0",
+        "--protocol-key",
+        "gateproto",
+        "--variant-key",
+        "gatevar",
+        "--name",
+        &name,
+    ]);
+    d.ok(&["node", "start", &name]);
+    wait_for(Duration::from_secs(20), "fetch job runs", || {
+        fetch_runs(&d, &name)
+    });
+    std::fs::write(
+        &catalog,
+        format!(
+            "[[image]]\nprotocol = \"gateproto\"\nvariant = \"gatevar\"\nversion = \"1.1.0\"\n\
+             uri = \"docker-daemon://{v2}\"\n"
+        ),
+    )
+    .expect("catalog");
+    d.ok(&[
+        "node",
+        "update",
+        &name,
+        "--upgrade-policy",
+        "auto",
+        "--upgrade-delay",
+        "0",
+        "--health-deadline",
+        "30s",
+    ]);
+    wait_for(Duration::from_secs(10), "the upgrade is put off", || {
+        let state = d.node(&name)["auto_upgrade"]["state"].to_string();
+        state.contains("waiting") && state.contains("fetch")
+    });
+    assert_eq!(d.node(&name)["image"]["version"], "1.0.0");
+    wait_for(
+        Duration::from_secs(60),
+        "upgraded once the job is done",
+        || d.node(&name)["image"]["version"] == "1.1.0",
+    );
+    let node = d.node(&name);
+    assert_eq!(node["status"], "Running", "{node}\n{}", d.log());
+    let state = node["auto_upgrade"]["state"].to_string();
+    assert!(!state.contains("upgrade-blocking"), "{node}");
+}
