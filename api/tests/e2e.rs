@@ -97,6 +97,7 @@ async fn node_lifecycle(admin: &mut Clients, host: &mut Clients, host_id: &str) 
             p2p_address: Some("/ip4/10.0.0.5/tcp/30303".into()),
             ip_address: Some("10.0.0.5".into()),
             ip_gateway: None,
+            upgrade_waiting: None,
         })
         .await
         .expect("report status");

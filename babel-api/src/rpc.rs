@@ -16,6 +16,22 @@ use crate::pb::babel::v1 as pb;
 #[error("invalid message: missing field `{0}`")]
 pub struct MissingField(pub &'static str);
 
+/// Names of the running jobs that are upgrade-blocking (an upgrade now would kill them).
+pub fn running_upgrade_blocking(jobs: &[pb::JobEntry]) -> Vec<String> {
+    jobs.iter()
+        .filter(|j| {
+            j.info.as_ref().is_some_and(|i| {
+                i.upgrade_blocking
+                    && matches!(
+                        i.status.as_ref().and_then(|s| s.status.as_ref()),
+                        Some(pb::job_status::Status::Running(_))
+                    )
+            })
+        })
+        .map(|j| j.name.clone())
+        .collect()
+}
+
 impl From<MissingField> for tonic::Status {
     fn from(err: MissingField) -> Self {
         tonic::Status::invalid_argument(err.to_string())

@@ -232,6 +232,11 @@ impl Plugin {
         self.call_u64("block_age")
     }
 
+    /// Seconds until it is safe to restart the node for an upgrade (0: now).
+    pub fn upgrade_window(&self) -> Result<u64, PluginError> {
+        self.call_u64("upgrade_window")
+    }
+
     pub fn name(&self) -> Result<String, PluginError> {
         self.call_string("name")
     }

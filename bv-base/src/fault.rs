@@ -16,6 +16,7 @@ pub const POINTS: &[&str] = &[
     "delete.after_unmount",
     "delete.after_state_removed",
     "upgrade.after_intent",
+    "upgrade.after_stage",
     "upgrade.after_stop",
     "upgrade.after_set_aside",
     "upgrade.after_mount",

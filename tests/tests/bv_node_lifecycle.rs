@@ -36,6 +36,11 @@ fn plugin_v2() -> String {
 
 const PLUGIN_BROKEN: &str = "fn plugin_config() { this is not rhai ";
 
+/// Loads and lints (the linter's engine runs nothing), but its init fails on the node.
+fn plugin_unstartable() -> String {
+    plugin_v2().replace("echo init-v2 >> /blockjoy/init.log", "exit 7")
+}
+
 struct Images(Vec<String>);
 impl Drop for Images {
     fn drop(&mut self) {
@@ -46,15 +51,22 @@ impl Drop for Images {
 #[test]
 fn node_lifecycle_with_runc() {
     let repo = unique("bv-e2e-");
-    let (v1, v2, broken) = (
+    let (v1, v2, broken, unstartable) = (
         format!("{repo}:1"),
         format!("{repo}:2"),
         format!("{repo}:broken"),
+        format!("{repo}:unstartable"),
     );
-    let _images = Images(vec![v1.clone(), v2.clone(), broken.clone()]);
+    let _images = Images(vec![
+        v1.clone(),
+        v2.clone(),
+        broken.clone(),
+        unstartable.clone(),
+    ]);
     build_image(&v1, PLUGIN_V1);
     build_image(&v2, &plugin_v2());
     build_image(&broken, PLUGIN_BROKEN);
+    build_image(&unstartable, &plugin_unstartable());
 
     let mut d = Daemon::start();
     let name = unique("n-");
@@ -163,8 +175,28 @@ fn node_lifecycle_with_runc() {
         "init-v1\ninit-v2\n"
     );
 
-    // A broken image fails to start: rolled back to v2, still running.
+    // A plugin that does not load is found while preparing: the node is not even stopped.
+    let started_at = d.node(&name)["started_at"].clone();
     let uri3 = format!("docker-daemon://{broken}");
+    let out = d.bv(&[
+        "node",
+        "upgrade",
+        &name,
+        "--image",
+        &uri3,
+        "--image-version",
+        "3.0.0",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not prepared"), "{err}");
+    let node = d.node(&name);
+    assert_eq!(node["status"], "Running", "{node}\n{}", d.log());
+    assert_eq!(node["image"]["version"], "2.0.0");
+    assert_eq!(node["started_at"], started_at, "the node was restarted");
+
+    // An image that fails to start: rolled back to v2, still running.
+    let uri3 = format!("docker-daemon://{unstartable}");
     let out = d.bv(&[
         "node",
         "upgrade",

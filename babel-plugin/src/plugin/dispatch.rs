@@ -18,6 +18,7 @@ impl Plugin {
             "upload" => self.upload().map(|()| "null".to_string()),
             "height" => self.height().map(|h| h.to_string()),
             "block_age" => self.block_age().map(|a| a.to_string()),
+            "upgrade_window" => self.upgrade_window().map(|s| s.to_string()),
             "name" => self.name(),
             "address" => self.address(),
             "consensus" => self.consensus().map(|c| c.to_string()),

@@ -11,8 +11,10 @@ use tracing::{info, warn};
 use super::policy::{Action, NodeView, Planner, effective};
 use super::record::Record;
 use bv_host::config::{Mode, UpgradeConfig};
+use bv_node::node::NodeError;
 use bv_node::node::state::{NodeImage, Status};
 use bv_node::node::upgrade::UpgradeTarget;
+use bv_node::node::upgrade_gate::{OnBlocking, UpgradeGate};
 use bv_node::nodes::{NodeEntry, Registry};
 
 /// How long a pass waits for a node another task holds (a status query, a metrics scrape)
@@ -46,13 +48,26 @@ async fn view(registry: &Registry, entry: &NodeEntry, record: &Record) -> NodeVi
     }
 }
 
+/// How long an automatic upgrade waits for the plugin's upgrade window (passes run one node
+/// after the other, so the wait is short); running upgrade-blocking jobs put the upgrade off
+/// to the next pass instead.
+const AUTO_MAX_WAIT: Duration = Duration::from_secs(300);
+
+/// Why an automatic upgrade did not happen.
+#[derive(Debug)]
+enum NotUpgraded {
+    /// Not at a safe moment (upgrade-blocking jobs): tried again at the next pass.
+    NotNow(String),
+    Failed(String),
+}
+
 /// Dev nodes are upgraded here; nodes the control-plane API manages are upgraded through
 /// it (its Upgrade command then runs here), so the API's record stays right.
 async fn upgrade_to(
     registry: &Registry,
     entry: &NodeEntry,
     image: NodeImage,
-) -> Result<(), String> {
+) -> Result<(), NotUpgraded> {
     let state = entry.cached();
     if !state.dev_mode {
         let req = pb::CatalogNodeRequest {
@@ -62,7 +77,7 @@ async fn upgrade_to(
         return crate::cloud::upgrade_from_catalog(&registry.services().cloud, &state, &req)
             .await
             .map(|_| ())
-            .map_err(|s| s.message().to_string());
+            .map_err(|s| NotUpgraded::Failed(s.message().to_string()));
     }
     let mut node = entry.lock().await;
     let target = UpgradeTarget {
@@ -70,7 +85,15 @@ async fn upgrade_to(
         image_key: node.state.image_key.clone(),
         vm_config: node.state.vm_config.clone(),
     };
-    node.upgrade(target).await.map_err(|e| e.to_string())
+    let gate = UpgradeGate {
+        on_blocking: OnBlocking::Refuse,
+        max_wait: AUTO_MAX_WAIT,
+        ..Default::default()
+    };
+    node.upgrade_with(target, &gate).await.map_err(|e| match e {
+        NodeError::UpgradeGate(e) => NotUpgraded::NotNow(e.to_string()),
+        e => NotUpgraded::Failed(e.to_string()),
+    })
 }
 
 /// One pass over every node.
@@ -103,15 +126,27 @@ pub async fn pass(registry: &Registry, planner: &Planner, host: &UpgradeConfig) 
                     min_babel_version: img.min_babel_version.clone(),
                     ..node.image.clone()
                 };
-                let result = upgrade_to(registry, &entry, image).await;
-                if let Err(e) = &result {
-                    warn!(node = %entry.id, "auto-upgrade to {} failed: {e}", img.version);
+                match upgrade_to(registry, &entry, image).await {
+                    Err(NotUpgraded::NotNow(why)) => {
+                        info!(node = %entry.id, "auto-upgrade to {} put off: {why}", img.version);
+                        record.state = format!("upgrade to {} waiting: {why}", img.version);
+                    }
+                    result => {
+                        let result = result.map_err(|e| match e {
+                            NotUpgraded::NotNow(e) | NotUpgraded::Failed(e) => e,
+                        });
+                        if let Err(e) = &result {
+                            warn!(node = %entry.id, "auto-upgrade to {} failed: {e}", img.version);
+                        }
+                        planner.upgraded(&policy, &node, &img, result, &mut record);
+                    }
                 }
-                planner.upgraded(&policy, &node, &img, result, &mut record);
             }
             Action::Rollback { to, reason } => {
                 warn!(node = %entry.id, "auto-upgrade rollback: {reason}");
-                let result = upgrade_to(registry, &entry, to).await;
+                let result = upgrade_to(registry, &entry, to).await.map_err(|e| match e {
+                    NotUpgraded::NotNow(e) | NotUpgraded::Failed(e) => e,
+                });
                 planner.rolled_back(&reason, result, &mut record);
                 record.state = record.last_result.clone();
             }

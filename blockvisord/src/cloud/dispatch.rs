@@ -28,6 +28,8 @@ pub struct NodeReport {
     pub protocol_state: Option<String>,
     pub protocol_health: Option<String>,
     pub p2p_address: Option<String>,
+    /// What a pending upgrade waits for before it stops the node.
+    pub upgrade_waiting: Option<String>,
 }
 
 /// The node manager operations commands map to.
@@ -70,6 +72,7 @@ impl Outcome {
                     NodeError::Unimplemented(_) => pb::CommandExitCode::NotSupported,
                     NodeError::UpgradeRolledBack(_) => pb::CommandExitCode::NodeUpgradeRollback,
                     NodeError::UpgradeFailed { .. } => pb::CommandExitCode::NodeUpgradeFailure,
+                    NodeError::UpgradeGate(_) => pb::CommandExitCode::BlockingJobRunning,
                     _ => pb::CommandExitCode::InternalError,
                 };
                 Self {
@@ -87,6 +90,9 @@ fn missing(what: &str) -> Outcome {
         message: Some(format!("command has no {what}")),
     }
 }
+
+/// When the control plane should retry a command refused for running upgrade-blocking jobs.
+pub const BLOCKING_RETRY_HINT_SECS: u64 = 60;
 
 /// Runs one command on the local node manager.
 pub async fn execute(ops: &dyn NodeOps, host_network: bool, cmd: &pb::Command) -> Outcome {
@@ -178,7 +184,8 @@ pub async fn process(
         command_id: cmd.command_id.clone(),
         exit_code: outcome.code.into(),
         exit_message: outcome.message.clone(),
-        retry_hint_seconds: None,
+        retry_hint_seconds: (outcome.code == pb::CommandExitCode::BlockingJobRunning)
+            .then_some(BLOCKING_RETRY_HINT_SECS),
     })
     .await?;
     Ok(outcome)
@@ -212,6 +219,7 @@ impl StatusReporter {
                 p2p_address: n.p2p_address.clone(),
                 ip_address: (!n.ip.is_empty()).then(|| n.ip.clone()),
                 ip_gateway: (!n.gateway.is_empty()).then(|| n.gateway.clone()),
+                upgrade_waiting: n.upgrade_waiting.clone(),
             };
             if self.last.get(&n.id) == Some(&req) {
                 continue;
@@ -281,6 +289,8 @@ mod tests {
         calls: Mutex<Vec<String>>,
         created: Mutex<Vec<(NodeState, bool)>>,
         missing: bool,
+        /// Upgrades are refused for a running upgrade-blocking job.
+        blocked: bool,
         reports: Mutex<Vec<NodeReport>>,
     }
 
@@ -313,7 +323,12 @@ mod tests {
             self.log("delete", id)
         }
         async fn upgrade(&self, id: Uuid, t: UpgradeTarget) -> NodeResult<()> {
-            self.log(&format!("upgrade {}", t.image.uri), id)
+            self.log(&format!("upgrade {}", t.image.uri), id)?;
+            if self.blocked {
+                let jobs = "download".to_string();
+                return Err(bv_node::node::upgrade_errors::GateError::BlockingJobs { jobs }.into());
+            }
+            Ok(())
         }
         async fn update(&self, id: Uuid, u: ConfigUpdate) -> NodeResult<()> {
             self.log(&format!("update {}", u.display_name), id)
@@ -367,6 +382,31 @@ mod tests {
             api.updates.lock().unwrap()[0].exit_code,
             pb::CommandExitCode::Ok as i32
         );
+    }
+
+    #[tokio::test]
+    async fn upgrade_refused_for_a_blocking_job_says_so_with_a_retry_hint() {
+        let (_dir, mut applied) = applied();
+        let api = FakeApi::default();
+        let ops = FakeOps {
+            blocked: true,
+            ..Default::default()
+        };
+        let node = sample_node();
+        let cmd = node_cmd(
+            "c1",
+            &node.node_id.clone(),
+            pb::node_command::Command::Upgrade(pb::NodeUpgrade { node: Some(node) }),
+        );
+        let out = process(&api, &ops, true, &mut applied, &cmd).await.unwrap();
+        assert_eq!(out.code, pb::CommandExitCode::BlockingJobRunning);
+        let update = api.updates.lock().unwrap()[0].clone();
+        assert_eq!(
+            update.exit_code,
+            pb::CommandExitCode::BlockingJobRunning as i32
+        );
+        assert_eq!(update.retry_hint_seconds, Some(BLOCKING_RETRY_HINT_SECS));
+        assert!(update.exit_message.unwrap().contains("download"));
     }
 
     #[tokio::test]
@@ -535,6 +575,7 @@ mod tests {
             protocol_state: None,
             protocol_health: None,
             p2p_address: None,
+            upgrade_waiting: None,
         };
         assert_eq!(reporter.report(&api, vec![report.clone()]).await, 1);
         assert_eq!(reporter.report(&api, vec![report.clone()]).await, 0);

@@ -8,8 +8,14 @@ use super::convert::ConfigUpdate;
 use super::dispatch::{NodeOps, NodeReport};
 use bv_node::node::state::{NodeState, Status};
 use bv_node::node::upgrade::UpgradeTarget;
+use bv_node::node::upgrade_gate::{OnBlocking, UpgradeGate};
 use bv_node::node::{NodeError, NodeResult};
 use bv_node::nodes::Registry;
+
+/// How long an upgrade command waits for the plugin's upgrade window: commands run one at a
+/// time, so the wait is short; running upgrade-blocking jobs refuse the command at once
+/// (`BLOCKING_JOB_RUNNING` with a retry hint), as the control plane expects.
+const COMMAND_MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
 
 #[derive(Debug, Clone)]
 pub struct RegistryOps(pub Arc<Registry>);
@@ -69,7 +75,12 @@ impl NodeOps for RegistryOps {
         if target.image_key.protocol_key.is_empty() {
             target.image_key = node.state.image_key.clone();
         }
-        node.upgrade(target).await
+        let gate = UpgradeGate {
+            on_blocking: OnBlocking::Refuse,
+            max_wait: COMMAND_MAX_WAIT,
+            ..Default::default()
+        };
+        node.upgrade_with(target, &gate).await
     }
 
     async fn update(&self, id: Uuid, update: ConfigUpdate) -> NodeResult<()> {
@@ -108,6 +119,7 @@ impl NodeOps for RegistryOps {
                 protocol_state: protocol.as_ref().map(|p| p.state.clone()),
                 protocol_health: protocol.map(|p| p.health),
                 p2p_address: metrics.and_then(|m| m.address),
+                upgrade_waiting: entry.upgrade_wait().map(|w| w.to_string()),
             });
         }
         out

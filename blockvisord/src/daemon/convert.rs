@@ -290,6 +290,7 @@ pub fn node_to_pb(
         runtime_root: runtime_root.display().to_string(),
         alerts: vec![],
         auto_upgrade: None,
+        upgrade_wait: None,
     }
 }
 

@@ -8,6 +8,7 @@ pub mod jobs;
 pub mod lock;
 pub mod logs;
 pub mod service;
+pub mod upgrade_gate;
 
 use std::path::Path;
 use std::sync::Arc;

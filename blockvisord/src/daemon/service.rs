@@ -62,6 +62,7 @@ impl Service {
             reason.clone(),
         );
         crate::metrics::annotate(&self.registry, &mut out, node.state.id, status, &reason);
+        out.upgrade_wait = node.upgrade_wait.get().map(super::upgrade_gate::wait_to_pb);
         out
     }
 
@@ -74,13 +75,15 @@ impl Service {
                 let state = entry.cached();
                 let svc = self.registry.services();
                 let paths = bv_node::node::NodePaths::new(&svc.config.nodes_dir(), state.id);
-                convert::node_to_pb(
+                let mut out = convert::node_to_pb(
                     &state,
                     NodeStatus::Busy,
                     &paths,
                     &svc.runtime.state_root(),
                     String::new(),
-                )
+                );
+                out.upgrade_wait = entry.upgrade_wait().map(super::upgrade_gate::wait_to_pb);
+                out
             }
         }
     }
@@ -251,6 +254,7 @@ impl Blockvisor for Service {
     ) -> Result<Response<pb::Node>, Status> {
         let req = req.into_inner();
         let entry = self.entry(&req.id_or_name)?;
+        let gate = super::upgrade_gate::gate_from_pb(req.on_blocking(), req.max_wait_secs);
         let spec = match req.target {
             Some(pb::upgrade_node_request::Target::Spec(spec)) => spec,
             Some(pb::upgrade_node_request::Target::Catalog(c)) => {
@@ -281,7 +285,7 @@ impl Blockvisor for Service {
         if target.image_key.protocol_key.is_empty() {
             target.image_key = node.state.image_key.clone();
         }
-        node.upgrade(target).await.map_err(to_status)?;
+        node.upgrade_with(target, &gate).await.map_err(to_status)?;
         if firewall.is_some() {
             let update = bv_node::node::update::NodeUpdate {
                 firewall,

@@ -22,6 +22,19 @@ impl prom::MetricsSource for RegistrySource {
             host: self.0.host_metrics(),
             nodes: self.0.observed().all(),
             upgrades: crate::autoupgrade::runner::counts(&self.0),
+            upgrade_waits: self
+                .0
+                .list()
+                .iter()
+                .filter_map(|e| {
+                    let wait = e.upgrade_wait()?;
+                    Some(prom::UpgradeWaiting {
+                        node_id: e.id.to_string(),
+                        name: e.cached().name,
+                        wait,
+                    })
+                })
+                .collect(),
         }
     }
 }

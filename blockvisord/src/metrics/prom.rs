@@ -25,6 +25,16 @@ pub struct Snapshot {
     pub nodes: Vec<NodeObservation>,
     /// Per node: automatic upgrades done and rolled back (from the upgrade policy records).
     pub upgrades: Vec<UpgradeCounts>,
+    /// Upgrades waiting before they stop their node (blocking jobs, upgrade window).
+    pub upgrade_waits: Vec<UpgradeWaiting>,
+}
+
+/// A node whose upgrade waits for a safe moment.
+#[derive(Debug, Clone)]
+pub struct UpgradeWaiting {
+    pub node_id: String,
+    pub name: String,
+    pub wait: bv_node::node::upgrade_wait::UpgradeWait,
 }
 
 /// Where scrapes get their data (the daemon's registry; fixed data in tests).
@@ -268,6 +278,22 @@ pub fn render(snap: &Snapshot) -> String {
                 .set(f64::from(ji.restart_count));
         }
     }
+    let waiting = gauge(
+        &mut reg,
+        "node_upgrade_waiting_seconds",
+        "How long an upgrade has waited for upgrade-blocking jobs or the plugin's upgrade window",
+    );
+    let now = chrono::Utc::now();
+    for w in &snap.upgrade_waits {
+        let series = labels(&[
+            ("node_id", &w.node_id),
+            ("node_name", &w.name),
+            ("to_version", &w.wait.to_version),
+            ("reason", &w.wait.reason),
+        ]);
+        let secs = (now - w.wait.since).num_milliseconds().max(0) as f64 / 1000.0;
+        waiting.get_or_create(&series).set(secs);
+    }
     for u in &snap.upgrades {
         let base = labels(&[("node_id", &u.node_id), ("node_name", &u.name)]);
         upgraded.get_or_create(&base).inc_by(u.upgraded);
@@ -391,6 +417,16 @@ mod tests {
                 upgraded: 2,
                 rolled_back: 1,
             }],
+            upgrade_waits: vec![UpgradeWaiting {
+                node_id: id.to_string(),
+                name: "brave-fox".into(),
+                wait: bv_node::node::upgrade_wait::UpgradeWait {
+                    reason: "upgrade-blocking job(s) running: download".into(),
+                    to_version: "1.2.0".into(),
+                    since: chrono::Utc::now() - chrono::Duration::seconds(30),
+                    deadline: chrono::Utc::now() + chrono::Duration::seconds(3570),
+                },
+            }],
         }
     }
 
@@ -469,6 +505,14 @@ mod tests {
             Some(1.0)
         );
         assert!(text.contains("bv_node_alert{") && text.contains("kind=\"job_failed\""));
+        let waited = value(
+            &text,
+            &format!(
+                "bv_node_upgrade_waiting_seconds{{{n},to_version=\"1.2.0\",reason=\"upgrade-blocking job(s) running: download\"}}"
+            ),
+        )
+        .expect("upgrade wait series");
+        assert!((30.0..40.0).contains(&waited), "{waited}");
         assert_eq!(value(&text, "bv_host_memory_used_bytes"), Some(1000.0));
         assert_eq!(value(&text, "bv_host_nodes"), Some(1.0));
         assert_eq!(

@@ -12,6 +12,8 @@ pub struct FakeRootfs {
     pub calls: Mutex<Vec<String>>,
     /// Plugin written into every mounted rootfs.
     pub plugin: String,
+    /// Plugins of particular image URIs (instead of `plugin`).
+    pub plugins: std::collections::BTreeMap<String, String>,
     /// Mounted rootfs paths.
     pub mounted: Mutex<std::collections::BTreeSet<PathBuf>>,
     /// Leftovers the next `sweep_tmp` reports as removed (tests plant them).
@@ -62,7 +64,8 @@ impl RootfsProvider for FakeRootfs {
         let plugin = rootfs.join("var/lib/babel/plugin");
         std::fs::create_dir_all(&plugin).map_err(io("creating", &plugin))?;
         let main = plugin.join("main.rhai");
-        std::fs::write(&main, &self.plugin).map_err(io("writing", &main))?;
+        let source = self.plugins.get(uri).unwrap_or(&self.plugin);
+        std::fs::write(&main, source).map_err(io("writing", &main))?;
         let image = rootfs.join("image");
         std::fs::write(&image, uri).map_err(io("writing", &image))?;
         self.mounted

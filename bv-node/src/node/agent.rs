@@ -35,6 +35,8 @@ pub trait Agent: Send + Sync {
     /// Gracefully stops every job (babel keeps running).
     async fn shutdown(&self, force: bool) -> Result<(), AgentError>;
     async fn version(&self) -> Result<String, AgentError>;
+    /// Names of the upgrade-blocking jobs that run now (an upgrade would kill them).
+    async fn blocking_jobs(&self) -> Result<Vec<String>, AgentError>;
 }
 
 /// Opens agents for nodes: waits until the agent answers on `socket`.
@@ -88,6 +90,17 @@ impl Agent for BabelAgent {
             .await?
             .into_inner()
             .version)
+    }
+
+    async fn blocking_jobs(&self) -> Result<Vec<String>, AgentError> {
+        let jobs = self
+            .client
+            .clone()
+            .get_jobs(pb::GetJobsRequest {})
+            .await?
+            .into_inner()
+            .jobs;
+        Ok(babel_api::rpc::running_upgrade_blocking(&jobs))
     }
 }
 
@@ -152,6 +165,8 @@ pub mod fake {
     #[derive(Debug, Default)]
     pub struct FakeAgent {
         pub calls: Mutex<Vec<String>>,
+        /// Running upgrade-blocking jobs; `shutdown` ends them (as babel stops its jobs).
+        pub blocking: Mutex<Vec<String>>,
     }
 
     #[async_trait]
@@ -165,10 +180,14 @@ pub mod fake {
         }
         async fn shutdown(&self, force: bool) -> Result<(), AgentError> {
             self.calls.lock().unwrap().push(format!("shutdown {force}"));
+            self.blocking.lock().unwrap().clear();
             Ok(())
         }
         async fn version(&self) -> Result<String, AgentError> {
             Ok("fake".into())
+        }
+        async fn blocking_jobs(&self) -> Result<Vec<String>, AgentError> {
+            Ok(self.blocking.lock().unwrap().clone())
         }
     }
 

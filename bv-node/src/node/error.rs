@@ -62,6 +62,10 @@ pub enum NodeError {
     UpgradeRolledBack(String),
     #[error("upgrade failed ({error}) and rollback failed too ({rollback}); node marked Failed")]
     UpgradeFailed { error: String, rollback: String },
+    #[error(transparent)]
+    UpgradeGate(#[from] super::upgrade_errors::GateError),
+    #[error("upgrade not prepared, the node was left as it was: {0}")]
+    UpgradePrepare(#[from] super::upgrade_errors::PrepareError),
 }
 
 pub type NodeResult<T> = Result<T, NodeError>;
@@ -92,7 +96,9 @@ impl NodeError {
             | NodeError::OwnVersion(_) => ErrorKind::InvalidArgument,
             NodeError::FailedPrecondition(_)
             | NodeError::BabelTooOld { .. }
-            | NodeError::Broken(_) => ErrorKind::FailedPrecondition,
+            | NodeError::Broken(_)
+            | NodeError::UpgradeGate(_) => ErrorKind::FailedPrecondition,
+            NodeError::UpgradePrepare(_) => ErrorKind::InvalidArgument,
             NodeError::NotFound(_) => ErrorKind::NotFound,
             NodeError::Unimplemented(_) => ErrorKind::Unimplemented,
             _ => ErrorKind::Internal,

@@ -12,6 +12,7 @@ use super::error::{NodeResult, io_err};
 use super::paths::NodePaths;
 use super::services::Services;
 use super::state::NodeState;
+use super::upgrade_wait::UpgradeWaitCell;
 
 /// File in the node dir holding why the node's last start failed.
 const LAST_ERROR_FILE: &str = "last_error";
@@ -62,6 +63,8 @@ pub struct Node {
     pub plugin: Option<SharedPlugin>,
     /// Cancels the current plugin's calls; shared with the node's registry entry.
     pub plugin_cancel: Arc<PluginCancel>,
+    /// What a pending upgrade waits for; shared with the node's registry entry.
+    pub upgrade_wait: Arc<UpgradeWaitCell>,
     /// The node's `BabelEngine` server (while the node should run).
     pub engine_server: Option<tokio::task::JoinHandle<()>>,
     pub recovery: Recovery,
@@ -91,6 +94,7 @@ impl Node {
             agent: None,
             plugin: None,
             plugin_cancel: Arc::default(),
+            upgrade_wait: Arc::default(),
             engine_server: None,
             recovery: Recovery::default(),
             last_error: None,

@@ -19,12 +19,18 @@ pub mod services;
 pub mod state;
 pub mod update;
 pub mod upgrade;
+pub mod upgrade_errors;
+pub mod upgrade_gate;
+pub mod upgrade_prepare;
+pub mod upgrade_wait;
 pub mod validate;
 
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod update_tests;
+#[cfg(test)]
+mod upgrade_gate_tests;
 
 pub use backoff::Recovery;
 pub(crate) use error::io_err;

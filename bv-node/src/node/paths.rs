@@ -4,6 +4,12 @@ use std::path::{Path, PathBuf};
 
 use uuid::Uuid;
 
+/// Where an image's rootfs holds the node's plugin (`main.rhai` and its modules).
+pub const PLUGIN_IN_ROOTFS: &str = "var/lib/babel/plugin";
+
+/// A node dir's staging area for the next image while an upgrade is prepared.
+pub const UPGRADE_STAGE_DIR: &str = "upgrade-stage";
+
 /// Host paths of one node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodePaths {
@@ -33,8 +39,12 @@ impl NodePaths {
     pub fn rootfs(&self) -> PathBuf {
         self.dir.join("rootfs")
     }
+    /// Where an upgrade mounts the new image once to check its plugin (see `upgrade_prepare`).
+    pub fn upgrade_stage(&self) -> PathBuf {
+        self.dir.join(UPGRADE_STAGE_DIR)
+    }
     pub fn plugin_dir(&self) -> PathBuf {
-        self.rootfs().join("var/lib/babel/plugin")
+        self.rootfs().join(PLUGIN_IN_ROOTFS)
     }
     pub fn console_log(&self) -> PathBuf {
         self.dir.join("console.log")

@@ -65,7 +65,7 @@ where
 }
 
 impl Node {
-    fn engine(&self) -> NodeEngine {
+    pub(crate) fn engine(&self) -> NodeEngine {
         NodeEngine {
             node_id: self.state.id,
             node_dir: self.paths.dir.clone(),

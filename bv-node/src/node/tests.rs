@@ -27,6 +27,11 @@ fn fixture() -> Fixture {
 }
 
 fn fixture_with_plugin(plugin: &str) -> Fixture {
+    fixture_with_plugins(plugin, &[])
+}
+
+/// `plugin` in every image, but `plugins` in the images they name.
+fn fixture_with_plugins(plugin: &str, plugins: &[(&str, &str)]) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let config = Config {
         root: dir.path().join("root"),
@@ -43,6 +48,10 @@ fn fixture_with_plugin(plugin: &str) -> Fixture {
         runtime: runtime.clone(),
         rootfs: Arc::new(FakeRootfs {
             plugin: plugin.into(),
+            plugins: plugins
+                .iter()
+                .map(|(uri, src)| (uri.to_string(), src.to_string()))
+                .collect(),
             ..Default::default()
         }),
         agents: agents.clone(),
@@ -194,7 +203,10 @@ async fn failed_create_leaves_nothing() {
 
 #[tokio::test]
 async fn upgrade_applies_or_rolls_back() {
-    let f = fixture();
+    // Its plugin loads and lints (the stub engine answers), but its `init` fails on the
+    // node: the image is prepared fine and fails only after the switch.
+    let unstartable = "fn init() { run_sh(\"exit 1\"); }\n";
+    let f = fixture_with_plugins("fn height() { 7 }\n", &[("img:unstartable", unstartable)]);
     let mut node = Node::create(f.svc.clone(), state("img:1")).await.unwrap();
     node.start().await.unwrap();
     let (key, vm) = (node.state.image_key.clone(), node.state.vm_config.clone());
@@ -213,7 +225,7 @@ async fn upgrade_applies_or_rolls_back() {
     assert!(node.state.upgrade.is_none());
     assert_eq!(node.status().await, Status::Running);
 
-    let bad = target("img:unmountable", "3.0.0");
+    let bad = target("img:unstartable", "3.0.0");
     let err = node.upgrade(bad).await.unwrap_err();
     assert!(matches!(err, NodeError::UpgradeRolledBack(_)), "{err}");
     assert_eq!(node.state.image.version, "2.0.0");

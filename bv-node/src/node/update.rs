@@ -47,20 +47,7 @@ impl Node {
         let Ok(jobs) = client.get_jobs(bpb::GetJobsRequest {}).await else {
             return vec![];
         };
-        jobs.into_inner()
-            .jobs
-            .into_iter()
-            .filter(|j| {
-                j.info.as_ref().is_some_and(|i| {
-                    i.upgrade_blocking
-                        && matches!(
-                            i.status.as_ref().and_then(|s| s.status.as_ref()),
-                            Some(bpb::job_status::Status::Running(_))
-                        )
-                })
-            })
-            .map(|j| j.name)
-            .collect()
+        babel_api::rpc::running_upgrade_blocking(&jobs.into_inner().jobs)
     }
 
     pub async fn update(&mut self, update: NodeUpdate) -> NodeResult<()> {

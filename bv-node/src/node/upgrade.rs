@@ -4,6 +4,7 @@
 use tracing::{info, warn};
 
 use super::state::{ImageKey, NodeImage, Status, UpgradeState, VmConfig};
+use super::upgrade_gate::UpgradeGate;
 use super::{Node, NodeError, NodeResult, create::check_min_babel_version};
 use crate::journal::{Journal, Op};
 use bv_base::fault;
@@ -17,7 +18,16 @@ pub struct UpgradeTarget {
 }
 
 impl Node {
+    /// Upgrades with the default gate: waits for blocking jobs and the upgrade window.
     pub async fn upgrade(&mut self, target: UpgradeTarget) -> NodeResult<()> {
+        self.upgrade_with(target, &UpgradeGate::default()).await
+    }
+
+    pub async fn upgrade_with(
+        &mut self,
+        target: UpgradeTarget,
+        gate: &UpgradeGate,
+    ) -> NodeResult<()> {
         if self.state.expected_status == Status::Failed {
             return Err(NodeError::FailedPrecondition(
                 "can't upgrade a Failed node; start or stop it first".into(),
@@ -28,13 +38,20 @@ impl Node {
         }
         check_min_babel_version(&target.image.min_babel_version)?;
         // Fetch first: a missing image must not stop the node.
-        self.svc.rootfs.ensure(&target.image.uri, None).await?;
+        self.fetch_upgrade(&target).await?;
 
         // Before the first side effect: a crash from here on is rolled back at start.
         let journal = Journal::new(&self.svc.config.root);
         journal.record(Op::Upgrade, self.state.id, &self.state.name, &self.state.ip)?;
         fault::point("upgrade.after_intent");
-        let result = self.upgrade_recorded(target).await;
+        // Prepared and at a safe moment while the old node runs; else it is left as it was.
+        let mut result = self.stage_upgrade(&target).await;
+        if result.is_ok() {
+            result = self.gate_upgrade(gate, &target.image.version).await;
+        }
+        if result.is_ok() {
+            result = self.upgrade_recorded(target).await;
+        }
         journal.done(Op::Upgrade, self.state.id)?;
         result
     }
@@ -118,6 +135,7 @@ impl Node {
     /// Finishes an upgrade a crash interrupted: rolled back to the recorded old image when it
     /// was under way; only the set-aside layer is dropped when it had already succeeded.
     pub async fn finish_interrupted_upgrade(&mut self) -> NodeResult<()> {
+        self.clear_upgrade_stage().await?;
         if self.state.upgrade.is_some() {
             self.rollback().await?;
         } else {

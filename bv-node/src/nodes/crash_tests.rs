@@ -211,7 +211,7 @@ async fn crash_during_delete_completes_it() {
 async fn crash_during_upgrade_rolls_back_to_the_old_image() {
     local(async {
         let all = points("upgrade.");
-        assert_eq!(all.len(), 5);
+        assert_eq!(all.len(), 6);
         for point in all {
             let h = host();
             let reg = Arc::new(Registry::load(h.svc.clone()).unwrap());

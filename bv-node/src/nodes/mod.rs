@@ -19,6 +19,7 @@ use tracing::{error, info, warn};
 use uuid::Uuid;
 
 use crate::node::state::{Loaded, NodeState};
+use crate::node::upgrade_wait::{UpgradeWait, UpgradeWaitCell};
 use crate::node::validate;
 use crate::node::{Node, NodeError, NodeResult, PluginCancel, Services};
 pub use dirs::{has_state, node_dir_id};
@@ -31,6 +32,7 @@ pub struct NodeEntry {
     node: tokio::sync::Mutex<Node>,
     cache: RwLock<NodeState>,
     plugin_cancel: Arc<PluginCancel>,
+    upgrade_wait: Arc<UpgradeWaitCell>,
 }
 
 impl std::fmt::Debug for NodeEntry {
@@ -72,6 +74,7 @@ impl NodeEntry {
             id: node.state.id,
             cache: RwLock::new(node.state.clone()),
             plugin_cancel: node.plugin_cancel.clone(),
+            upgrade_wait: node.upgrade_wait.clone(),
             node: tokio::sync::Mutex::new(node),
         }
     }
@@ -80,6 +83,12 @@ impl NodeEntry {
     /// hung call may hold it); the plugin is dropped and loaded again on next use.
     pub fn cancel_plugin_calls(&self) {
         self.plugin_cancel.close();
+    }
+
+    /// What the node's pending upgrade waits for (blocking jobs, the plugin's upgrade
+    /// window), read without the node's lock, which the waiting upgrade holds.
+    pub fn upgrade_wait(&self) -> Option<UpgradeWait> {
+        self.upgrade_wait.get()
     }
 
     pub async fn lock(&self) -> NodeGuard<'_> {

@@ -116,6 +116,7 @@ pub fn node_json(n: &pb::Node) -> Value {
         "data_dir": n.data_dir,
         "rootfs": n.rootfs,
         "alerts": alerts_json(&n.alerts),
+        "upgrade_wait": upgrade_wait_json(n.upgrade_wait.as_ref()),
         "auto_upgrade": n.auto_upgrade.as_ref().map(|a| json!({
             "mode": a.policy.as_ref().map(|p| upgrade_mode_word(p.mode)),
             "delay_secs": a.policy.as_ref().and_then(|p| p.delay_secs),
@@ -124,6 +125,36 @@ pub fn node_json(n: &pb::Node) -> Value {
             "last_result": a.last_result,
         })),
     })
+}
+
+/// A protobuf timestamp's seconds as RFC 3339 UTC (empty when unset).
+fn rfc3339(seconds: Option<i64>) -> String {
+    seconds
+        .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_default()
+}
+
+/// What a pending upgrade waits for, as one line.
+pub fn upgrade_wait_text(w: &pb::UpgradeWait) -> String {
+    format!(
+        "upgrade to {} waiting: {} (at most until {})",
+        w.to_version,
+        w.reason,
+        rfc3339(w.deadline.as_ref().map(|t| t.seconds))
+    )
+}
+
+pub fn upgrade_wait_json(w: Option<&pb::UpgradeWait>) -> Value {
+    w.map(|w| {
+        json!({
+            "reason": w.reason,
+            "to_version": w.to_version,
+            "since": rfc3339(w.since.as_ref().map(|t| t.seconds)),
+            "deadline": rfc3339(w.deadline.as_ref().map(|t| t.seconds)),
+        })
+    })
+    .unwrap_or(Value::Null)
 }
 
 pub fn alerts_json(alerts: &[pb::NodeAlert]) -> Value {

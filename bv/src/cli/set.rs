@@ -293,6 +293,9 @@ impl SetHost for GrpcHost {
                 image: self.target.clone(),
                 ..Default::default()
             })),
+            // A roll never kills a member's download or other blocking job: it waits.
+            on_blocking: pb::UpgradeBlocking::Wait.into(),
+            max_wait_secs: None,
         };
         self.display.line(&format!("Upgrading `{}`", member.name));
         self.client

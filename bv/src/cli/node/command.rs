@@ -212,4 +212,14 @@ pub struct UpgradeArgs {
     pub version: Option<String>,
     #[arg(long)]
     pub build: Option<u64>,
+    /// Wait for running upgrade-blocking jobs (download, upload, init…) to finish instead
+    /// of refusing; `bv node status` shows the wait.
+    #[arg(long, conflicts_with = "force")]
+    pub wait: bool,
+    /// Upgrade even while upgrade-blocking jobs run: they are killed (and named first).
+    #[arg(long)]
+    pub force: bool,
+    /// Longest wait for blocking jobs (with --wait) and the plugin's upgrade_window().
+    #[arg(long, value_name = "SECS")]
+    pub max_wait: Option<u64>,
 }

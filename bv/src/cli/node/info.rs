@@ -49,6 +49,12 @@ pub async fn info(
     if !node.status_reason.is_empty() {
         crate::outln!("Reason:         {}", node.status_reason);
     }
+    if let Some(w) = &node.upgrade_wait {
+        crate::outln!(
+            "Upgrade:        {}",
+            super::super::output::upgrade_wait_text(w)
+        );
+    }
     crate::outln!("Ip:             {}", spec.ip);
     crate::outln!("Gateway:        {}", spec.gateway);
     crate::outln!(

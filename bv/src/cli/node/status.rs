@@ -3,7 +3,9 @@
 use babel_api::pb::blockvisor::v1::blockvisor_client::BlockvisorClient;
 use tonic::transport::Channel;
 
-use super::super::output::{alerts_json, print_json, status_word};
+use super::super::output::{
+    alerts_json, print_json, status_word, upgrade_wait_json, upgrade_wait_text,
+};
 use super::super::{Format, rpc_err};
 use super::common::{id_of, name_of, noderef};
 
@@ -28,12 +30,14 @@ pub async fn status(
                 "name": name_of(&node),
                 "status": status_word(node.status),
                 "alerts": alerts_json(&node.alerts),
+                "upgrade_wait": upgrade_wait_json(node.upgrade_wait.as_ref()),
             }));
             continue;
         }
         let mut text = status_word(node.status).to_string();
-        if !node.alerts.is_empty() {
-            let why: Vec<&str> = node.alerts.iter().map(|a| a.message.as_str()).collect();
+        let mut why: Vec<String> = node.upgrade_wait.iter().map(upgrade_wait_text).collect();
+        why.extend(node.alerts.iter().map(|a| a.message.clone()));
+        if !why.is_empty() {
             text = format!("{text} ({})", why.join("; "));
         }
         // One node: the bare word (`[ "$(bv node status x)" = Running ]`); several: each

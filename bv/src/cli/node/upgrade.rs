@@ -34,11 +34,23 @@ pub async fn upgrade(
             ..Default::default()
         }),
     };
+    let on_blocking = if args.force {
+        pb::UpgradeBlocking::Force
+    } else if args.wait {
+        pb::UpgradeBlocking::Wait
+    } else {
+        pb::UpgradeBlocking::Refuse
+    };
     let mut failed = false;
     for id in ids {
+        if args.force {
+            say_what_force_kills(client, &id).await;
+        }
         let req = pb::UpgradeNodeRequest {
             id_or_name: id.clone(),
             target: Some(target.clone()),
+            on_blocking: on_blocking.into(),
+            max_wait_secs: args.max_wait,
         };
         match client.upgrade_node(req).await {
             Ok(n) => report(format, "Upgraded", n.get_ref()),
@@ -52,4 +64,23 @@ pub async fn upgrade(
         bail!("some upgrades failed");
     }
     Ok(())
+}
+
+/// Names the upgrade-blocking jobs a forced upgrade of `id` kills (if the node answers).
+async fn say_what_force_kills(client: &mut BlockvisorClient<Channel>, id: &str) {
+    let req = pb::NodeRef {
+        id_or_name: id.to_string(),
+    };
+    let Ok(jobs) = client.list_jobs(req).await else {
+        return;
+    };
+    let blocking = babel_api::rpc::running_upgrade_blocking(&jobs.into_inner().jobs);
+    if blocking.is_empty() {
+        eprintln!("--force: no upgrade-blocking job runs on `{id}`");
+    } else {
+        eprintln!(
+            "--force: upgrading `{id}` kills its running upgrade-blocking job(s): {}",
+            blocking.join(", ")
+        );
+    }
 }
