@@ -107,6 +107,7 @@ impl DevNodes for Daemon {
         let req = pb::UpgradeNodeRequest {
             id_or_name: id_or_name.to_string(),
             target: Some(pb::upgrade_node_request::Target::Spec(spec)),
+            health_timeout_secs: None,
         };
         Ok(self
             .client

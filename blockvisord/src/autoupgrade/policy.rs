@@ -59,6 +59,8 @@ pub struct NodeView {
     pub hands_off: bool,
     /// Running with no alerts, observed after the last upgrade.
     pub healthy: bool,
+    /// Versions of its protocol/variant held on this host (rolled back on some node).
+    pub held: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,6 +150,15 @@ pub fn decide(
     if !newer {
         record.candidate = None;
         return (Action::Nothing, "up to date".into());
+    }
+    if node.held.contains(&latest.version) {
+        return (
+            Action::Nothing,
+            format!(
+                "{} is held on this host (an upgrade to it was rolled back)",
+                latest.version
+            ),
+        );
     }
     if record.blocked_versions.contains(&latest.version) {
         return (
@@ -315,6 +326,7 @@ mod tests {
             running: true,
             hands_off: false,
             healthy: true,
+            held: vec![],
         }
     }
 

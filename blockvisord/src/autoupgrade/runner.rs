@@ -8,6 +8,7 @@ use std::time::Duration;
 use babel_api::pb::blockvisor::v1 as pb;
 use tracing::{info, warn};
 
+use super::holds::{Hold, Holds};
 use super::policy::{Action, NodeView, Planner, effective};
 use super::record::Record;
 use bv_host::config::{Mode, UpgradeConfig};
@@ -19,7 +20,7 @@ use bv_node::nodes::{NodeEntry, Registry};
 /// before it counts the node as busy (start, stop, upgrade in progress) and skips it.
 const BUSY_AFTER: Duration = Duration::from_millis(1500);
 
-async fn view(registry: &Registry, entry: &NodeEntry, record: &Record) -> NodeView {
+async fn view(registry: &Registry, entry: &NodeEntry, record: &Record, holds: &Holds) -> NodeView {
     let busy = tokio::time::timeout(BUSY_AFTER, entry.lock())
         .await
         .is_err();
@@ -37,6 +38,7 @@ async fn view(registry: &Registry, entry: &NodeEntry, record: &Record) -> NodeVi
             o.status == Status::Running && o.alerts.is_empty() && since.is_none_or(|t| o.at > t)
         });
     NodeView {
+        held: holds.versions(&state.image_key.protocol_key, &state.image_key.variant_key),
         protocol: state.image_key.protocol_key,
         variant: state.image_key.variant_key,
         image: state.image,
@@ -52,6 +54,7 @@ async fn upgrade_to(
     registry: &Registry,
     entry: &NodeEntry,
     image: NodeImage,
+    health_timeout: Option<Duration>,
 ) -> Result<(), String> {
     let state = entry.cached();
     if !state.dev_mode {
@@ -69,12 +72,40 @@ async fn upgrade_to(
         image,
         image_key: node.state.image_key.clone(),
         vm_config: node.state.vm_config.clone(),
+        health_timeout,
     };
     node.upgrade(target).await.map_err(|e| e.to_string())
 }
 
+/// Holds every version a node's last upgrade was rolled back from (manual upgrades too).
+fn hold_rolled_back(registry: &Registry, holds: &mut Holds) -> bool {
+    let nodes_dir = registry.services().config.nodes_dir();
+    let mut changed = false;
+    for entry in registry.list() {
+        let dir = nodes_dir.join(entry.id.to_string());
+        let Some(note) = bv_node::node::upgrade_health::rollback_note(&dir) else {
+            continue;
+        };
+        let key = entry.cached().image_key;
+        changed |= holds.add(Hold {
+            protocol: key.protocol_key,
+            variant: key.variant_key,
+            version: note.from_version.clone(),
+            at: note.at,
+            reason: note.message(),
+        });
+    }
+    changed
+}
+
 /// One pass over every node.
 pub async fn pass(registry: &Registry, planner: &Planner, host: &UpgradeConfig) {
+    let root = registry.services().config.root.clone();
+    let mut holds = Holds::load(&root).unwrap_or_else(|e| {
+        warn!("auto-upgrade: {e}");
+        Holds::default()
+    });
+    let mut holds_changed = hold_rolled_back(registry, &mut holds);
     let nodes_dir = registry.services().config.nodes_dir();
     for entry in registry.list() {
         let dir = nodes_dir.join(entry.id.to_string());
@@ -89,7 +120,7 @@ pub async fn pass(registry: &Registry, planner: &Planner, host: &UpgradeConfig) 
         if policy.mode == Mode::Manual && record.pending.is_none() && record.state == "manual" {
             continue;
         }
-        let node = view(registry, &entry, &record).await;
+        let node = view(registry, &entry, &record, &holds).await;
         let (action, state) = planner.plan(&policy, &node, &mut record).await;
         record.state = state;
         match action {
@@ -103,15 +134,30 @@ pub async fn pass(registry: &Registry, planner: &Planner, host: &UpgradeConfig) 
                     min_babel_version: img.min_babel_version.clone(),
                     ..node.image.clone()
                 };
-                let result = upgrade_to(registry, &entry, image).await;
+                let health = policy.health_deadline.to_std().ok();
+                let result = upgrade_to(registry, &entry, image, health).await;
                 if let Err(e) = &result {
                     warn!(node = %entry.id, "auto-upgrade to {} failed: {e}", img.version);
+                    holds_changed |= holds.add(Hold {
+                        protocol: node.protocol.clone(),
+                        variant: node.variant.clone(),
+                        version: img.version.clone(),
+                        at: chrono::Utc::now(),
+                        reason: e.clone(),
+                    });
                 }
                 planner.upgraded(&policy, &node, &img, result, &mut record);
             }
             Action::Rollback { to, reason } => {
                 warn!(node = %entry.id, "auto-upgrade rollback: {reason}");
-                let result = upgrade_to(registry, &entry, to).await;
+                holds_changed |= holds.add(Hold {
+                    protocol: node.protocol.clone(),
+                    variant: node.variant.clone(),
+                    version: node.image.version.clone(),
+                    at: chrono::Utc::now(),
+                    reason: reason.clone(),
+                });
+                let result = upgrade_to(registry, &entry, to, None).await;
                 planner.rolled_back(&reason, result, &mut record);
                 record.state = record.last_result.clone();
             }
@@ -119,6 +165,9 @@ pub async fn pass(registry: &Registry, planner: &Planner, host: &UpgradeConfig) 
         if let Err(e) = record.save(&dir) {
             warn!(node = %entry.id, "auto-upgrade: {e}");
         }
+    }
+    if holds_changed && let Err(e) = holds.save(&root) {
+        warn!("auto-upgrade: {e}");
     }
 }
 

@@ -12,6 +12,8 @@ pub struct FakeRootfs {
     pub calls: Mutex<Vec<String>>,
     /// Plugin written into every mounted rootfs.
     pub plugin: String,
+    /// Plugins of particular images: the first whose key the URI contains replaces `plugin`.
+    pub plugin_for: Vec<(String, String)>,
     /// Mounted rootfs paths.
     pub mounted: Mutex<std::collections::BTreeSet<PathBuf>>,
     /// Leftovers the next `sweep_tmp` reports as removed (tests plant them).
@@ -62,7 +64,12 @@ impl RootfsProvider for FakeRootfs {
         let plugin = rootfs.join("var/lib/babel/plugin");
         std::fs::create_dir_all(&plugin).map_err(io("creating", &plugin))?;
         let main = plugin.join("main.rhai");
-        std::fs::write(&main, &self.plugin).map_err(io("writing", &main))?;
+        let plugin_text = self
+            .plugin_for
+            .iter()
+            .find(|(key, _)| uri.contains(key.as_str()))
+            .map_or(&self.plugin, |(_, text)| text);
+        std::fs::write(&main, plugin_text).map_err(io("writing", &main))?;
         let image = rootfs.join("image");
         std::fs::write(&image, uri).map_err(io("writing", &image))?;
         self.mounted

@@ -58,6 +58,14 @@ pub enum NodeError {
     Journal(#[from] crate::journal::JournalError),
     #[error("node state cannot be read ({0}); only delete works on this node")]
     Broken(String),
+    #[error(
+        "new version {version} did not report a healthy protocol status within {timeout_secs} s ({last})"
+    )]
+    UpgradeUnhealthy {
+        version: String,
+        timeout_secs: u64,
+        last: String,
+    },
     #[error("upgrade failed and was rolled back: {0}")]
     UpgradeRolledBack(String),
     #[error("upgrade failed ({error}) and rollback failed too ({rollback}); node marked Failed")]

@@ -19,6 +19,7 @@ pub mod services;
 pub mod state;
 pub mod update;
 pub mod upgrade;
+pub mod upgrade_health;
 pub mod validate;
 
 #[cfg(test)]

@@ -14,6 +14,9 @@ pub struct UpgradeTarget {
     pub image: NodeImage,
     pub image_key: ImageKey,
     pub vm_config: VmConfig,
+    /// How long the new version gets to report a healthy protocol status (the operator's
+    /// choice); `None`: the image's declaration, else the default.
+    pub health_timeout: Option<std::time::Duration>,
 }
 
 impl Node {
@@ -40,6 +43,7 @@ impl Node {
     }
 
     async fn upgrade_recorded(&mut self, target: UpgradeTarget) -> NodeResult<()> {
+        let health_timeout = target.health_timeout;
         let was_running = self.state.expected_status == Status::Running;
         self.state.upgrade = Some(UpgradeState {
             previous_image: self.state.image.clone(),
@@ -47,6 +51,7 @@ impl Node {
             previous_vm_config: self.state.vm_config.clone(),
             previous_initialized: self.state.initialized,
             was_running,
+            discard_data_on_rollback: false,
         });
         self.save()?;
         if was_running {
@@ -73,6 +78,9 @@ impl Node {
                 self.start().await?;
             }
             fault::point("upgrade.after_start");
+            if was_running {
+                self.await_upgrade_health(health_timeout).await?;
+            }
             Ok::<_, NodeError>(())
         }
         .await;
@@ -81,13 +89,23 @@ impl Node {
                 self.state.upgrade = None;
                 self.save()?;
                 self.svc.rootfs.discard(&self.paths.dir).await?;
+                self.clear_rollback_note();
                 info!(node = %self.state.id, image = %self.state.image.uri, "upgraded");
                 Ok(())
             }
             Err(error) => {
                 warn!(node = %self.state.id, "upgrade failed, rolling back: {error}");
+                let given_up = self.state.image.version.clone();
+                let discarded = self
+                    .state
+                    .upgrade
+                    .as_ref()
+                    .is_some_and(|u| u.discard_data_on_rollback);
                 match self.rollback().await {
-                    Ok(()) => Err(NodeError::UpgradeRolledBack(error.to_string())),
+                    Ok(()) => {
+                        self.note_rollback(&given_up, &error.to_string(), discarded);
+                        Err(NodeError::UpgradeRolledBack(error.to_string()))
+                    }
                     Err(rollback) => {
                         self.record_failure(&format!(
                             "upgrade failed ({error}) and rollback failed too ({rollback})"
@@ -118,8 +136,16 @@ impl Node {
     /// Finishes an upgrade a crash interrupted: rolled back to the recorded old image when it
     /// was under way; only the set-aside layer is dropped when it had already succeeded.
     pub async fn finish_interrupted_upgrade(&mut self) -> NodeResult<()> {
-        if self.state.upgrade.is_some() {
+        if let Some(upgrade) = self.state.upgrade.clone() {
+            let given_up = self.state.image.version.clone();
             self.rollback().await?;
+            if given_up != self.state.image.version {
+                self.note_rollback(
+                    &given_up,
+                    "the upgrade was interrupted (daemon restart) before it was confirmed",
+                    upgrade.discard_data_on_rollback,
+                );
+            }
         } else {
             self.svc.rootfs.discard(&self.paths.dir).await?;
         }
@@ -139,6 +165,9 @@ impl Node {
         self.state.image_key = prev.previous_image_key;
         self.state.vm_config = prev.previous_vm_config;
         self.state.initialized = prev.previous_initialized;
+        if prev.discard_data_on_rollback {
+            self.discard_data()?;
+        }
         self.state.expected_status = if prev.was_running {
             Status::Running
         } else {

@@ -293,6 +293,8 @@ impl SetHost for GrpcHost {
                 image: self.target.clone(),
                 ..Default::default()
             })),
+            // A member that is not healthy in time is rolled back by its host.
+            health_timeout_secs: Some(self.ready_timeout.as_secs().max(1)),
         };
         self.display.line(&format!("Upgrading `{}`", member.name));
         self.client

@@ -204,4 +204,8 @@ pub struct UpgradeArgs {
     pub version: Option<String>,
     #[arg(long)]
     pub build: Option<u64>,
+    /// Time the new version gets to report a healthy protocol status before it is rolled
+    /// back, e.g. `90s`, `10m` (default: the image's, else 10 minutes).
+    #[arg(long)]
+    pub health_timeout: Option<String>,
 }
