@@ -12,6 +12,7 @@ use super::holds::{Hold, Holds};
 use super::policy::{Action, NodeView, Planner, effective};
 use super::record::Record;
 use bv_host::config::{Mode, UpgradeConfig};
+use bv_node::node::NodeError;
 use bv_node::node::state::{NodeImage, Status};
 use bv_node::node::upgrade::UpgradeTarget;
 use bv_node::nodes::{NodeEntry, Registry};
@@ -48,6 +49,29 @@ async fn view(registry: &Registry, entry: &NodeEntry, record: &Record, holds: &H
     }
 }
 
+/// Why an upgrade did not stick.
+#[derive(Debug)]
+enum UpgradeFailure {
+    /// The new version ran but was not healthy in time; the upgrade rolled it back.
+    Unhealthy {
+        version: String,
+        timeout_secs: u64,
+    },
+    Failed(String),
+}
+
+impl std::fmt::Display for UpgradeFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Unhealthy {
+                version,
+                timeout_secs,
+            } => write!(f, "{version} was not healthy within {timeout_secs} s"),
+            Self::Failed(e) => f.write_str(e),
+        }
+    }
+}
+
 /// Dev nodes are upgraded here; nodes the control-plane API manages are upgraded through
 /// it (its Upgrade command then runs here), so the API's record stays right.
 async fn upgrade_to(
@@ -55,7 +79,7 @@ async fn upgrade_to(
     entry: &NodeEntry,
     image: NodeImage,
     health_timeout: Option<Duration>,
-) -> Result<(), String> {
+) -> Result<(), UpgradeFailure> {
     let state = entry.cached();
     if !state.dev_mode {
         let req = pb::CatalogNodeRequest {
@@ -65,7 +89,7 @@ async fn upgrade_to(
         return crate::cloud::upgrade_from_catalog(&registry.services().cloud, &state, &req)
             .await
             .map(|_| ())
-            .map_err(|s| s.message().to_string());
+            .map_err(|s| UpgradeFailure::Failed(s.message().to_string()));
     }
     let mut node = entry.lock().await;
     let target = UpgradeTarget {
@@ -74,7 +98,17 @@ async fn upgrade_to(
         vm_config: node.state.vm_config.clone(),
         health_timeout,
     };
-    node.upgrade(target).await.map_err(|e| e.to_string())
+    node.upgrade(target).await.map_err(|e| match e {
+        NodeError::UpgradeRolledBackUnhealthy {
+            version,
+            timeout_secs,
+            ..
+        } => UpgradeFailure::Unhealthy {
+            version,
+            timeout_secs,
+        },
+        other => UpgradeFailure::Failed(other.to_string()),
+    })
 }
 
 /// Holds every version a node's last upgrade was rolled back from (manual upgrades too).
@@ -143,10 +177,22 @@ pub async fn pass(registry: &Registry, planner: &Planner, host: &UpgradeConfig) 
                         variant: node.variant.clone(),
                         version: img.version.clone(),
                         at: chrono::Utc::now(),
-                        reason: e.clone(),
+                        reason: e.to_string(),
                     });
                 }
-                planner.upgraded(&policy, &node, &img, result, &mut record);
+                match result {
+                    // Rolled back by the upgrade's own health check: booked as a health
+                    // rollback, as if the engine had rolled it back at its deadline.
+                    Err(e @ UpgradeFailure::Unhealthy { .. }) => {
+                        planner.upgraded(&policy, &node, &img, Ok(()), &mut record);
+                        planner.rolled_back(&e.to_string(), Ok(()), &mut record);
+                        record.state = record.last_result.clone();
+                    }
+                    other => {
+                        let result = other.map_err(|e| e.to_string());
+                        planner.upgraded(&policy, &node, &img, result, &mut record);
+                    }
+                }
             }
             Action::Rollback { to, reason } => {
                 warn!(node = %entry.id, "auto-upgrade rollback: {reason}");
@@ -157,7 +203,9 @@ pub async fn pass(registry: &Registry, planner: &Planner, host: &UpgradeConfig) 
                     at: chrono::Utc::now(),
                     reason: reason.clone(),
                 });
-                let result = upgrade_to(registry, &entry, to, None).await;
+                let result = upgrade_to(registry, &entry, to, None)
+                    .await
+                    .map_err(|e| e.to_string());
                 planner.rolled_back(&reason, result, &mut record);
                 record.state = record.last_result.clone();
             }

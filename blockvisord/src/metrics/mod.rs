@@ -50,11 +50,7 @@ pub fn annotate(
         alerts.extend(bv_node::node::upgrade_health::rollback_alert(&dir));
     }
     let auto = crate::autoupgrade::runner::describe(&config.upgrade, &dir);
-    let shown = alerts.iter().any(|a| a.kind == UPGRADE_ROLLED_BACK_ALERT);
-    if !shown
-        && (auto.last_result.starts_with("rolled back")
-            || auto.last_result.starts_with("upgrade to"))
-    {
+    if auto.last_result.starts_with("rolled back") || auto.last_result.starts_with("upgrade to") {
         alerts.push(pb::NodeAlert {
             kind: "upgrade_rolled_back".into(),
             message: auto.last_result.clone(),

@@ -68,6 +68,13 @@ pub enum NodeError {
     },
     #[error("upgrade failed and was rolled back: {0}")]
     UpgradeRolledBack(String),
+    /// The new version ran but did not become healthy in time; rolled back.
+    #[error("upgrade failed and was rolled back: {reason}")]
+    UpgradeRolledBackUnhealthy {
+        version: String,
+        timeout_secs: u64,
+        reason: String,
+    },
     #[error("upgrade failed ({error}) and rollback failed too ({rollback}); node marked Failed")]
     UpgradeFailed { error: String, rollback: String },
 }

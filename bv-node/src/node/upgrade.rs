@@ -103,8 +103,20 @@ impl Node {
                     .is_some_and(|u| u.discard_data_on_rollback);
                 match self.rollback().await {
                     Ok(()) => {
-                        self.note_rollback(&given_up, &error.to_string(), discarded);
-                        Err(NodeError::UpgradeRolledBack(error.to_string()))
+                        let reason = error.to_string();
+                        self.note_rollback(&given_up, &reason, discarded);
+                        Err(match error {
+                            NodeError::UpgradeUnhealthy {
+                                version,
+                                timeout_secs,
+                                ..
+                            } => NodeError::UpgradeRolledBackUnhealthy {
+                                version,
+                                timeout_secs,
+                                reason,
+                            },
+                            _ => NodeError::UpgradeRolledBack(reason),
+                        })
                     }
                     Err(rollback) => {
                         self.record_failure(&format!(
