@@ -268,9 +268,15 @@ async fn unhealthy_new_version_rolls_back_keeping_its_data_with_a_note() {
         .await
         .unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(30));
-    let NodeError::UpgradeRolledBack(why) = &err else {
-        panic!("expected a rollback, got {err}");
+    let NodeError::UpgradeRolledBackUnhealthy {
+        version,
+        timeout_secs,
+        reason: why,
+    } = &err
+    else {
+        panic!("expected a health rollback, got {err}");
     };
+    assert_eq!((version.as_str(), *timeout_secs), ("3.0.0", 1));
     assert!(why.contains("3.0.0") && why.contains("within 1 s"), "{why}");
     assert_eq!(node.state.image.version, "2.0.0");
     assert_eq!(node.status().await, Status::Running);
