@@ -23,7 +23,7 @@ pub const DEFAULT_HEALTH_TIMEOUT: Duration = Duration::from_secs(600);
 pub const UPGRADE_ROLLED_BACK_ALERT: &str = "upgrade_rolled_back";
 const ROLLBACK_NOTE_FILE: &str = "upgrade_rollback.json";
 /// Longest pause between two protocol status polls.
-const POLL_EVERY: Duration = Duration::from_secs(1);
+const POLL_EVERY: Duration = Duration::from_millis(200);
 /// Longest wait for one protocol status answer.
 const STATUS_CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -125,7 +125,7 @@ impl Node {
         let timeout = health_timeout(operator, declared.as_ref());
         let started = tokio::time::Instant::now();
         let deadline = started + timeout;
-        let poll = POLL_EVERY.min(timeout / 10).max(Duration::from_millis(50));
+        let poll = POLL_EVERY.min(timeout / 10);
         let last = loop {
             let now = tokio::time::Instant::now();
             let call_budget = STATUS_CALL_TIMEOUT.min(deadline.saturating_duration_since(now));
