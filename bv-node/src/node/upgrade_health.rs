@@ -87,7 +87,7 @@ fn describe(last: &Result<babel_plugin::ProtocolStatus, String>) -> String {
         Ok(s) => format!(
             "last protocol status `{}` ({})",
             s.state,
-            serde_json::to_value(&s.health)
+            serde_json::to_value(s.health)
                 .ok()
                 .and_then(|v| v.as_str().map(String::from))
                 .unwrap_or_default()
