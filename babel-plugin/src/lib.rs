@@ -28,7 +28,7 @@ mod status;
 mod definitions;
 
 pub use cancel::{CallCancel, CallId, CallScope};
-pub use config::PluginConfig;
+pub use config::{PluginConfig, UpgradeRollback};
 #[cfg(feature = "definitions")]
 pub use definitions::{DEFINITIONS_FILE, definitions};
 pub use error::PluginError;

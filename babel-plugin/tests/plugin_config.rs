@@ -575,3 +575,16 @@ fn capabilities_are_the_interface_not_the_helpers() {
         ));
     }
 }
+
+#[test]
+fn upgrade_declaration_is_a_known_key() {
+    let parsed = babel_plugin::config::parse_plugin_config(serde_json::json!({
+        "services": [],
+        "upgrade": { "health_timeout_secs": 90, "data_incompatible_with_previous": true }
+    }))
+    .unwrap();
+    assert!(parsed.unknown_keys.is_empty(), "{:?}", parsed.unknown_keys);
+    let upgrade = parsed.config.upgrade.unwrap();
+    assert_eq!(upgrade.health_timeout_secs, Some(90));
+    assert_eq!(upgrade.data_incompatible_with_previous, Some(true));
+}

@@ -21,6 +21,7 @@ pub const POINTS: &[&str] = &[
     "upgrade.after_set_aside",
     "upgrade.after_mount",
     "upgrade.after_start",
+    "upgrade.during_health_wait",
     "pull.after_scratch",
 ];
 

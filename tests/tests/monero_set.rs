@@ -5,9 +5,11 @@
 mod bv_support;
 mod monero_support;
 
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use bv_support::{Daemon, remove_image, unique};
+use bv_support::{Daemon, bin, remove_image, unique};
 use monero_support::{BridgeCleanup, build_image, image_dir, mine, monerod_cmdline, wait_height};
 
 const T: Duration = Duration::from_secs(120);
@@ -108,21 +110,58 @@ fn monero_set_peers_scales_and_rolls_upgrades() {
     let h = mine(&d, &n2, 2, T);
     wait_height(&d, &n1, h, T);
 
-    // rolling upgrade: every member runs the new image and keeps its chain
+    // rolling upgrade: every member runs the new image and keeps its chain, no member's
+    // height goes back, and the set answers throughout (one member down at a time)
     let ids: Vec<String> = [&n1, &n2]
         .iter()
         .map(|n| d.node(n)["id"].as_str().unwrap().to_string())
         .collect();
-    d.json(&[
-        "set",
-        "upgrade",
-        &set,
-        "--image",
-        &format!("docker-daemon://{tag2}"),
-        "--image-version",
-        &v2,
-    ]);
-    for (name, id) in [&n1, &n2].iter().zip(&ids) {
+    let before: Vec<u64> = [&n1, &n2]
+        .iter()
+        .map(|n| wait_height(&d, n, h, T))
+        .collect();
+    let p2p: Vec<SocketAddr> = [&n1, &n2]
+        .iter()
+        .map(|n| {
+            format!("{}:18080", ip_of(&d, n))
+                .parse()
+                .expect("p2p address")
+        })
+        .collect();
+    let err_path = d.dir.path().join("set-upgrade.stderr");
+    let mut upgrade = Command::new(bin("bv"))
+        .arg("--socket")
+        .arg(&d.socket)
+        .args(["set", "upgrade", &set, "--image"])
+        .arg(format!("docker-daemon://{tag2}"))
+        .args(["--image-version", &v2])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&err_path).expect("stderr file"))
+        .spawn()
+        .expect("spawn bv set upgrade");
+    let (mut polls, mut most_down) = (0u32, 0usize);
+    let status = loop {
+        if let Some(status) = upgrade.try_wait().expect("bv set upgrade") {
+            break status;
+        }
+        let down = p2p
+            .iter()
+            .filter(|a| TcpStream::connect_timeout(a, Duration::from_millis(500)).is_err())
+            .count();
+        polls += 1;
+        most_down = most_down.max(down);
+        assert!(
+            down <= 1,
+            "{down} members down at once during the rolling upgrade"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let err = std::fs::read_to_string(&err_path).unwrap_or_default();
+    assert!(status.success(), "bv set upgrade: {err}\n{}", d.log());
+    eprintln!("rolling upgrade: {polls} polls, at most {most_down} member(s) down at once");
+    for ((name, id), was) in [&n1, &n2].iter().zip(&ids).zip(&before) {
+        let now = wait_height(&d, name, *was, T);
+        assert!(now >= *was, "{name} lost blocks: {now} < {was}");
         assert_eq!(
             d.node(name)["id"].as_str(),
             Some(id.as_str()),

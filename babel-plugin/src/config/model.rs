@@ -28,6 +28,21 @@ pub struct PluginConfig {
     pub post_upload: Option<Vec<Job>>,
     /// Registered at the end of default init.
     pub scheduled: Option<Vec<Task>>,
+    /// How an upgrade to this image is judged and, if it fails, rolled back.
+    pub upgrade: Option<UpgradeRollback>,
+}
+
+/// What an image declares about upgrades to it: how long it may take to report a healthy
+/// protocol status, and whether the previous version can still read the data it wrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpgradeRollback {
+    /// Seconds the new version gets to report `health: "healthy"` before it is rolled back
+    /// (an operator's own timeout overrides it).
+    pub health_timeout_secs: Option<u64>,
+    /// `true` when the previous version cannot read data this version wrote (a one-way
+    /// migration): a rollback then empties the data dir and the old version initializes
+    /// again. Unset or `false`: the data stays as the new version left it.
+    pub data_incompatible_with_previous: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

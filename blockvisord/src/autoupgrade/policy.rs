@@ -59,6 +59,8 @@ pub struct NodeView {
     pub hands_off: bool,
     /// Running with no alerts, observed after the last upgrade.
     pub healthy: bool,
+    /// Versions of its protocol/variant held on this host (rolled back on some node).
+    pub held: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,6 +156,15 @@ pub fn decide(
             Action::Nothing,
             format!(
                 "{} was rolled back; waiting for a newer version",
+                latest.version
+            ),
+        );
+    }
+    if node.held.contains(&latest.version) {
+        return (
+            Action::Nothing,
+            format!(
+                "{} is held on this host (an upgrade to it was rolled back)",
                 latest.version
             ),
         );
@@ -315,6 +326,7 @@ mod tests {
             running: true,
             hands_off: false,
             healthy: true,
+            held: vec![],
         }
     }
 
@@ -539,5 +551,23 @@ mod tests {
             s.planner.plan(&s.policy, &node, &mut record).await.0,
             Action::Nothing
         );
+    }
+
+    #[tokio::test]
+    async fn a_version_held_on_the_host_is_left_alone() {
+        let s = setup(Mode::Automatic);
+        let old = s.clock.now() - Duration::days(30);
+        s.catalog.0.lock().unwrap().push(image("1.1.0", Some(old)));
+        let mut record = Record::default();
+        let mut node = view("1.0.0");
+        node.held = vec!["1.1.0".into()];
+        let (a, state) = s.planner.plan(&s.policy, &node, &mut record).await;
+        assert_eq!(a, Action::Nothing);
+        assert!(state.contains("1.1.0 is held on this host"), "{state}");
+        s.catalog.0.lock().unwrap().push(image("1.1.1", Some(old)));
+        assert!(matches!(
+            s.planner.plan(&s.policy, &node, &mut record).await.0,
+            Action::Upgrade(i) if i.version == "1.1.1"
+        ));
     }
 }

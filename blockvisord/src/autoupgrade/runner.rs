@@ -8,6 +8,7 @@ use std::time::Duration;
 use babel_api::pb::blockvisor::v1 as pb;
 use tracing::{info, warn};
 
+use super::holds::{Hold, Holds};
 use super::policy::{Action, NodeView, Planner, effective};
 use super::record::Record;
 use bv_host::config::{Mode, UpgradeConfig};
@@ -21,7 +22,7 @@ use bv_node::nodes::{NodeEntry, Registry};
 /// before it counts the node as busy (start, stop, upgrade in progress) and skips it.
 const BUSY_AFTER: Duration = Duration::from_millis(1500);
 
-async fn view(registry: &Registry, entry: &NodeEntry, record: &Record) -> NodeView {
+async fn view(registry: &Registry, entry: &NodeEntry, record: &Record, holds: &Holds) -> NodeView {
     let busy = tokio::time::timeout(BUSY_AFTER, entry.lock())
         .await
         .is_err();
@@ -39,6 +40,7 @@ async fn view(registry: &Registry, entry: &NodeEntry, record: &Record) -> NodeVi
             o.status == Status::Running && o.alerts.is_empty() && since.is_none_or(|t| o.at > t)
         });
     NodeView {
+        held: holds.versions(&state.image_key.protocol_key, &state.image_key.variant_key),
         protocol: state.image_key.protocol_key,
         variant: state.image_key.variant_key,
         image: state.image,
@@ -53,12 +55,29 @@ async fn view(registry: &Registry, entry: &NodeEntry, record: &Record) -> NodeVi
 /// to the next pass instead.
 const AUTO_MAX_WAIT: Duration = Duration::from_secs(300);
 
-/// Why an automatic upgrade did not happen.
+/// Why an automatic upgrade did not happen or did not stick.
 #[derive(Debug)]
-enum NotUpgraded {
+enum UpgradeFailure {
     /// Not at a safe moment (upgrade-blocking jobs): tried again at the next pass.
     NotNow(String),
+    /// The new version ran but was not healthy in time; the upgrade rolled it back.
+    Unhealthy {
+        version: String,
+        timeout_secs: u64,
+    },
     Failed(String),
+}
+
+impl std::fmt::Display for UpgradeFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NotNow(e) | Self::Failed(e) => f.write_str(e),
+            Self::Unhealthy {
+                version,
+                timeout_secs,
+            } => write!(f, "{version} was not healthy within {timeout_secs} s"),
+        }
+    }
 }
 
 /// Dev nodes are upgraded here; nodes the control-plane API manages are upgraded through
@@ -67,7 +86,9 @@ async fn upgrade_to(
     registry: &Registry,
     entry: &NodeEntry,
     image: NodeImage,
-) -> Result<(), NotUpgraded> {
+    health_timeout: Option<Duration>,
+    on_blocking: OnBlocking,
+) -> Result<(), UpgradeFailure> {
     let state = entry.cached();
     if !state.dev_mode {
         let req = pb::CatalogNodeRequest {
@@ -77,27 +98,63 @@ async fn upgrade_to(
         return crate::cloud::upgrade_from_catalog(&registry.services().cloud, &state, &req)
             .await
             .map(|_| ())
-            .map_err(|s| NotUpgraded::Failed(s.message().to_string()));
+            .map_err(|s| UpgradeFailure::Failed(s.message().to_string()));
     }
     let mut node = entry.lock().await;
     let target = UpgradeTarget {
         image,
         image_key: node.state.image_key.clone(),
         vm_config: node.state.vm_config.clone(),
+        health_timeout,
     };
     let gate = UpgradeGate {
-        on_blocking: OnBlocking::Refuse,
+        on_blocking,
         max_wait: AUTO_MAX_WAIT,
         ..Default::default()
     };
     node.upgrade_with(target, &gate).await.map_err(|e| match e {
-        NodeError::UpgradeGate(e) => NotUpgraded::NotNow(e.to_string()),
-        e => NotUpgraded::Failed(e.to_string()),
+        NodeError::UpgradeGate(e) => UpgradeFailure::NotNow(e.to_string()),
+        NodeError::UpgradeRolledBackUnhealthy {
+            version,
+            timeout_secs,
+            ..
+        } => UpgradeFailure::Unhealthy {
+            version,
+            timeout_secs,
+        },
+        other => UpgradeFailure::Failed(other.to_string()),
     })
+}
+
+/// Holds every version a node's last upgrade was rolled back from (manual upgrades too).
+fn hold_rolled_back(registry: &Registry, holds: &mut Holds) -> bool {
+    let nodes_dir = registry.services().config.nodes_dir();
+    let mut changed = false;
+    for entry in registry.list() {
+        let dir = nodes_dir.join(entry.id.to_string());
+        let Some(note) = bv_node::node::upgrade_health::rollback_note(&dir) else {
+            continue;
+        };
+        let key = entry.cached().image_key;
+        changed |= holds.add(Hold {
+            protocol: key.protocol_key,
+            variant: key.variant_key,
+            version: note.from_version.clone(),
+            at: note.at,
+            reason: note.message(),
+        });
+    }
+    changed
 }
 
 /// One pass over every node.
 pub async fn pass(registry: &Registry, planner: &Planner, host: &UpgradeConfig) {
+    let root = registry.services().config.root.clone();
+    let mut holds = Holds::load(&root).unwrap_or_else(|e| {
+        warn!("auto-upgrade: {e}");
+        Holds::default()
+    });
+    let mut holds_changed = hold_rolled_back(registry, &mut holds);
     let nodes_dir = registry.services().config.nodes_dir();
     for entry in registry.list() {
         let dir = nodes_dir.join(entry.id.to_string());
@@ -112,7 +169,7 @@ pub async fn pass(registry: &Registry, planner: &Planner, host: &UpgradeConfig) 
         if policy.mode == Mode::Manual && record.pending.is_none() && record.state == "manual" {
             continue;
         }
-        let node = view(registry, &entry, &record).await;
+        let node = view(registry, &entry, &record, &holds).await;
         let (action, state) = planner.plan(&policy, &node, &mut record).await;
         record.state = state;
         match action {
@@ -126,27 +183,56 @@ pub async fn pass(registry: &Registry, planner: &Planner, host: &UpgradeConfig) 
                     min_babel_version: img.min_babel_version.clone(),
                     ..node.image.clone()
                 };
-                match upgrade_to(registry, &entry, image).await {
-                    Err(NotUpgraded::NotNow(why)) => {
+                let health = policy.health_deadline.to_std().ok();
+                let result =
+                    upgrade_to(registry, &entry, image, health, OnBlocking::Refuse).await;
+                if let Err(e @ UpgradeFailure::Failed(_)) = &result {
+                    warn!(node = %entry.id, "auto-upgrade to {} failed: {e}", img.version);
+                }
+                // A version that ran and was rolled back is held for the whole host; a
+                // failure before it ran (a pull, a refused image) is only recorded.
+                if let Err(e @ UpgradeFailure::Unhealthy { .. }) = &result {
+                    warn!(node = %entry.id, "auto-upgrade to {} rolled back: {e}", img.version);
+                    holds_changed |= holds.add(Hold {
+                        protocol: node.protocol.clone(),
+                        variant: node.variant.clone(),
+                        version: img.version.clone(),
+                        at: chrono::Utc::now(),
+                        reason: e.to_string(),
+                    });
+                }
+                match result {
+                    Err(UpgradeFailure::NotNow(why)) => {
                         info!(node = %entry.id, "auto-upgrade to {} put off: {why}", img.version);
                         record.state = format!("upgrade to {} waiting: {why}", img.version);
                     }
-                    result => {
-                        let result = result.map_err(|e| match e {
-                            NotUpgraded::NotNow(e) | NotUpgraded::Failed(e) => e,
-                        });
-                        if let Err(e) = &result {
-                            warn!(node = %entry.id, "auto-upgrade to {} failed: {e}", img.version);
-                        }
+                    // Rolled back by the upgrade's own health check: booked as a health
+                    // rollback, as if the engine had rolled it back at its deadline.
+                    Err(e @ UpgradeFailure::Unhealthy { .. }) => {
+                        planner.upgraded(&policy, &node, &img, Ok(()), &mut record);
+                        planner.rolled_back(&e.to_string(), Ok(()), &mut record);
+                        record.state = record.last_result.clone();
+                    }
+                    other => {
+                        let result = other.map_err(|e| e.to_string());
                         planner.upgraded(&policy, &node, &img, result, &mut record);
                     }
                 }
             }
             Action::Rollback { to, reason } => {
                 warn!(node = %entry.id, "auto-upgrade rollback: {reason}");
-                let result = upgrade_to(registry, &entry, to).await.map_err(|e| match e {
-                    NotUpgraded::NotNow(e) | NotUpgraded::Failed(e) => e,
+                holds_changed |= holds.add(Hold {
+                    protocol: node.protocol.clone(),
+                    variant: node.variant.clone(),
+                    version: node.image.version.clone(),
+                    at: chrono::Utc::now(),
+                    reason: reason.clone(),
                 });
+                // Back to the version that was healthy: an unhealthy node is not left
+                // waiting on its jobs (the upgrade log names what the rollback ends).
+                let result = upgrade_to(registry, &entry, to, None, OnBlocking::Force)
+                    .await
+                    .map_err(|e| e.to_string());
                 planner.rolled_back(&reason, result, &mut record);
                 record.state = record.last_result.clone();
             }
@@ -154,6 +240,9 @@ pub async fn pass(registry: &Registry, planner: &Planner, host: &UpgradeConfig) 
         if let Err(e) = record.save(&dir) {
             warn!(node = %entry.id, "auto-upgrade: {e}");
         }
+    }
+    if holds_changed && let Err(e) = holds.save(&root) {
+        warn!("auto-upgrade: {e}");
     }
 }
 

@@ -184,6 +184,7 @@ pub fn upgrade_target(node: &pb::Node) -> UpgradeTarget {
         image: image(node),
         image_key: image_key(node),
         vm_config: vm_config(node),
+        health_timeout: None,
     }
 }
 

@@ -281,6 +281,7 @@ impl Blockvisor for Service {
                 Some(vm) => convert::vm_from_pb(Some(vm)),
                 None => node.state.vm_config.clone(),
             },
+            health_timeout: req.health_timeout_secs.map(std::time::Duration::from_secs),
         };
         if target.image_key.protocol_key.is_empty() {
             target.image_key = node.state.image_key.clone();

@@ -56,6 +56,7 @@ pub async fn observe(entry: &NodeEntry, observed: &Observed, cadence: Cadence) -
     let pid = node.container_state().await.pid();
     let socket = node.paths.babel_socket();
     let data = node.paths.data();
+    let node_dir = node.paths.dir.clone();
     let plugin = if status == Status::Running {
         node.plugin().await.ok()
     } else {
@@ -120,6 +121,7 @@ pub async fn observe(entry: &NodeEntry, observed: &Observed, cadence: Cadence) -
     };
     let mut alerts = alerts::node_alerts(status, &reason, metrics.as_ref());
     alerts.extend(unresponsive);
+    alerts.extend(bv_node::node::upgrade_health::rollback_alert(&node_dir));
     if let Some(p) = &previous
         && p.alerts.is_empty()
         && !alerts.is_empty()

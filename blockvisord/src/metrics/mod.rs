@@ -12,6 +12,7 @@ use babel_api::pb::blockvisor::v1 as pb;
 use uuid::Uuid;
 
 use bv_node::node::state::Status;
+use bv_node::node::upgrade_health::UPGRADE_ROLLED_BACK_ALERT;
 
 /// Scrapes read the daemon's registry.
 pub struct RegistrySource(pub std::sync::Arc<bv_node::nodes::Registry>);
@@ -56,6 +57,10 @@ pub fn annotate(
         && let Some(o) = observed
     {
         alerts.extend(o.alerts.into_iter().filter(|a| a.kind != "failed"));
+    }
+    // A rollback is shown at once, not only from the next health check.
+    if !alerts.iter().any(|a| a.kind == UPGRADE_ROLLED_BACK_ALERT) {
+        alerts.extend(bv_node::node::upgrade_health::rollback_alert(&dir));
     }
     let auto = crate::autoupgrade::runner::describe(&config.upgrade, &dir);
     if auto.last_result.starts_with("rolled back") || auto.last_result.starts_with("upgrade to") {

@@ -58,8 +58,23 @@ pub enum NodeError {
     Journal(#[from] crate::journal::JournalError),
     #[error("node state cannot be read ({0}); only delete works on this node")]
     Broken(String),
+    #[error(
+        "new version {version} did not report a healthy protocol status within {timeout_secs} s ({last})"
+    )]
+    UpgradeUnhealthy {
+        version: String,
+        timeout_secs: u64,
+        last: String,
+    },
     #[error("upgrade failed and was rolled back: {0}")]
     UpgradeRolledBack(String),
+    /// The new version ran but did not become healthy in time; rolled back.
+    #[error("upgrade failed and was rolled back: {reason}")]
+    UpgradeRolledBackUnhealthy {
+        version: String,
+        timeout_secs: u64,
+        reason: String,
+    },
     #[error("upgrade failed ({error}) and rollback failed too ({rollback}); node marked Failed")]
     UpgradeFailed { error: String, rollback: String },
     #[error(transparent)]

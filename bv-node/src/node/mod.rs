@@ -23,6 +23,7 @@ pub mod upgrade_errors;
 pub mod upgrade_gate;
 pub mod upgrade_prepare;
 pub mod upgrade_wait;
+pub mod upgrade_health;
 pub mod validate;
 
 #[cfg(test)]

@@ -42,7 +42,7 @@ impl Drop for CancelOnDrop {
 
 /// Runs `f` on the plugin on a blocking thread. Dropping the returned future cancels the
 /// call.
-async fn with_plugin<T, F>(plugin: &SharedPlugin, f: F) -> NodeResult<T>
+pub(super) async fn with_plugin<T, F>(plugin: &SharedPlugin, f: F) -> NodeResult<T>
 where
     T: Send + 'static,
     F: FnOnce(&mut Plugin) -> Result<T, PluginError> + Send + 'static,

@@ -100,6 +100,10 @@ pub struct UpgradeState {
     pub previous_initialized: bool,
     /// Whether the node ran before the upgrade (and must run after it).
     pub was_running: bool,
+    /// The new version declared its data unreadable by the previous one: a rollback empties
+    /// the data dir and the old version initializes again.
+    #[serde(default)]
+    pub discard_data_on_rollback: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,8 +6,9 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use super::agent::fake::FakeConnector;
-use super::state::{NodeImage, NodeState, Status, sample};
+use super::state::{NodeImage, NodeState, Status, UpgradeState, sample};
 use super::upgrade::UpgradeTarget;
+use super::upgrade_health;
 use super::{Node, NodeError, Services};
 use crate::nodes::Registry;
 use bv_host::config::Config;
@@ -218,6 +219,7 @@ async fn upgrade_applies_or_rolls_back() {
         },
         image_key: key.clone(),
         vm_config: vm.clone(),
+        health_timeout: None,
     };
     let good = target("img:2", "2.0.0");
     node.upgrade(good).await.unwrap();
@@ -229,6 +231,109 @@ async fn upgrade_applies_or_rolls_back() {
     let err = node.upgrade(bad).await.unwrap_err();
     assert!(matches!(err, NodeError::UpgradeRolledBack(_)), "{err}");
     assert_eq!(node.state.image.version, "2.0.0");
+    assert_eq!(node.status().await, Status::Running);
+    assert!(NodeState::load(&node.paths.dir).unwrap().upgrade.is_none());
+}
+
+/// No `protocol_status`: nothing to judge, an upgrade to it passes its check at once. (The
+/// fakes run no babel, so a `protocol_status` here never answers: the real answers are
+/// covered end to end in `tests/tests/bv_upgrade_rollback.rs`.)
+const NO_STATUS: &str = "fn height() { 7 }\n";
+const NEVER_HEALTHY: &str =
+    "fn protocol_status() { #{state: \"delinquent\", health: \"unhealthy\"} }\n";
+fn upgrade_target(node: &Node, uri: &str, version: &str, timeout: Option<u64>) -> UpgradeTarget {
+    UpgradeTarget {
+        image: NodeImage {
+            uri: uri.into(),
+            version: version.into(),
+            ..Default::default()
+        },
+        image_key: node.state.image_key.clone(),
+        vm_config: node.state.vm_config.clone(),
+        health_timeout: timeout.map(Duration::from_secs),
+    }
+}
+
+#[tokio::test]
+async fn unhealthy_new_version_rolls_back_keeping_its_data_with_a_note() {
+    let f = fixture_with_plugins(NO_STATUS, &[("img:broken", NEVER_HEALTHY)]);
+    let mut node = Node::create(f.svc.clone(), state("img:1")).await.unwrap();
+    node.state.image.version = "1.0.0".into();
+    node.start().await.unwrap();
+    // A healthy new version passes its check and clears nothing it should not.
+    node.upgrade(upgrade_target(&node, "img:2", "2.0.0", Some(5)))
+        .await
+        .unwrap();
+    assert_eq!(node.state.image.version, "2.0.0");
+    assert!(upgrade_health::rollback_note(&node.paths.dir).is_none());
+
+    std::fs::write(node.paths.data().join("written-by-3"), b"x").unwrap();
+    let started = std::time::Instant::now();
+    let err = node
+        .upgrade(upgrade_target(&node, "img:broken", "3.0.0", Some(1)))
+        .await
+        .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(30));
+    let NodeError::UpgradeRolledBackUnhealthy {
+        version,
+        timeout_secs,
+        reason: why,
+    } = &err
+    else {
+        panic!("expected a health rollback, got {err}");
+    };
+    assert_eq!((version.as_str(), *timeout_secs), ("3.0.0", 1));
+    assert!(why.contains("3.0.0") && why.contains("within 1 s"), "{why}");
+    assert_eq!(node.state.image.version, "2.0.0");
+    assert_eq!(node.status().await, Status::Running);
+    let mounted = std::fs::read_to_string(node.paths.rootfs().join("image")).unwrap();
+    assert_eq!(mounted, "img:2");
+    assert!(node.paths.data().join("written-by-3").exists());
+    let note = upgrade_health::rollback_note(&node.paths.dir).unwrap();
+    assert_eq!(
+        (note.from_version.as_str(), note.to_version.as_str()),
+        ("3.0.0", "2.0.0")
+    );
+    assert!(!note.data_discarded);
+    let alert = upgrade_health::rollback_alert(&node.paths.dir).unwrap();
+    assert!(
+        alert
+            .message
+            .contains("did not report a healthy protocol status"),
+        "{}",
+        alert.message
+    );
+
+    // The next good upgrade clears the alert.
+    node.upgrade(upgrade_target(&node, "img:4", "4.0.0", Some(5)))
+        .await
+        .unwrap();
+    assert!(upgrade_health::rollback_alert(&node.paths.dir).is_none());
+}
+
+#[tokio::test]
+async fn declared_incompatible_data_is_discarded_on_rollback() {
+    let f = fixture();
+    let mut node = Node::create(f.svc.clone(), state("img:1")).await.unwrap();
+    node.start().await.unwrap();
+    let before = node.state.image.clone();
+    std::fs::create_dir_all(node.paths.data().join("db")).unwrap();
+    std::fs::write(node.paths.data().join("db/blocks"), b"x").unwrap();
+    // Where an upgrade to a one-way-migrating version stands when its health check fails
+    // (or a crash cut it): the flag was recorded from the new plugin's declaration.
+    node.state.upgrade = Some(UpgradeState {
+        previous_image: before.clone(),
+        previous_image_key: node.state.image_key.clone(),
+        previous_vm_config: node.state.vm_config.clone(),
+        previous_initialized: true,
+        was_running: true,
+        discard_data_on_rollback: true,
+    });
+    node.state.image.uri = "img:oneway".into();
+    node.save().unwrap();
+    node.rollback().await.unwrap();
+    assert_eq!(std::fs::read_dir(node.paths.data()).unwrap().count(), 0);
+    assert_eq!(node.state.image, before);
     assert_eq!(node.status().await, Status::Running);
     assert!(NodeState::load(&node.paths.dir).unwrap().upgrade.is_none());
 }

@@ -15,6 +15,9 @@ pub struct UpgradeTarget {
     pub image: NodeImage,
     pub image_key: ImageKey,
     pub vm_config: VmConfig,
+    /// How long the new version gets to report a healthy protocol status (the operator's
+    /// choice); `None`: the image's declaration, else the default.
+    pub health_timeout: Option<std::time::Duration>,
 }
 
 impl Node {
@@ -57,6 +60,7 @@ impl Node {
     }
 
     async fn upgrade_recorded(&mut self, target: UpgradeTarget) -> NodeResult<()> {
+        let health_timeout = target.health_timeout;
         let was_running = self.state.expected_status == Status::Running;
         self.state.upgrade = Some(UpgradeState {
             previous_image: self.state.image.clone(),
@@ -64,6 +68,7 @@ impl Node {
             previous_vm_config: self.state.vm_config.clone(),
             previous_initialized: self.state.initialized,
             was_running,
+            discard_data_on_rollback: false,
         });
         self.save()?;
         if was_running {
@@ -90,6 +95,9 @@ impl Node {
                 self.start().await?;
             }
             fault::point("upgrade.after_start");
+            if was_running {
+                self.await_upgrade_health(health_timeout).await?;
+            }
             Ok::<_, NodeError>(())
         }
         .await;
@@ -98,13 +106,35 @@ impl Node {
                 self.state.upgrade = None;
                 self.save()?;
                 self.svc.rootfs.discard(&self.paths.dir).await?;
+                self.clear_rollback_note();
                 info!(node = %self.state.id, image = %self.state.image.uri, "upgraded");
                 Ok(())
             }
             Err(error) => {
                 warn!(node = %self.state.id, "upgrade failed, rolling back: {error}");
+                let given_up = self.state.image.version.clone();
+                let discarded = self
+                    .state
+                    .upgrade
+                    .as_ref()
+                    .is_some_and(|u| u.discard_data_on_rollback);
                 match self.rollback().await {
-                    Ok(()) => Err(NodeError::UpgradeRolledBack(error.to_string())),
+                    Ok(()) => {
+                        let reason = error.to_string();
+                        self.note_rollback(&given_up, &reason, discarded);
+                        Err(match error {
+                            NodeError::UpgradeUnhealthy {
+                                version,
+                                timeout_secs,
+                                ..
+                            } => NodeError::UpgradeRolledBackUnhealthy {
+                                version,
+                                timeout_secs,
+                                reason,
+                            },
+                            _ => NodeError::UpgradeRolledBack(reason),
+                        })
+                    }
                     Err(rollback) => {
                         self.record_failure(&format!(
                             "upgrade failed ({error}) and rollback failed too ({rollback})"
@@ -136,8 +166,16 @@ impl Node {
     /// was under way; only the set-aside layer is dropped when it had already succeeded.
     pub async fn finish_interrupted_upgrade(&mut self) -> NodeResult<()> {
         self.clear_upgrade_stage().await?;
-        if self.state.upgrade.is_some() {
+        if let Some(upgrade) = self.state.upgrade.clone() {
+            let given_up = self.state.image.version.clone();
             self.rollback().await?;
+            if given_up != self.state.image.version {
+                self.note_rollback(
+                    &given_up,
+                    "the upgrade was interrupted (daemon restart) before it was confirmed",
+                    upgrade.discard_data_on_rollback,
+                );
+            }
         } else {
             self.svc.rootfs.discard(&self.paths.dir).await?;
         }
@@ -157,6 +195,9 @@ impl Node {
         self.state.image_key = prev.previous_image_key;
         self.state.vm_config = prev.previous_vm_config;
         self.state.initialized = prev.previous_initialized;
+        if prev.discard_data_on_rollback {
+            self.discard_data()?;
+        }
         self.state.expected_status = if prev.was_running {
             Status::Running
         } else {

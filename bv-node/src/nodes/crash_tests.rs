@@ -85,6 +85,7 @@ fn target(uri: &str) -> UpgradeTarget {
         },
         image_key: s.image_key,
         vm_config: s.vm_config,
+        health_timeout: None,
     }
 }
 
@@ -211,7 +212,7 @@ async fn crash_during_delete_completes_it() {
 async fn crash_during_upgrade_rolls_back_to_the_old_image() {
     local(async {
         let all = points("upgrade.");
-        assert_eq!(all.len(), 6);
+        assert_eq!(all.len(), 7);
         for point in all {
             let h = host();
             let reg = Arc::new(Registry::load(h.svc.clone()).unwrap());

@@ -296,6 +296,8 @@ impl SetHost for GrpcHost {
             // A roll never kills a member's download or other blocking job: it waits.
             on_blocking: pb::UpgradeBlocking::Wait.into(),
             max_wait_secs: None,
+            // A member that is not healthy in time is rolled back by its host.
+            health_timeout_secs: Some(self.ready_timeout.as_secs().max(1)),
         };
         self.display.line(&format!("Upgrading `{}`", member.name));
         self.client

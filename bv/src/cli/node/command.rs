@@ -222,4 +222,8 @@ pub struct UpgradeArgs {
     /// Longest wait for blocking jobs (with --wait) and the plugin's upgrade_window().
     #[arg(long, value_name = "SECS")]
     pub max_wait: Option<u64>,
+    /// Time the new version gets to report a healthy protocol status before it is rolled
+    /// back, e.g. `90s`, `10m` (default: the image's, else 10 minutes).
+    #[arg(long)]
+    pub health_timeout: Option<String>,
 }

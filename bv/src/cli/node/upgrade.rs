@@ -16,6 +16,11 @@ pub async fn upgrade(
     format: Format,
 ) -> eyre::Result<()> {
     let ids = targets(client, args.id_or_names, args.all).await?;
+    let health_timeout_secs = args
+        .health_timeout
+        .as_deref()
+        .map(crate::cli::update::parse_duration)
+        .transpose()?;
     if let Some(uri) = &args.image {
         pull(client, uri, format).await?;
     }
@@ -51,6 +56,7 @@ pub async fn upgrade(
             target: Some(target.clone()),
             on_blocking: on_blocking.into(),
             max_wait_secs: args.max_wait,
+            health_timeout_secs,
         };
         match client.upgrade_node(req).await {
             Ok(n) => report(format, "Upgraded", n.get_ref()),
