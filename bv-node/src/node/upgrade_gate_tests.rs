@@ -86,6 +86,7 @@ fn target(node: &Node, uri: &str) -> UpgradeTarget {
         },
         image_key: node.state.image_key.clone(),
         vm_config: node.state.vm_config.clone(),
+        health_timeout: None,
     }
 }
 
