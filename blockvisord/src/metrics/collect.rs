@@ -144,6 +144,7 @@ pub async fn observe(entry: &NodeEntry, observed: &Observed, cadence: Cadence) -
 
 /// One pass over every node.
 pub async fn pass(registry: &Registry, cadence: Cadence) {
+    let started = std::time::Instant::now();
     let observed = registry.observed();
     let entries = registry.list();
     let ids: Vec<_> = entries.iter().map(|e| e.id).collect();
@@ -152,6 +153,7 @@ pub async fn pass(registry: &Registry, cadence: Cadence) {
         observed.put(obs);
     }
     observed.retain(&ids);
+    observed.set_last_pass(started.elapsed());
 }
 
 /// Runs the health check forever.

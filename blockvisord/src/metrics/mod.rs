@@ -22,6 +22,7 @@ impl prom::MetricsSource for RegistrySource {
             host: self.0.host_metrics(),
             nodes: self.0.observed().all(),
             upgrades: crate::autoupgrade::runner::counts(&self.0),
+            health_check: self.0.observed().last_pass(),
         }
     }
 }
