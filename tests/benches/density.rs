@@ -186,6 +186,8 @@ struct Row {
     node_cgroup: f64,
     daemon_rss: f64,
     daemon_pss: f64,
+    /// Daemon PSS growth since it ran no node, per node.
+    daemon_per_node: f64,
     daemon_cpu_pct: f64,
     health_pass: Option<Duration>,
     list: Duration,
@@ -203,8 +205,9 @@ struct Row {
 }
 
 impl Row {
+    /// The node's processes plus its share of the daemon's growth.
     fn bv_all_in_pss(&self) -> f64 {
-        self.node_pss
+        self.node_pss + self.daemon_per_node
     }
     fn docker_per(&self) -> f64 {
         self.shim_pss + self.container_cgroup
@@ -252,6 +255,8 @@ struct Bench {
     metrics: String,
     idle: Duration,
     tck: f64,
+    /// Daemon PSS with no node.
+    daemon_pss0: f64,
 }
 
 impl Bench {
@@ -376,7 +381,8 @@ impl Bench {
                 for c in children.get(&p).into_iter().flatten() {
                     match c.comm.as_str() {
                         "babel" => babel += pss(c.pid),
-                        "babel-job-runn" => runner += pss(c.pid),
+                        // `comm` is cut at 15 bytes: "babel-job-runne".
+                        n if n.starts_with("babel-job-run") => runner += pss(c.pid),
                         _ => rest += pss(c.pid),
                     }
                     stack.push(c.pid);
@@ -396,6 +402,7 @@ impl Bench {
         let dpid = self.d().pid().ok_or("daemon not running")?;
         row.daemon_rss = rss(dpid) as f64;
         row.daemon_pss = pss(dpid) as f64;
+        row.daemon_per_node = (row.daemon_pss - self.daemon_pss0).max(0.0) / n;
         row.daemon_cpu_pct = self.cpu_pct(&[dpid]);
         row.health_pass = self
             .scrape("bv_health_check_seconds ")
@@ -587,6 +594,13 @@ fn run(rows: &mut Vec<Row>) -> R<()> {
         ),
     ));
     let metrics = metrics_addr(fx.daemon.as_ref().ok_or("daemon")?)?;
+    std::thread::sleep(Duration::from_secs(2));
+    let daemon_pss0 = fx
+        .daemon
+        .as_ref()
+        .and_then(Daemon::pid)
+        .map(|p| pss(p) as f64)
+        .unwrap_or(0.0);
     let mut bench = Bench {
         fx,
         uri: format!("docker-daemon://{tag}"),
@@ -595,6 +609,7 @@ fn run(rows: &mut Vec<Row>) -> R<()> {
         metrics,
         idle: Duration::from_secs(env_u64("BV_DENSITY_IDLE_SECS", 20)),
         tck: clock_ticks(),
+        daemon_pss0,
     };
     for count in counts() {
         let row = bench.measure(count)?;
@@ -606,12 +621,13 @@ fn run(rows: &mut Vec<Row>) -> R<()> {
 
 fn print_header() {
     println!(
-        "{:>5} | {:>7} {:>7} {:>7} {:>8} {:>8} | {:>7} {:>7} {:>6} {:>8} | {:>7} {:>8} {:>8} {:>8} {:>8} | {:>7} {:>6} {:>6} {:>7} {:>7} {:>7}",
+        "{:>5} | {:>7} {:>7} {:>7} {:>8} {:>8} {:>8} | {:>7} {:>7} {:>6} {:>8} | {:>7} {:>8} {:>8} {:>8} {:>8} | {:>7} {:>6} {:>6} {:>7} {:>7} {:>7}",
         "nodes",
         "init",
         "babel",
         "runner",
-        "PSS/n",
+        "procs/n",
+        "all-in/n",
         "cg/n",
         "d.RSS",
         "d.PSS",
@@ -657,11 +673,12 @@ fn print_header() {
 
 fn print_row(r: &Row) {
     println!(
-        "{:>5} | {:>7.2} {:>7.2} {:>7.2} {:>8.2} {:>8.2} | {:>7.1} {:>7.1} {:>6.2} {:>8} | {:>7.1} {:>8.0} {:>8.0} {:>8.0} {:>8.0} | {:>7.1} {:>6.2} {:>6.2} {:>7.2} {:>7.0} {:>7.0}",
+        "{:>5} | {:>7.2} {:>7.2} {:>7.2} {:>8.2} {:>8.2} {:>8.2} | {:>7.1} {:>7.1} {:>6.2} {:>8} | {:>7.1} {:>8.0} {:>8.0} {:>8.0} {:>8.0} | {:>7.1} {:>6.2} {:>6.2} {:>7.2} {:>7.0} {:>7.0}",
         r.count,
         mb(r.init_pss),
         mb(r.babel_pss),
         mb(r.runner_pss),
+        mb(r.node_pss),
         mb(r.bv_all_in_pss()),
         mb(r.node_cgroup),
         mb(r.daemon_rss),
@@ -689,11 +706,9 @@ fn svg(rows: &[Row]) -> String {
     let (w, h, left, right, top, bottom) = (720.0, 400.0, 60.0, 190.0, 30.0, 50.0);
     let max_n = rows.iter().map(|r| r.count).max().unwrap_or(1) as f64;
     let series: [(&str, &str, fn(&Row) -> f64); 4] = [
-        ("bv node, PSS", "#1f77b4", |r| mb(r.bv_all_in_pss())),
+        ("bv node all-in, PSS", "#1f77b4", |r| mb(r.bv_all_in_pss())),
         ("bv node, cgroup", "#2ca02c", |r| mb(r.node_cgroup)),
-        ("bv daemon PSS / n", "#9467bd", |r| {
-            mb(r.daemon_pss) / r.count as f64
-        }),
+        ("bv daemon growth / n", "#9467bd", |r| mb(r.daemon_per_node)),
         ("docker shim + cgroup", "#d62728", |r| mb(r.docker_per())),
     ];
     let max_y = rows

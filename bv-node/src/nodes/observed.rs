@@ -77,10 +77,11 @@ impl Observed {
 
     /// Keeps only the given nodes (deleted ones disappear from the metrics).
     pub fn retain(&self, ids: &[Uuid]) {
+        let keep: std::collections::HashSet<&Uuid> = ids.iter().collect();
         self.nodes
             .write()
             .unwrap_or_else(|p| p.into_inner())
-            .retain(|id, _| ids.contains(id));
+            .retain(|id, _| keep.contains(id));
     }
 
     pub fn set_last_pass(&self, took: Duration) {
