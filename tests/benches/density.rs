@@ -240,8 +240,22 @@ impl Drop for Fixture {
                 .stderr(Stdio::null())
                 .status();
         }
+        // The daemon's cgroup parent (per run), left empty once its nodes are gone.
+        let parent = self.daemon.as_ref().and_then(|d| {
+            let text = std::fs::read_to_string(&d.config).ok()?;
+            let line = text.lines().find(|l| l.starts_with("cgroup_parent"))?;
+            Some(line.split('"').nth(1)?.to_string())
+        });
         // Deletes every node, stops the daemon, removes its temp root.
         drop(self.daemon.take());
+        if let Some(parent) = parent.filter(|p| !p.is_empty())
+            && let Ok(controllers) = std::fs::read_dir("/sys/fs/cgroup")
+        {
+            for c in controllers.flatten() {
+                let _ = std::fs::remove_dir(c.path().join(&parent));
+            }
+            let _ = std::fs::remove_dir(Path::new("/sys/fs/cgroup").join(&parent));
+        }
         remove_bridge(&self.bridge);
         remove_image(&self.tag);
     }
