@@ -715,11 +715,14 @@ fn print_row(r: &Row) {
     );
 }
 
+/// A plotted line: legend, colour, value of a row.
+type Series = (&'static str, &'static str, fn(&Row) -> f64);
+
 /// Cost per node against the node count: a line chart drawn as SVG text.
 fn svg(rows: &[Row]) -> String {
     let (w, h, left, right, top, bottom) = (720.0, 400.0, 60.0, 190.0, 30.0, 50.0);
     let max_n = rows.iter().map(|r| r.count).max().unwrap_or(1) as f64;
-    let series: [(&str, &str, fn(&Row) -> f64); 4] = [
+    let series: [Series; 4] = [
         ("bv node all-in, PSS", "#1f77b4", |r| mb(r.bv_all_in_pss())),
         ("bv node, cgroup", "#2ca02c", |r| mb(r.node_cgroup)),
         ("bv daemon growth / n", "#9467bd", |r| mb(r.daemon_per_node)),
