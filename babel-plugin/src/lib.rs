@@ -22,6 +22,7 @@ pub mod lint;
 mod plugin;
 mod pure;
 mod script;
+mod script_cache;
 mod status;
 
 #[cfg(feature = "definitions")]

@@ -14,6 +14,7 @@ use super::error::PluginError;
 use super::functions::{babel_module, standard_package};
 use super::host::{Host, HostHandle};
 use super::limits::{DEADLINE_TOKEN, Deadline, PluginLimits};
+use super::script_cache::{self, Compiled};
 use babel_api::engine::LogLevel;
 
 /// Name under which the evaluated script is registered in its engine.
@@ -30,6 +31,13 @@ pub(crate) struct Script {
     pub dir: Option<PathBuf>,
     /// Public functions of the main script: name and number of parameters.
     pub functions: Vec<(String, usize)>,
+    /// The compilation shared with other plugins of the same source: holding it keeps the
+    /// cache entry alive for the next node of the same image.
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "only held, to keep the cache entry alive")
+    )]
+    pub shared: Arc<Compiled>,
 }
 
 impl Script {
@@ -39,23 +47,26 @@ impl Script {
         dir: Option<&Path>,
         limits: &PluginLimits,
     ) -> Result<Self, PluginError> {
-        let engine = base_engine(limits, dir);
-        let mut ast = engine.compile(source).map_err(|err| PluginError::Syntax {
-            file: file.to_string(),
-            line: err.1.line().unwrap_or(0),
-            column: err.1.position().unwrap_or(0),
-            message: err.0.to_string(),
+        let compiled = script_cache::compiled(source, limits, || {
+            let engine = base_engine(limits, dir);
+            let ast = engine.compile(source).map_err(|err| PluginError::Syntax {
+                file: file.to_string(),
+                line: err.1.line().unwrap_or(0),
+                column: err.1.position().unwrap_or(0),
+                message: err.0.to_string(),
+            })?;
+            let functions = ast
+                .iter_functions()
+                .filter(|f| f.access != FnAccess::Private)
+                .map(|f| (f.name.to_string(), f.params.len()))
+                .collect();
+            Ok(Compiled { ast, functions })
         })?;
-        ast.set_source(file);
-        let functions = ast
-            .iter_functions()
-            .filter(|f| f.access != FnAccess::Private)
-            .map(|f| (f.name.to_string(), f.params.len()))
-            .collect();
         Ok(Self {
-            ast,
+            ast: script_cache::instance(&compiled, file),
             dir: dir.map(Path::to_path_buf),
-            functions,
+            functions: compiled.functions.clone(),
+            shared: compiled,
         })
     }
 

@@ -67,34 +67,46 @@ pub fn services(
 
 /// Reconnects to the agents of running nodes after a daemon (re)start.
 pub async fn attach(registry: &Registry) {
-    for entry in registry.list() {
-        let mut node = entry.lock().await;
-        if node.broken.is_some() {
-            // Its firewall and config are unknown: leave what runs alone until it is deleted.
-            continue;
-        }
-        // Rules live in the node's namespace; loading them again makes them match the state.
-        if let Err(e) = node.apply_firewall().await {
-            warn!(node = %node.state.id, "firewall: {e}");
-        }
-        if !node.container_state().await.is_running() {
-            continue;
-        }
-        match node
-            .svc
-            .agents
-            .connect(&node.paths.babel_socket(), Duration::from_secs(5))
-            .await
-        {
-            Ok(agent) => {
-                node.agent = Some(agent);
-                if let Err(e) = node.reattach().await {
-                    warn!(node = %node.state.id, "reattach: {e}");
-                }
-                info!(node = %node.state.id, name = %node.state.name, "re-attached");
+    use futures::StreamExt;
+    // Nodes are independent (each under its own lock) and each waits on processes (nft)
+    // and its agent's socket, so a few go at once: a restart with many nodes answers sooner.
+    futures::stream::iter(registry.list())
+        .for_each_concurrent(ATTACH_CONCURRENCY, |entry| async move {
+            attach_node(&entry).await;
+        })
+        .await;
+}
+
+/// Nodes attached at the same time on start-up.
+const ATTACH_CONCURRENCY: usize = 8;
+
+async fn attach_node(entry: &bv_node::nodes::NodeEntry) {
+    let mut node = entry.lock().await;
+    if node.broken.is_some() {
+        // Its firewall and config are unknown: leave what runs alone until it is deleted.
+        return;
+    }
+    // Rules live in the node's namespace; loading them again makes them match the state.
+    if let Err(e) = node.apply_firewall().await {
+        warn!(node = %node.state.id, "firewall: {e}");
+    }
+    if !node.container_state().await.is_running() {
+        return;
+    }
+    match node
+        .svc
+        .agents
+        .connect(&node.paths.babel_socket(), Duration::from_secs(5))
+        .await
+    {
+        Ok(agent) => {
+            node.agent = Some(agent);
+            if let Err(e) = node.reattach().await {
+                warn!(node = %node.state.id, "reattach: {e}");
             }
-            Err(e) => warn!(node = %node.state.id, "babel not reachable on attach: {e}"),
+            info!(node = %node.state.id, name = %node.state.name, "re-attached");
         }
+        Err(e) => warn!(node = %node.state.id, "babel not reachable on attach: {e}"),
     }
 }
 

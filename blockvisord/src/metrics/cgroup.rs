@@ -147,11 +147,19 @@ pub fn usage_from(mounts: &[CgroupMount], members: &[Membership]) -> Option<Usag
     found.then_some(usage)
 }
 
-/// Usage of the cgroup(s) process `pid` belongs to.
-pub fn usage_of_pid(pid: u32) -> Option<Usage> {
+/// The cgroup mounts of the daemon's mount namespace. The mount table grows with every node
+/// (rootfs, data and netns mounts), so a health pass reads it once for all nodes: read per
+/// node, a pass cost grew with the square of the node count.
+pub fn mounts() -> Option<Vec<CgroupMount>> {
+    Some(parse_mountinfo(
+        &std::fs::read_to_string("/proc/self/mountinfo").ok()?,
+    ))
+}
+
+/// CPU and memory use of the cgroups process `pid` belongs to, found under `mounts`.
+pub fn usage_of_pid_in(mounts: &[CgroupMount], pid: u32) -> Option<Usage> {
     let members = parse_proc_cgroup(&std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?);
-    let mounts = parse_mountinfo(&std::fs::read_to_string("/proc/self/mountinfo").ok()?);
-    usage_from(&mounts, &members)
+    usage_from(mounts, &members)
 }
 
 #[cfg(test)]

@@ -20,6 +20,17 @@ pub const PLUGIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Observes one node; a node busy with another operation keeps its last figures.
 pub async fn observe(entry: &NodeEntry, observed: &Observed, cadence: Cadence) -> NodeObservation {
+    let mounts = cgroup::mounts().unwrap_or_default();
+    observe_in(entry, observed, cadence, &mounts).await
+}
+
+/// [`observe`] with the cgroup mounts read once for a whole pass.
+async fn observe_in(
+    entry: &NodeEntry,
+    observed: &Observed,
+    cadence: Cadence,
+    mounts: &[cgroup::CgroupMount],
+) -> NodeObservation {
     let previous = observed.get(&entry.id);
     let Ok(mut node) = tokio::time::timeout(Duration::from_secs(2), entry.lock()).await else {
         let state = entry.cached();
@@ -95,7 +106,9 @@ pub async fn observe(entry: &NodeEntry, observed: &Observed, cadence: Cadence) -
         }
         None => None,
     };
-    let usage = pid.and_then(cgroup::usage_of_pid).unwrap_or_default();
+    let usage = pid
+        .and_then(|pid| cgroup::usage_of_pid_in(mounts, pid))
+        .unwrap_or_default();
     let now = Utc::now();
     let (disk_bytes, disk_at) = match previous.as_ref().and_then(|p| p.disk_at.map(|t| (p, t))) {
         Some((p, t)) if (now - t).to_std().unwrap_or_default() < cadence.disk_every => {
@@ -146,14 +159,17 @@ pub async fn observe(entry: &NodeEntry, observed: &Observed, cadence: Cadence) -
 
 /// One pass over every node.
 pub async fn pass(registry: &Registry, cadence: Cadence) {
+    let started = std::time::Instant::now();
     let observed = registry.observed();
     let entries = registry.list();
     let ids: Vec<_> = entries.iter().map(|e| e.id).collect();
+    let mounts = cgroup::mounts().unwrap_or_default();
     for entry in entries {
-        let obs = observe(&entry, observed, cadence).await;
+        let obs = observe_in(&entry, observed, cadence, &mounts).await;
         observed.put(obs);
     }
     observed.retain(&ids);
+    observed.set_last_pass(started.elapsed());
 }
 
 /// Runs the health check forever.

@@ -36,6 +36,7 @@ impl prom::MetricsSource for RegistrySource {
                     })
                 })
                 .collect(),
+            health_check: self.0.observed().last_pass(),
         }
     }
 }

@@ -27,6 +27,8 @@ pub struct Snapshot {
     pub upgrades: Vec<UpgradeCounts>,
     /// Upgrades waiting before they stop their node (blocking jobs, upgrade window).
     pub upgrade_waits: Vec<UpgradeWaiting>,
+    /// How long the last complete health-check pass took.
+    pub health_check: Option<std::time::Duration>,
 }
 
 /// A node whose upgrade waits for a safe moment.
@@ -141,6 +143,15 @@ fn encode_host(reg: &mut Registry, h: &pb::HostMetrics, nodes: usize) {
 pub fn render(snap: &Snapshot) -> String {
     let mut reg = Registry::with_prefix("bv");
     encode_host(&mut reg, &snap.host, snap.nodes.len());
+    if let Some(took) = snap.health_check {
+        let g = Gauge::<f64, AtomicU64>::default();
+        g.set(took.as_secs_f64());
+        reg.register(
+            "health_check_seconds",
+            "Duration of the last health-check pass over every node",
+            g,
+        );
+    }
 
     let info = gauge(
         &mut reg,
@@ -427,6 +438,7 @@ mod tests {
                     deadline: chrono::Utc::now() + chrono::Duration::seconds(3570),
                 },
             }],
+            health_check: Some(std::time::Duration::from_millis(250)),
         }
     }
 
@@ -439,6 +451,7 @@ mod tests {
     #[test]
     fn renders_node_and_host_series() {
         let text = render(&sample());
+        assert_eq!(value(&text, "bv_health_check_seconds"), Some(0.25));
         let n = "node_id=\"0f5e1c2a-1111-2222-3333-444455556666\",node_name=\"brave-fox\"";
         assert_eq!(
             value(&text, &format!("bv_node_height{{{n}}}")),

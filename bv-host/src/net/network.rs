@@ -58,11 +58,13 @@ pub fn netns_path(name: &str) -> PathBuf {
     PathBuf::from("/var/run/netns").join(name)
 }
 
-/// Next free address in `[first, last]` not in `used`.
+/// Next free address in `[first, last]` not in `used` (linear in the number of nodes: the
+/// used addresses are looked up in a set, not scanned for every candidate).
 pub fn allocate_ip(first: Ipv4Addr, last: Ipv4Addr, used: &[Ipv4Addr]) -> Option<Ipv4Addr> {
+    let used: std::collections::HashSet<u32> = used.iter().map(|ip| u32::from(*ip)).collect();
     (u32::from(first)..=u32::from(last))
-        .map(Ipv4Addr::from)
         .find(|ip| !used.contains(ip))
+        .map(Ipv4Addr::from)
 }
 
 #[cfg(test)]

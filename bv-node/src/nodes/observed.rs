@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::{OnceLock, RwLock};
+use std::time::Duration;
 
 use babel_api::pb::blockvisor::v1 as pb;
 use chrono::{DateTime, Utc};
@@ -35,6 +36,8 @@ pub struct NodeObservation {
 pub struct Observed {
     nodes: RwLock<HashMap<Uuid, NodeObservation>>,
     metrics_addr: OnceLock<String>,
+    /// How long the last complete health-check pass over every node took.
+    last_pass: RwLock<Option<Duration>>,
 }
 
 impl Observed {
@@ -74,10 +77,20 @@ impl Observed {
 
     /// Keeps only the given nodes (deleted ones disappear from the metrics).
     pub fn retain(&self, ids: &[Uuid]) {
+        let keep: std::collections::HashSet<&Uuid> = ids.iter().collect();
         self.nodes
             .write()
             .unwrap_or_else(|p| p.into_inner())
-            .retain(|id, _| ids.contains(id));
+            .retain(|id, _| keep.contains(id));
+    }
+
+    pub fn set_last_pass(&self, took: Duration) {
+        *self.last_pass.write().unwrap_or_else(|p| p.into_inner()) = Some(took);
+    }
+
+    /// Duration of the last complete health-check pass (None before the first one ends).
+    pub fn last_pass(&self) -> Option<Duration> {
+        *self.last_pass.read().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn set_metrics_addr(&self, addr: String) {
