@@ -184,8 +184,7 @@ pub async fn pass(registry: &Registry, planner: &Planner, host: &UpgradeConfig) 
                     ..node.image.clone()
                 };
                 let health = policy.health_deadline.to_std().ok();
-                let result =
-                    upgrade_to(registry, &entry, image, health, OnBlocking::Refuse).await;
+                let result = upgrade_to(registry, &entry, image, health, OnBlocking::Refuse).await;
                 if let Err(e @ UpgradeFailure::Failed(_)) = &result {
                     warn!(node = %entry.id, "auto-upgrade to {} failed: {e}", img.version);
                 }

@@ -21,9 +21,9 @@ pub mod update;
 pub mod upgrade;
 pub mod upgrade_errors;
 pub mod upgrade_gate;
+pub mod upgrade_health;
 pub mod upgrade_prepare;
 pub mod upgrade_wait;
-pub mod upgrade_health;
 pub mod validate;
 
 #[cfg(test)]
