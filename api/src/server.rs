@@ -258,6 +258,7 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
         .merge(crate::http::chunk_router(fs));
     let janitor = Janitor::start(
         db.clone(),
+        state.wake.clone(),
         replica.clone(),
         std::time::Duration::from_secs(config.janitor_every_secs.max(1)),
     );

@@ -177,5 +177,27 @@ fn broken_new_version_rolls_back_with_its_alert_and_is_held() {
     );
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(d.node(&name)["image"]["version"], "1.0.0");
+
+    // `bv host holds` shows the hold and releases it; the release sticks (the node's rollback
+    // note does not bring it back), and releasing what is not held is an error.
+    d.ok(&["node", "update", &name, "--upgrade-policy", "manual"]);
+    let listed = d.json(&["host", "holds"]);
+    assert_eq!(listed[0]["protocol"], "rbproto", "{listed}");
+    assert_eq!(listed[0]["version"], "2.0.0", "{listed}");
+    assert!(
+        listed[0]["reason"].as_str().is_some_and(|r| !r.is_empty()),
+        "{listed}"
+    );
+    let text = d.ok(&["host", "holds"]);
+    assert!(text.contains("rbproto/rbvar 2.0.0"), "{text}");
+    let out = d.ok(&["host", "holds", "release", "rbproto", "rbvar", "2.0.0"]);
+    assert!(out.contains("Released rbproto/rbvar 2.0.0"), "{out}");
+    assert_eq!(d.json(&["host", "holds"]), serde_json::json!([]));
+    let again = d.bv(&["host", "holds", "release", "rbproto", "rbvar", "2.0.0"]);
+    assert!(!again.status.success());
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(err.contains("not held"), "{err}");
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(d.json(&["host", "holds"]), serde_json::json!([]));
     let _ = d.bv(&["node", "delete", &name, "--yes"]);
 }

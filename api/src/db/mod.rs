@@ -42,6 +42,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("migrations/0001_init.sql")),
     (2, "leases", include_str!("migrations/0002_leases.sql")),
     (3, "figures", include_str!("migrations/0003_figures.sql")),
+    (
+        4,
+        "command_retry",
+        include_str!("migrations/0004_command_retry.sql"),
+    ),
 ];
 
 /// A connection pool plus what the code needs to know about the backend.

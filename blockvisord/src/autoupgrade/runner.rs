@@ -126,35 +126,47 @@ async fn upgrade_to(
     })
 }
 
-/// Holds every version a node's last upgrade was rolled back from (manual upgrades too).
-fn hold_rolled_back(registry: &Registry, holds: &mut Holds) -> bool {
+/// The holds every node's last rollback asks for (manual upgrades too).
+fn rolled_back_holds(registry: &Registry) -> Vec<Hold> {
     let nodes_dir = registry.services().config.nodes_dir();
-    let mut changed = false;
-    for entry in registry.list() {
-        let dir = nodes_dir.join(entry.id.to_string());
-        let Some(note) = bv_node::node::upgrade_health::rollback_note(&dir) else {
-            continue;
-        };
-        let key = entry.cached().image_key;
-        changed |= holds.add(Hold {
-            protocol: key.protocol_key,
-            variant: key.variant_key,
-            version: note.from_version.clone(),
-            at: note.at,
-            reason: note.message(),
-        });
+    registry
+        .list()
+        .iter()
+        .filter_map(|entry| {
+            let note = bv_node::node::upgrade_health::rollback_note(
+                &nodes_dir.join(entry.id.to_string()),
+            )?;
+            let key = entry.cached().image_key;
+            Some(Hold {
+                protocol: key.protocol_key,
+                variant: key.variant_key,
+                version: note.from_version.clone(),
+                at: note.at,
+                reason: note.message(),
+            })
+        })
+        .collect()
+}
+
+/// Adds `new` to the holds file (what an operator released since stays released).
+fn save_holds(root: &std::path::Path, new: Vec<Hold>) -> Holds {
+    if !new.is_empty()
+        && let Err(e) = Holds::update(root, |h| new.into_iter().fold(false, |c, x| h.add(x) | c))
+    {
+        warn!("auto-upgrade: {e}");
     }
-    changed
+    Holds::load(root).unwrap_or_else(|e| {
+        warn!("auto-upgrade: {e}");
+        Holds::default()
+    })
 }
 
 /// One pass over every node.
 pub async fn pass(registry: &Registry, planner: &Planner, host: &UpgradeConfig) {
     let root = registry.services().config.root.clone();
-    let mut holds = Holds::load(&root).unwrap_or_else(|e| {
-        warn!("auto-upgrade: {e}");
-        Holds::default()
-    });
-    let mut holds_changed = hold_rolled_back(registry, &mut holds);
+    let mut holds = save_holds(&root, rolled_back_holds(registry));
+    // Holds made during this pass: they apply to the nodes after, and are saved at the end.
+    let mut added = Vec::new();
     let nodes_dir = registry.services().config.nodes_dir();
     for entry in registry.list() {
         let dir = nodes_dir.join(entry.id.to_string());
@@ -192,13 +204,15 @@ pub async fn pass(registry: &Registry, planner: &Planner, host: &UpgradeConfig) 
                 // failure before it ran (a pull, a refused image) is only recorded.
                 if let Err(e @ UpgradeFailure::Unhealthy { .. }) = &result {
                     warn!(node = %entry.id, "auto-upgrade to {} rolled back: {e}", img.version);
-                    holds_changed |= holds.add(Hold {
+                    let hold = Hold {
                         protocol: node.protocol.clone(),
                         variant: node.variant.clone(),
                         version: img.version.clone(),
                         at: chrono::Utc::now(),
                         reason: e.to_string(),
-                    });
+                    };
+                    holds.add(hold.clone());
+                    added.push(hold);
                 }
                 match result {
                     Err(UpgradeFailure::NotNow(why)) => {
@@ -220,13 +234,15 @@ pub async fn pass(registry: &Registry, planner: &Planner, host: &UpgradeConfig) 
             }
             Action::Rollback { to, reason } => {
                 warn!(node = %entry.id, "auto-upgrade rollback: {reason}");
-                holds_changed |= holds.add(Hold {
+                let hold = Hold {
                     protocol: node.protocol.clone(),
                     variant: node.variant.clone(),
                     version: node.image.version.clone(),
                     at: chrono::Utc::now(),
                     reason: reason.clone(),
-                });
+                };
+                holds.add(hold.clone());
+                added.push(hold);
                 // Back to the version that was healthy: an unhealthy node is not left
                 // waiting on its jobs (the upgrade log names what the rollback ends).
                 let result = upgrade_to(registry, &entry, to, None, OnBlocking::Force)
@@ -240,9 +256,7 @@ pub async fn pass(registry: &Registry, planner: &Planner, host: &UpgradeConfig) 
             warn!(node = %entry.id, "auto-upgrade: {e}");
         }
     }
-    if holds_changed && let Err(e) = holds.save(&root) {
-        warn!("auto-upgrade: {e}");
-    }
+    save_holds(&root, added);
 }
 
 pub async fn run(registry: Arc<Registry>, planner: Planner, host: UpgradeConfig) {

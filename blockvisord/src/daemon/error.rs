@@ -31,6 +31,14 @@ pub enum ApiError {
     /// The node's automatic-upgrade record could not be written.
     #[error("{0}")]
     UpgradePolicy(String),
+    #[error(transparent)]
+    Holds(#[from] crate::autoupgrade::holds::HoldsError),
+    #[error("{protocol}/{variant} {version} is not held on this host")]
+    NotHeld {
+        protocol: String,
+        variant: String,
+        version: String,
+    },
     /// Babel or the control-plane API answered with this status; it is passed on.
     #[error("{}", .0.message())]
     Rpc(#[from] Status),
@@ -55,7 +63,10 @@ impl From<ApiError> for Status {
             | ApiError::Stopped
             | ApiError::Failed
             | ApiError::Image { .. } => Status::failed_precondition(message),
-            ApiError::EmptyJobInfo | ApiError::UpgradePolicy(_) => Status::internal(message),
+            ApiError::NotHeld { .. } => Status::not_found(message),
+            ApiError::EmptyJobInfo | ApiError::UpgradePolicy(_) | ApiError::Holds(_) => {
+                Status::internal(message)
+            }
         }
     }
 }

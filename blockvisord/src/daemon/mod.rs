@@ -4,6 +4,7 @@
 
 pub mod convert;
 pub mod error;
+pub mod holds;
 pub mod jobs;
 pub mod lock;
 pub mod logs;

@@ -447,6 +447,25 @@ impl Blockvisor for Service {
         Ok(Response::new(super::jobs::logs(&entry, req).await?))
     }
 
+    async fn list_upgrade_holds(
+        &self,
+        _req: Request<pb::ListUpgradeHoldsRequest>,
+    ) -> Result<Response<pb::UpgradeHolds>, Status> {
+        let root = &self.registry.services().config.root;
+        Ok(Response::new(super::holds::list(root)?))
+    }
+
+    async fn release_upgrade_hold(
+        &self,
+        req: Request<pb::ReleaseUpgradeHoldRequest>,
+    ) -> Result<Response<pb::UpgradeHolds>, Status> {
+        let root = &self.registry.services().config.root;
+        Ok(Response::new(super::holds::release(
+            root,
+            req.into_inner(),
+        )?))
+    }
+
     type PullImageStream = Pin<Box<dyn Stream<Item = Result<pb::PullProgress, Status>> + Send>>;
 
     async fn pull_image(

@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod client;
 pub mod exec;
 pub mod format;
+pub mod holds;
 pub mod host;
 pub mod job;
 pub mod logview;

@@ -40,6 +40,12 @@ pub enum HostCommand {
     /// Send this host's facts (versions, OS, resources) to the control-plane API now.
     #[command(visible_alias = "u")]
     Update,
+    /// Versions automatic upgrades leave alone on this host because an upgrade to them was
+    /// rolled back; `release` lets them be tried again.
+    Holds {
+        #[command(subcommand)]
+        cmd: Option<super::holds::HoldsCommand>,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -293,5 +299,6 @@ pub async fn host(socket: &Path, cmd: HostCommand, format: Format) -> eyre::Resu
         HostCommand::Register(args) => register(socket, args, format).await,
         HostCommand::Metrics => super::host::info(socket, format).await,
         HostCommand::Update => super::catalog::update_host(socket, format).await,
+        HostCommand::Holds { cmd } => super::holds::holds(socket, cmd, format).await,
     }
 }
