@@ -65,7 +65,7 @@ async fn observe_in(
         String::new()
     };
     let pid = node.container_state().await.pid();
-    let socket = node.paths.babel_socket();
+    let agent = node.agent.clone();
     let data = node.paths.data();
     let node_dir = node.paths.dir.clone();
     let plugin = if status == Status::Running {
@@ -82,7 +82,7 @@ async fn observe_in(
         Some(p) => {
             match tokio::time::timeout(
                 PLUGIN_TIMEOUT,
-                bv_node::node::plugin::collect_metrics(&p, &socket),
+                bv_node::node::plugin::collect_metrics(&p, agent.as_deref()),
             )
             .await
             {
