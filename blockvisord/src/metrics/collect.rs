@@ -58,13 +58,15 @@ async fn observe_in(
     // Observation time = when the node was seen under its lock, so a check that began
     // before an upgrade never counts as seeing the upgraded node.
     let seen_at = Utc::now();
-    let status = node.status().await;
+    // One read of the container's state for both the status and the pid.
+    let container = node.container_state().await;
+    let status = node.status_in(&container);
     let reason = if status.is_failed() {
         node.failure_reason().await
     } else {
         String::new()
     };
-    let pid = node.container_state().await.pid();
+    let pid = container.pid();
     let agent = node.agent.clone();
     let data = node.paths.data();
     let node_dir = node.paths.dir.clone();
