@@ -58,14 +58,16 @@ async fn observe_in(
     // Observation time = when the node was seen under its lock, so a check that began
     // before an upgrade never counts as seeing the upgraded node.
     let seen_at = Utc::now();
-    let status = node.status().await;
+    // One read of the container's state for both the status and the pid.
+    let container = node.container_state().await;
+    let status = node.status_in(&container);
     let reason = if status.is_failed() {
         node.failure_reason().await
     } else {
         String::new()
     };
-    let pid = node.container_state().await.pid();
-    let socket = node.paths.babel_socket();
+    let pid = container.pid();
+    let agent = node.agent.clone();
     let data = node.paths.data();
     let node_dir = node.paths.dir.clone();
     let plugin = if status == Status::Running {
@@ -82,7 +84,7 @@ async fn observe_in(
         Some(p) => {
             match tokio::time::timeout(
                 PLUGIN_TIMEOUT,
-                bv_node::node::plugin::collect_metrics(&p, &socket),
+                bv_node::node::plugin::collect_metrics(&p, agent.as_deref()),
             )
             .await
             {

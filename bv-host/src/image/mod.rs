@@ -32,6 +32,7 @@ mod config;
 mod error;
 mod index;
 mod mount;
+mod mount_root;
 mod progress;
 mod sources;
 mod store;

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::index::{read_json, write_json_atomic};
+use super::mount_root::is_mount_root;
 use super::{Image, ImageError, NodeRootfs};
 
 /// Mount-related platform effects.
@@ -83,12 +84,13 @@ impl Mounter for SystemMounter {
     }
 
     fn is_mount_point(&self, target: &Path) -> bool {
-        let Ok(target) = target.canonicalize() else {
-            return false;
-        };
-        mountinfo()
-            .iter()
-            .any(|m| Path::new(&m.mount_point) == target)
+        match is_mount_root(target) {
+            Ok(Some(root)) => root,
+            // Kernels before 5.8 do not report the attribute: read the mount table.
+            Ok(None) => in_mount_table(target),
+            Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => in_mount_table(target),
+            Err(_) => false,
+        }
     }
 
     fn copy_tree(&self, from: &Path, to: &Path) -> io::Result<()> {
@@ -132,6 +134,16 @@ impl Mounter for SystemMounter {
             .map(|m| PathBuf::from(m.mount_point))
             .collect()
     }
+}
+
+/// Is `target` listed as a mount point in this process's mount table?
+fn in_mount_table(target: &Path) -> bool {
+    let Ok(target) = target.canonicalize() else {
+        return false;
+    };
+    mountinfo()
+        .iter()
+        .any(|m| Path::new(&m.mount_point) == target)
 }
 
 struct MountInfo {
@@ -550,6 +562,27 @@ mod tests {
         restore_node(&m, dir.path()).unwrap();
         assert!(mount_node(&m, &image("a"), dir.path(), true).is_ok());
         discard_backup(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn system_mount_check_agrees_with_the_mount_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing");
+        assert!(SystemMounter.is_mount_point(Path::new("/proc")));
+        for p in [
+            Path::new("/"),
+            Path::new("/proc"),
+            Path::new("/proc/self"),
+            dir.path(),
+            &missing,
+        ] {
+            assert_eq!(
+                SystemMounter.is_mount_point(p),
+                in_mount_table(p),
+                "{}",
+                p.display()
+            );
+        }
     }
 
     #[test]

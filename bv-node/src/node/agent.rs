@@ -37,6 +37,8 @@ pub trait Agent: Send + Sync {
     async fn version(&self) -> Result<String, AgentError>;
     /// Names of the upgrade-blocking jobs that run now (an upgrade would kill them).
     async fn blocking_jobs(&self) -> Result<Vec<String>, AgentError>;
+    /// Every job babel knows, with its status (the health check's view of the jobs).
+    async fn jobs(&self) -> Result<Vec<pb::JobEntry>, AgentError>;
 }
 
 /// Opens agents for nodes: waits until the agent answers on `socket`.
@@ -102,7 +104,16 @@ impl Agent for BabelAgent {
             .jobs;
         Ok(babel_api::rpc::running_upgrade_blocking(&jobs))
     }
+
+    async fn jobs(&self) -> Result<Vec<pb::JobEntry>, AgentError> {
+        let mut req = tonic::Request::new(pb::GetJobsRequest {});
+        req.set_timeout(JOBS_TIMEOUT);
+        Ok(self.client.clone().get_jobs(req).await?.into_inner().jobs)
+    }
 }
+
+/// Longest babel gets to list its jobs.
+const JOBS_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Connects to babel over its Unix socket.
 #[derive(Debug, Default)]
@@ -167,6 +178,9 @@ pub mod fake {
         pub calls: Mutex<Vec<String>>,
         /// Running upgrade-blocking jobs; `shutdown` ends them (as babel stops its jobs).
         pub blocking: Mutex<Vec<String>>,
+        /// What `jobs` answers, and how many times it was asked.
+        pub jobs: Mutex<Vec<pb::JobEntry>>,
+        pub jobs_asked: Mutex<u32>,
     }
 
     #[async_trait]
@@ -189,11 +203,17 @@ pub mod fake {
         async fn blocking_jobs(&self) -> Result<Vec<String>, AgentError> {
             Ok(self.blocking.lock().unwrap().clone())
         }
+        async fn jobs(&self) -> Result<Vec<pb::JobEntry>, AgentError> {
+            *self.jobs_asked.lock().unwrap() += 1;
+            Ok(self.jobs.lock().unwrap().clone())
+        }
     }
 
     #[derive(Debug, Default)]
     pub struct FakeConnector {
         pub agent: Arc<FakeAgent>,
+        /// How many times a node connected to its agent.
+        pub connects: Mutex<u32>,
     }
 
     #[async_trait]
@@ -203,6 +223,7 @@ pub mod fake {
             _socket: &Path,
             _t: Duration,
         ) -> Result<Arc<dyn Agent>, AgentError> {
+            *self.connects.lock().unwrap() += 1;
             Ok(self.agent.clone())
         }
     }

@@ -33,7 +33,15 @@ impl Node {
         if self.broken.is_some() {
             return Status::Broken;
         }
-        let actual = match self.container_state().await {
+        self.status_in(&self.container_state().await)
+    }
+
+    /// [`Node::status`] from a container state read by the caller (who needs it too).
+    pub fn status_in(&self, container: &ContainerState) -> Status {
+        if self.broken.is_some() {
+            return Status::Broken;
+        }
+        let actual = match container {
             ContainerState::Running { .. } => Status::Running,
             ContainerState::Absent | ContainerState::Stopped => Status::Stopped,
             ContainerState::Created { .. } => Status::Failed,

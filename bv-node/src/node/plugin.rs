@@ -5,12 +5,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use babel_api::pb::babel::v1 as bpb;
 use babel_api::pb::blockvisor::v1 as pb;
 use babel_plugin::{Plugin, PluginError, PluginLimits};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
-use super::agent::babel_client;
+use super::agent::{Agent, babel_client};
 use super::handle::{Node, PluginCell, SharedPlugin};
 use super::{NodeError, NodeResult};
 use crate::engine::NodeEngine;
@@ -157,7 +156,7 @@ impl Node {
     /// Protocol status, height, block age, consensus, name, address and jobs.
     pub async fn metrics(&mut self) -> NodeResult<pb::NodeMetrics> {
         let plugin = self.plugin().await?;
-        collect_metrics(&plugin, &self.paths.babel_socket()).await
+        collect_metrics(&plugin, self.agent.as_deref()).await
     }
 
     /// After a daemon restart: reload the plugin and re-register scheduled tasks.
@@ -178,9 +177,11 @@ pub const PLUGIN_UNRESPONSIVE_ALERT: &str = "plugin_unresponsive";
 pub const PLUGIN_CONFIG_ALERT: &str = "plugin_config";
 
 /// Metrics from the plugin and the agent; plugin errors and config warnings as alerts.
+/// Jobs are listed over the node's agent connection (none without one), so a health pass
+/// opens no connection per node.
 pub async fn collect_metrics(
     plugin: &SharedPlugin,
-    babel_socket: &std::path::Path,
+    agent: Option<&dyn Agent>,
 ) -> NodeResult<pb::NodeMetrics> {
     let mut m = with_plugin(plugin, |p| {
         let mut m = pb::NodeMetrics::default();
@@ -239,9 +240,11 @@ pub async fn collect_metrics(
         Ok(m)
     })
     .await?;
-    let mut client = babel_client(babel_socket, Some(Duration::from_secs(10)));
-    if let Ok(jobs) = client.get_jobs(bpb::GetJobsRequest {}).await {
-        m.jobs = jobs.into_inner().jobs;
+    if let Some(agent) = agent {
+        match agent.jobs().await {
+            Ok(jobs) => m.jobs = jobs,
+            Err(e) => debug!("listing jobs: {e}"),
+        }
     }
     Ok(m)
 }

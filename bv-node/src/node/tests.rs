@@ -429,3 +429,37 @@ async fn unreadable_state_is_broken_keeps_name_and_ip_and_can_be_deleted() {
     assert!(!f.runtime.state(&id).await.unwrap().is_running());
     assert!(reg.get("node-a").is_err());
 }
+
+#[tokio::test]
+async fn metrics_list_jobs_over_the_agent_connection_of_the_started_node() {
+    let f = fixture();
+    f.agents
+        .agent
+        .jobs
+        .lock()
+        .unwrap()
+        .push(babel_api::pb::babel::v1::JobEntry {
+            name: "sync".into(),
+            ..Default::default()
+        });
+    let mut node = Node::create(f.svc.clone(), state("img:1")).await.unwrap();
+    node.start().await.unwrap();
+    assert_eq!(*f.agents.connects.lock().unwrap(), 1);
+    for _ in 0..3 {
+        let m = node.metrics().await.unwrap();
+        assert_eq!(m.height, Some(7));
+        assert_eq!(m.jobs.len(), 1);
+        assert_eq!(m.jobs[0].name, "sync");
+    }
+    // Three health passes: three job lists, no new connection.
+    assert_eq!(*f.agents.connects.lock().unwrap(), 1);
+    assert_eq!(*f.agents.agent.jobs_asked.lock().unwrap(), 3);
+
+    // Stopping drops the connection; the next start opens one again.
+    node.stop(false).await.unwrap();
+    assert!(node.agent.is_none());
+    node.start().await.unwrap();
+    node.metrics().await.unwrap();
+    assert_eq!(*f.agents.connects.lock().unwrap(), 2);
+    assert_eq!(*f.agents.agent.jobs_asked.lock().unwrap(), 4);
+}
