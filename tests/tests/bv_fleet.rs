@@ -9,7 +9,7 @@ mod bv_support;
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use bv_support::{Daemon, build_image, remove_image, unique, wait_for};
+use bv_support::{Catalog, Daemon, build_image, remove_image, unique, wait_for};
 
 fn plugin(health: &str) -> String {
     format!(
@@ -66,13 +66,11 @@ fn metrics_update_alerts_and_auto_upgrade() {
     build_image(&v2, &plugin(HEALTH_FROM_FILE));
     build_image(&v3, &plugin(ALWAYS_UNHEALTHY));
 
-    let catalog_dir = tempfile::tempdir().expect("tempdir");
-    let catalog = catalog_dir.path().join("catalog.toml");
+    let catalog = Catalog::new();
     let d = Daemon::start_with_config(
         &format!(
-            "[metrics]\nlisten = \"127.0.0.1:0\"\ninterval_secs = 1\n\
-             [upgrade]\nmode = \"manual\"\ncheck_interval_secs = 1\ncatalog = \"{}\"",
-            catalog.display()
+            "[metrics]\nlisten = \"127.0.0.1:0\"\ninterval_secs = 1\n{}",
+            catalog.config()
         ),
         "",
     );
@@ -181,7 +179,7 @@ fn metrics_update_alerts_and_auto_upgrade() {
              uri = \"docker-daemon://{tag}\"\n"
         )
     };
-    std::fs::write(&catalog, entry("1.1.0", &v2)).expect("catalog");
+    catalog.offer("fleetproto", "fleetvar", "1.1.0", &v2);
     d.ok(&[
         "node",
         "update",
@@ -210,7 +208,7 @@ fn metrics_update_alerts_and_auto_upgrade() {
 
     // 1.2.0 never becomes healthy: rolled back to 1.1.0 after the deadline, and not retried.
     std::fs::write(
-        &catalog,
+        &catalog.path,
         format!("{}{}", entry("1.1.0", &v2), entry("1.2.0", &v3)),
     )
     .expect("catalog");

@@ -8,7 +8,7 @@ mod bv_support;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use bv_support::{Daemon, bin, build_image, remove_image, unique, wait_for};
+use bv_support::{Catalog, Daemon, bin, build_image, remove_image, unique, wait_for};
 
 /// An init job that runs for a while (like a download): `restart: never` makes it
 /// upgrade-blocking.
@@ -255,15 +255,8 @@ fn automatic_upgrade_waits_for_a_blocking_job() {
     let healthy = "fn protocol_status() { #{state: \"broadcasting\", health: \"healthy\"} }\n";
     build_image(&v1, &(plugin("v1", 12) + healthy));
     build_image(&v2, &(plugin("v2", 0) + healthy));
-    let catalog_dir = tempfile::tempdir().expect("tempdir");
-    let catalog = catalog_dir.path().join("catalog.toml");
-    let d = Daemon::start_with_config(
-        &format!(
-            "[upgrade]\nmode = \"manual\"\ncheck_interval_secs = 1\ncatalog = \"{}\"",
-            catalog.display()
-        ),
-        "",
-    );
+    let catalog = Catalog::new();
+    let d = Daemon::start_with_config(&catalog.config(), "");
     let name = unique("a-");
     d.ok(&[
         "node",
@@ -283,14 +276,7 @@ fn automatic_upgrade_waits_for_a_blocking_job() {
     wait_for(Duration::from_secs(20), "fetch job runs", || {
         fetch_runs(&d, &name)
     });
-    std::fs::write(
-        &catalog,
-        format!(
-            "[[image]]\nprotocol = \"gateproto\"\nvariant = \"gatevar\"\nversion = \"1.1.0\"\n\
-             uri = \"docker-daemon://{v2}\"\n"
-        ),
-    )
-    .expect("catalog");
+    catalog.offer("gateproto", "gatevar", "1.1.0", &v2);
     d.ok(&[
         "node",
         "update",

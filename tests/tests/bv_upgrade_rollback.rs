@@ -9,7 +9,7 @@ mod bv_support;
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use bv_support::{Daemon, build_image, remove_image, unique, wait_for};
+use bv_support::{Catalog, Daemon, build_image, remove_image, unique, wait_for};
 
 const GOOD: &str = r#"
 fn plugin_config() {
@@ -56,13 +56,11 @@ fn broken_new_version_rolls_back_with_its_alert_and_is_held() {
     build_image(&v1, GOOD);
     build_image(&v2, BROKEN);
 
-    let catalog_dir = tempfile::tempdir().expect("tempdir");
-    let catalog = catalog_dir.path().join("catalog.toml");
+    let catalog = Catalog::new();
     let d = Daemon::start_with_config(
         &format!(
-            "[metrics]\nlisten = \"127.0.0.1:0\"\ninterval_secs = 1\n\
-             [upgrade]\nmode = \"manual\"\ncheck_interval_secs = 1\ncatalog = \"{}\"",
-            catalog.display()
+            "[metrics]\nlisten = \"127.0.0.1:0\"\ninterval_secs = 1\n{}",
+            catalog.config()
         ),
         "",
     );
@@ -148,14 +146,7 @@ fn broken_new_version_rolls_back_with_its_alert_and_is_held() {
     });
 
     // Automatic upgrades hold 2.0.0 for the host, not only for this node.
-    std::fs::write(
-        &catalog,
-        format!(
-            "[[image]]\nprotocol = \"rbproto\"\nvariant = \"rbvar\"\nversion = \"2.0.0\"\n\
-             uri = \"docker-daemon://{v2}\"\n"
-        ),
-    )
-    .expect("catalog");
+    catalog.offer("rbproto", "rbvar", "2.0.0", &v2);
     d.ok(&[
         "node",
         "update",

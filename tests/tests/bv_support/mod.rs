@@ -336,3 +336,38 @@ pub fn mounts_under(path: &Path) -> Vec<String> {
         .filter(|m| m.starts_with(&prefix))
         .collect()
 }
+
+/// A local upgrade catalog (`[upgrade] catalog`) a test writes: the daemon reads it every
+/// second, automatic upgrades off unless a node's own policy turns them on.
+pub struct Catalog {
+    _dir: tempfile::TempDir,
+    pub path: PathBuf,
+}
+
+impl Catalog {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("catalog.toml");
+        Self { _dir: dir, path }
+    }
+
+    /// The daemon config section that points at it.
+    pub fn config(&self) -> String {
+        format!(
+            "[upgrade]\nmode = \"manual\"\ncheck_interval_secs = 1\ncatalog = \"{}\"",
+            self.path.display()
+        )
+    }
+
+    /// Offers one image, replacing what the catalog offered before.
+    pub fn offer(&self, protocol: &str, variant: &str, version: &str, tag: &str) {
+        std::fs::write(
+            &self.path,
+            format!(
+                "[[image]]\nprotocol = \"{protocol}\"\nvariant = \"{variant}\"\n\
+                 version = \"{version}\"\nuri = \"docker-daemon://{tag}\"\n"
+            ),
+        )
+        .expect("write catalog");
+    }
+}
