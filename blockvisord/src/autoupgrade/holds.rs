@@ -89,18 +89,19 @@ impl Holds {
     }
 
     /// Loads the file, applies `change` and saves it when `change` says it changed anything,
-    /// with no other change in between. Returns what `change` returned.
+    /// with no other change in between. Returns what `change` returned and the holds as they
+    /// now stand.
     pub fn update(
         root: &Path,
         change: impl FnOnce(&mut Holds) -> bool,
-    ) -> Result<bool, HoldsError> {
+    ) -> Result<(bool, Holds), HoldsError> {
         let _guard = FILE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         let mut holds = Self::load(root)?;
         let changed = change(&mut holds);
         if changed {
             holds.save(root)?;
         }
-        Ok(changed)
+        Ok((changed, holds))
     }
 
     /// Versions held for one protocol/variant.
@@ -163,6 +164,11 @@ impl Holds {
 mod tests {
     use super::*;
 
+    /// Whether `change` changed the file.
+    fn apply(root: &Path, change: impl FnOnce(&mut Holds) -> bool) -> bool {
+        Holds::update(root, change).unwrap().0
+    }
+
     fn hold(variant: &str, at: DateTime<Utc>) -> Hold {
         Hold {
             protocol: "p".into(),
@@ -177,8 +183,8 @@ mod tests {
     fn add_is_idempotent_and_per_variant() {
         let dir = tempfile::tempdir().unwrap();
         let now = Utc::now();
-        assert!(Holds::update(dir.path(), |h| h.add(hold("v", now))).unwrap());
-        assert!(!Holds::update(dir.path(), |h| h.add(hold("v", now))).unwrap());
+        assert!(apply(dir.path(), |h| h.add(hold("v", now))));
+        assert!(!apply(dir.path(), |h| h.add(hold("v", now))));
         let back = Holds::load(dir.path()).unwrap();
         assert_eq!(back.versions("p", "v"), ["1.1.0"]);
         assert!(back.versions("p", "other").is_empty());
@@ -190,10 +196,10 @@ mod tests {
         let rolled_back = Utc::now() - chrono::Duration::minutes(5);
         Holds::update(dir.path(), |h| h.add(hold("v", rolled_back))).unwrap();
         let released = Utc::now();
-        assert!(Holds::update(dir.path(), |h| h.release("p", "v", "1.1.0", released)).unwrap());
-        assert!(!Holds::update(dir.path(), |h| h.release("p", "v", "1.1.0", released)).unwrap());
+        assert!(apply(dir.path(), |h| h.release("p", "v", "1.1.0", released)));
+        assert!(!apply(dir.path(), |h| h.release("p", "v", "1.1.0", released)));
         // The same rollback (its note is still on the node) does not hold it again...
-        assert!(!Holds::update(dir.path(), |h| h.add(hold("v", rolled_back))).unwrap());
+        assert!(!apply(dir.path(), |h| h.add(hold("v", rolled_back))));
         assert!(
             Holds::load(dir.path())
                 .unwrap()
@@ -202,7 +208,7 @@ mod tests {
         );
         // ...a later one does.
         let again = released + chrono::Duration::seconds(1);
-        assert!(Holds::update(dir.path(), |h| h.add(hold("v", again))).unwrap());
+        assert!(apply(dir.path(), |h| h.add(hold("v", again))));
         assert_eq!(
             Holds::load(dir.path()).unwrap().versions("p", "v"),
             ["1.1.0"]

@@ -150,15 +150,13 @@ fn rolled_back_holds(registry: &Registry) -> Vec<Hold> {
 
 /// Adds `new` to the holds file (what an operator released since stays released).
 fn save_holds(root: &std::path::Path, new: Vec<Hold>) -> Holds {
-    if !new.is_empty()
-        && let Err(e) = Holds::update(root, |h| new.into_iter().fold(false, |c, x| h.add(x) | c))
-    {
-        warn!("auto-upgrade: {e}");
+    match Holds::update(root, |h| new.into_iter().fold(false, |c, x| h.add(x) | c)) {
+        Ok((_, holds)) => holds,
+        Err(e) => {
+            warn!("auto-upgrade: {e}");
+            Holds::default()
+        }
     }
-    Holds::load(root).unwrap_or_else(|e| {
-        warn!("auto-upgrade: {e}");
-        Holds::default()
-    })
 }
 
 /// One pass over every node.

@@ -33,7 +33,7 @@ pub fn release(
     req: pb::ReleaseUpgradeHoldRequest,
 ) -> Result<pb::UpgradeHolds, ApiError> {
     let now = chrono::Utc::now();
-    let released = Holds::update(root, |h| {
+    let (released, left) = Holds::update(root, |h| {
         h.release(&req.protocol, &req.variant, &req.version, now)
     })?;
     if !released {
@@ -43,5 +43,5 @@ pub fn release(
             version: req.version,
         });
     }
-    list(root)
+    Ok(to_pb(left))
 }
