@@ -4,6 +4,10 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the build script compiles bv-init with the C compiler"
+)]
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=init/bv-init.c");
     let out = PathBuf::from(std::env::var("OUT_DIR")?).join("bv-init");
