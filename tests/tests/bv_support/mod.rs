@@ -108,6 +108,8 @@ pub struct Daemon {
     pub config: PathBuf,
     /// The network namespace the daemon runs in (None: the test's own).
     pub netns: Option<String>,
+    /// The daemon's `cgroup_parent`, unique per daemon; removed on teardown.
+    cgroup_parent: String,
     child: Option<Child>,
 }
 
@@ -136,12 +138,12 @@ impl Daemon {
         let root = dir.path().join("r");
         let socket = dir.path().join("bv.sock");
         let config = dir.path().join("bv.toml");
+        let cgroup_parent = unique("bvt");
         std::fs::write(
             &config,
             format!(
-                "cgroup_parent = \"{}\"\nrecovery_interval_secs = 1\nrecovery_backoff_ms = 200\nstop_grace_secs = 2\n\
+                "cgroup_parent = \"{cgroup_parent}\"\nrecovery_interval_secs = 1\nrecovery_backoff_ms = 200\nstop_grace_secs = 2\n\
                  {top}\n[network]\nbridge = \"{}\"\n{extra}\n",
-                unique("bvt"),
                 bridge_name()
             ),
         )
@@ -152,6 +154,7 @@ impl Daemon {
             socket,
             config,
             netns: netns.map(String::from),
+            cgroup_parent,
             child: None,
         };
         d.spawn();
@@ -300,6 +303,20 @@ impl Daemon {
             let _ = self.bv(&["node", "delete", "--all", "--yes"]);
         }
         self.stop();
+        remove_cgroup_parent(&self.cgroup_parent);
+    }
+}
+
+/// Removes a daemon's cgroup parent directory from every hierarchy (v1 controllers and the v2
+/// root). Only empty directories go: a node left running keeps its cgroup.
+fn remove_cgroup_parent(name: &str) {
+    let base = Path::new("/sys/fs/cgroup");
+    let mut dirs = vec![base.join(name)];
+    if let Ok(entries) = std::fs::read_dir(base) {
+        dirs.extend(entries.flatten().map(|e| e.path().join(name)));
+    }
+    for dir in dirs.into_iter().filter(|d| d.is_dir()) {
+        let _ = std::fs::remove_dir(&dir);
     }
 }
 
