@@ -325,19 +325,8 @@ impl<'r> LayerApplier<'r> {
         }
         let privileged = self.opts.privileged;
         let pfd = self.parent_fd(parent)?;
-        if privileged {
-            fchownat(
-                pfd,
-                name,
-                Some(Uid::from_raw(meta.uid as u32)),
-                Some(Gid::from_raw(meta.gid as u32)),
-                AtFlags::AT_SYMLINK_NOFOLLOW,
-            )
-            .map_err(nix_io)?;
-        }
-        for (k, v) in &meta.xattrs {
-            xattr_result(set_xattr_at(pfd, name, k, v), k)?;
-        }
+        chown_at(pfd, name, &meta, privileged)?;
+        set_xattrs_at(pfd, name, &meta)?;
         self.dirs.push(DirMeta {
             rel: rel.to_path_buf(),
             mode: meta.mode,
@@ -404,19 +393,8 @@ impl<'r> LayerApplier<'r> {
         self.replace(parent, name, |p| symlinkat(target, p, name))?;
         let privileged = self.opts.privileged;
         let pfd = self.parent_fd(parent)?;
-        if privileged {
-            fchownat(
-                pfd,
-                name,
-                Some(Uid::from_raw(meta.uid as u32)),
-                Some(Gid::from_raw(meta.gid as u32)),
-                AtFlags::AT_SYMLINK_NOFOLLOW,
-            )
-            .map_err(nix_io)?;
-        }
-        for (k, v) in &meta.xattrs {
-            xattr_result(set_xattr_at(pfd, name, k, v), k)?;
-        }
+        chown_at(pfd, name, &meta, privileged)?;
+        set_xattrs_at(pfd, name, &meta)?;
         let t = TimeSpec::new(meta.mtime, 0);
         utimensat(pfd, name, &t, &t, UtimensatFlags::NoFollowSymlink).map_err(nix_io)
     }
@@ -471,16 +449,7 @@ impl<'r> LayerApplier<'r> {
         self.replace(parent, name, |p| mknodat(p, name, flag, mode, dev))?;
         let privileged = self.opts.privileged;
         let pfd = self.parent_fd(parent)?;
-        if privileged {
-            fchownat(
-                pfd,
-                name,
-                Some(Uid::from_raw(meta.uid as u32)),
-                Some(Gid::from_raw(meta.gid as u32)),
-                AtFlags::AT_SYMLINK_NOFOLLOW,
-            )
-            .map_err(nix_io)?;
-        }
+        chown_at(pfd, name, &meta, privileged)?;
         // mknod applies the umask; set the exact mode (the entry is not a symlink).
         fchmodat(pfd, name, mode, FchmodatFlags::FollowSymlink).map_err(nix_io)?;
         let t = TimeSpec::new(meta.mtime, 0);
@@ -509,6 +478,29 @@ impl<'r> LayerApplier<'r> {
         }
         Ok(())
     }
+}
+
+/// Gives `name` (not followed if a symlink) the entry's owner; only a privileged unpack can.
+fn chown_at(pfd: BorrowedFd<'_>, name: &OsStr, meta: &Meta, privileged: bool) -> io::Result<()> {
+    if !privileged {
+        return Ok(());
+    }
+    fchownat(
+        pfd,
+        name,
+        Some(Uid::from_raw(meta.uid as u32)),
+        Some(Gid::from_raw(meta.gid as u32)),
+        AtFlags::AT_SYMLINK_NOFOLLOW,
+    )
+    .map_err(nix_io)
+}
+
+/// Sets the entry's xattrs on `name` (not followed if a symlink).
+fn set_xattrs_at(pfd: BorrowedFd<'_>, name: &OsStr, meta: &Meta) -> io::Result<()> {
+    for (k, v) in &meta.xattrs {
+        xattr_result(set_xattr_at(pfd, name, k, v), k)?;
+    }
+    Ok(())
 }
 
 /// Filesystems without xattr support (or unprivileged callers) lose xattrs with a warning.
