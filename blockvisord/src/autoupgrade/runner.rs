@@ -10,7 +10,7 @@ use tracing::{info, warn};
 
 use super::holds::{Hold, Holds};
 use super::policy::{Action, NodeView, Planner, effective};
-use super::record::Record;
+use super::record::{Record, RecordError};
 use bv_host::config::{Mode, UpgradeConfig};
 use bv_node::node::NodeError;
 use bv_node::node::state::{NodeImage, Status};
@@ -286,7 +286,10 @@ pub fn describe(host: &UpgradeConfig, node_dir: &std::path::Path) -> pb::AutoUpg
 }
 
 /// Stores a node's own policy (`bv node update --upgrade-policy …`).
-pub fn set_policy(node_dir: &std::path::Path, policy: &pb::UpgradePolicy) -> Result<(), String> {
+pub fn set_policy(
+    node_dir: &std::path::Path,
+    policy: &pb::UpgradePolicy,
+) -> Result<(), RecordError> {
     let mut record = Record::load(node_dir)?;
     record.policy.mode = match pb::UpgradeMode::try_from(policy.mode) {
         Ok(pb::UpgradeMode::Manual) => Some(Mode::Manual),

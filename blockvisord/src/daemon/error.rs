@@ -29,8 +29,14 @@ pub enum ApiError {
     #[error("image `{uri}`: {source}")]
     Image { uri: String, source: RootfsError },
     /// The node's automatic-upgrade record could not be written.
-    #[error("{0}")]
-    UpgradePolicy(String),
+    #[error(transparent)]
+    UpgradePolicy(#[from] crate::autoupgrade::record::RecordError),
+    /// No metrics observation of the node yet (its plugin has not answered).
+    #[error("no metrics of this node yet; the plugin has not answered")]
+    NoMetrics,
+    /// A followed log file could not be read further.
+    #[error(transparent)]
+    LogRead(std::io::Error),
     #[error(transparent)]
     Holds(#[from] crate::autoupgrade::holds::HoldsError),
     #[error("{protocol}/{variant} {version} is not held on this host")]
@@ -53,7 +59,6 @@ impl From<ApiError> for Status {
                 ErrorKind::InvalidArgument => Status::invalid_argument(message),
                 ErrorKind::FailedPrecondition => Status::failed_precondition(message),
                 ErrorKind::NotFound => Status::not_found(message),
-                ErrorKind::Unimplemented => Status::unimplemented(message),
                 ErrorKind::Internal => Status::internal(message),
             },
             ApiError::Firewall(_) | ApiError::Missing(_) | ApiError::EmptyJobName => {
@@ -64,9 +69,11 @@ impl From<ApiError> for Status {
             | ApiError::Failed
             | ApiError::Image { .. } => Status::failed_precondition(message),
             ApiError::NotHeld { .. } => Status::not_found(message),
-            ApiError::EmptyJobInfo | ApiError::UpgradePolicy(_) | ApiError::Holds(_) => {
-                Status::internal(message)
-            }
+            ApiError::NoMetrics => Status::unavailable(message),
+            ApiError::EmptyJobInfo
+            | ApiError::UpgradePolicy(_)
+            | ApiError::LogRead(_)
+            | ApiError::Holds(_) => Status::internal(message),
         }
     }
 }

@@ -314,7 +314,7 @@ impl Blockvisor for Service {
         let mut node = entry.lock().await;
         if let Some(policy) = &req.upgrade_policy {
             crate::autoupgrade::runner::set_policy(&node.paths.dir, policy)
-                .map_err(ApiError::UpgradePolicy)?;
+                .map_err(ApiError::from)?;
         }
         node.update(update).await.map_err(to_status)?;
         Ok(Response::new(self.describe(&node).await))
@@ -374,9 +374,7 @@ impl Blockvisor for Service {
             _ => self.registry.observed().get(&entry.id),
         };
         let Some(obs) = obs else {
-            return Err(Status::unavailable(
-                "no metrics of this node yet; the plugin has not answered",
-            ));
+            return Err(ApiError::NoMetrics.into());
         };
         let mut metrics = obs.metrics.unwrap_or_default();
         metrics.resources = Some(obs.resources);

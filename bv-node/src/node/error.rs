@@ -1,22 +1,55 @@
 //! Errors of node operations.
 
+use std::path::PathBuf;
+
 use babel_plugin::PluginError;
 use bv_host::net::firewall::FirewallError;
+use uuid::Uuid;
 
 use super::{agent, state};
 
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
-    #[error("{0}")]
-    InvalidArgument(String),
+    /// No node has this id or name.
+    #[error("node `{0}` not found")]
+    NodeNotFound(String),
+    #[error("a node named `{0}` already exists")]
+    NameTaken(String),
+    #[error("ip {0} is already used by another node")]
+    IpTaken(String),
+    #[error("no free node IP left; give --ip")]
+    NoFreeIp,
+    #[error("node dir {} already exists", .0.display())]
+    DirExists(PathBuf),
+    /// A node id that is not a UUID; `field` names where it came from.
+    #[error("{field} `{value}`: {source}")]
+    BadId {
+        field: &'static str,
+        value: String,
+        source: uuid::Error,
+    },
+    #[error("firewall: at most {max} rules")]
+    TooManyFirewallRules { max: usize },
+    /// The control plane described a node without an image to run.
+    #[error("API node {0}: config.image.image_uri is empty")]
+    ApiNodeWithoutImage(Uuid),
+    /// A Create command whose node record carries another id than the command.
+    #[error("create command: node ids differ")]
+    CreateIdMismatch { command: Uuid, node: Uuid },
     #[error("invalid {0}")]
     Invalid(#[from] super::validate::InvalidField),
-    #[error("{0}")]
-    FailedPrecondition(String),
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    Unimplemented(String),
+    #[error(transparent)]
+    Property(#[from] PropertyError),
+    #[error("protocol method not found: {0}")]
+    MethodNotFound(String),
+    /// A graceful stop needs babel, which does not answer.
+    #[error("babel is not reachable; use --force to stop anyway")]
+    BabelUnreachable,
+    #[error("can't {0} a Failed node; start or stop it first")]
+    NodeFailed(Refused),
+    /// Changing properties would restart jobs that block upgrades.
+    #[error("upgrade-blocking job(s) running: {}; retry when they finish", .0.join(", "))]
+    BlockingJobs(Vec<String>),
     #[error("state: {0}")]
     State(#[from] state::StateError),
     #[error("container: {0}")]
@@ -67,7 +100,7 @@ pub enum NodeError {
         last: String,
     },
     #[error("upgrade failed and was rolled back: {0}")]
-    UpgradeRolledBack(String),
+    UpgradeRolledBack(#[source] Box<NodeError>),
     /// The new version ran but did not become healthy in time; rolled back.
     #[error("upgrade failed and was rolled back: {reason}")]
     UpgradeRolledBackUnhealthy {
@@ -76,7 +109,11 @@ pub enum NodeError {
         reason: String,
     },
     #[error("upgrade failed ({error}) and rollback failed too ({rollback}); node marked Failed")]
-    UpgradeFailed { error: String, rollback: String },
+    UpgradeFailed {
+        #[source]
+        error: Box<NodeError>,
+        rollback: Box<NodeError>,
+    },
     #[error(transparent)]
     UpgradeGate(#[from] super::upgrade_errors::GateError),
     #[error("upgrade not prepared, the node was left as it was: {0}")]
@@ -84,6 +121,49 @@ pub enum NodeError {
 }
 
 pub type NodeResult<T> = Result<T, NodeError>;
+
+/// An operation refused on a Failed node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    Upgrade,
+    Update,
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Refused::Upgrade => "upgrade",
+            Refused::Update => "update",
+        })
+    }
+}
+
+/// Why a property change was refused (checked against the image's property rules).
+#[derive(Debug, thiserror::Error)]
+pub enum PropertyError {
+    #[error(
+        "property `{key}` is not defined by the image{}; defined: {}",
+        suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default(),
+        defined.join(", ")
+    )]
+    Undefined {
+        key: String,
+        /// The defined key closest to `key`, if one is close.
+        suggestion: Option<String>,
+        defined: Vec<String>,
+    },
+    #[error("property `{key}`: `{value}` is not allowed; allowed: {}", allowed.join(", "))]
+    NotAllowed {
+        key: String,
+        value: String,
+        allowed: Vec<String>,
+    },
+    #[error(
+        "property `{key}` cannot change while the node runs (dynamic_value: false); stop the \
+         node first"
+    )]
+    NotDynamic { key: String },
+}
 
 /// How a caller should see a node error: the one classification behind the local API's
 /// status codes.
@@ -94,7 +174,6 @@ pub enum ErrorKind {
     /// The request is fine but the node or host is not in a state to carry it out.
     FailedPrecondition,
     NotFound,
-    Unimplemented,
     /// Something failed on the host.
     Internal,
 }
@@ -102,21 +181,44 @@ pub enum ErrorKind {
 impl NodeError {
     pub fn kind(&self) -> ErrorKind {
         match self {
-            NodeError::InvalidArgument(_)
+            NodeError::BadId { .. }
+            | NodeError::TooManyFirewallRules { .. }
+            | NodeError::ApiNodeWithoutImage(_)
+            | NodeError::CreateIdMismatch { .. }
+            | NodeError::Property(PropertyError::Undefined { .. })
+            | NodeError::Property(PropertyError::NotAllowed { .. })
             | NodeError::Invalid(_)
             | NodeError::Firewall(_)
             | NodeError::EmptyImageUri
             | NodeError::NotIpv4(_)
             | NodeError::BadMinBabelVersion { .. }
             | NodeError::OwnVersion(_) => ErrorKind::InvalidArgument,
-            NodeError::FailedPrecondition(_)
+            NodeError::NameTaken(_)
+            | NodeError::IpTaken(_)
+            | NodeError::NoFreeIp
+            | NodeError::DirExists(_)
+            | NodeError::Property(PropertyError::NotDynamic { .. })
+            | NodeError::BabelUnreachable
+            | NodeError::NodeFailed(_)
+            | NodeError::BlockingJobs(_)
             | NodeError::BabelTooOld { .. }
             | NodeError::Broken(_)
             | NodeError::UpgradeGate(_) => ErrorKind::FailedPrecondition,
             NodeError::UpgradePrepare(_) => ErrorKind::InvalidArgument,
-            NodeError::NotFound(_) => ErrorKind::NotFound,
-            NodeError::Unimplemented(_) => ErrorKind::Unimplemented,
-            _ => ErrorKind::Internal,
+            NodeError::NodeNotFound(_) | NodeError::MethodNotFound(_) => ErrorKind::NotFound,
+            NodeError::State(_)
+            | NodeError::Runtime(_)
+            | NodeError::Rootfs(_)
+            | NodeError::Agent(_)
+            | NodeError::Network(_)
+            | NodeError::Plugin(_)
+            | NodeError::PluginTask(_)
+            | NodeError::Io { .. }
+            | NodeError::Journal(_)
+            | NodeError::UpgradeUnhealthy { .. }
+            | NodeError::UpgradeRolledBack(_)
+            | NodeError::UpgradeRolledBackUnhealthy { .. }
+            | NodeError::UpgradeFailed { .. } => ErrorKind::Internal,
         }
     }
 }
