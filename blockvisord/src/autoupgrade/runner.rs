@@ -98,7 +98,7 @@ async fn upgrade_to(
         return crate::cloud::upgrade_from_catalog(&registry.services().cloud, &state, &req)
             .await
             .map(|_| ())
-            .map_err(|s| UpgradeFailure::Failed(s.message().to_string()));
+            .map_err(|e| UpgradeFailure::Failed(e.to_string()));
     }
     let mut node = entry.lock().await;
     let target = UpgradeTarget {

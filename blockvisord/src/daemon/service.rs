@@ -121,9 +121,8 @@ impl Blockvisor for Service {
         &self,
         req: Request<pb::RegisterHostRequest>,
     ) -> Result<Response<pb::RegisterHostResponse>, Status> {
-        crate::cloud::register(&self.registry, req.into_inner())
-            .await
-            .map(Response::new)
+        let registered = crate::cloud::register(&self.registry, req.into_inner()).await?;
+        Ok(Response::new(registered))
     }
 
     async fn update_host_info(
@@ -139,9 +138,9 @@ impl Blockvisor for Service {
         req: Request<pb::ListProtocolsRequest>,
     ) -> Result<Response<pb::ListProtocolsResponse>, Status> {
         let req = req.into_inner();
-        let client = self.registry.services().cloud.require()?;
         let limit = if req.number == 0 { 50 } else { req.number };
-        let protocols = client.list_catalog(req.name, limit).await?;
+        let protocols =
+            crate::cloud::list_catalog(&self.registry.services().cloud, req.name, limit).await?;
         Ok(Response::new(pb::ListProtocolsResponse { protocols }))
     }
 

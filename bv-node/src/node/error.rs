@@ -227,3 +227,269 @@ pub(crate) fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) 
     let context = context.into();
     move |source| NodeError::Io { context, source }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::upgrade_errors::{GateError, PrepareError};
+    use super::*;
+
+    fn io() -> std::io::Error {
+        std::io::Error::other("disk on fire")
+    }
+
+    fn semver_err() -> semver::Error {
+        semver::Version::parse("not a version").unwrap_err()
+    }
+
+    /// Every variant of [`NodeError`] with the kind the local API answers it with.
+    async fn table() -> Vec<(NodeError, ErrorKind)> {
+        use ErrorKind::*;
+        let join = tokio::spawn(std::future::pending::<()>());
+        join.abort();
+        let join_err = join.await.unwrap_err();
+        vec![
+            (NodeError::NodeNotFound("n".into()), NotFound),
+            (NodeError::MethodNotFound("height".into()), NotFound),
+            (NodeError::NameTaken("n".into()), FailedPrecondition),
+            (NodeError::IpTaken("10.0.0.2".into()), FailedPrecondition),
+            (NodeError::NoFreeIp, FailedPrecondition),
+            (NodeError::DirExists("/x".into()), FailedPrecondition),
+            (NodeError::BabelUnreachable, FailedPrecondition),
+            (NodeError::NodeFailed(Refused::Upgrade), FailedPrecondition),
+            (NodeError::NodeFailed(Refused::Update), FailedPrecondition),
+            (
+                NodeError::BlockingJobs(vec!["sync".into()]),
+                FailedPrecondition,
+            ),
+            (
+                NodeError::Property(PropertyError::NotDynamic { key: "k".into() }),
+                FailedPrecondition,
+            ),
+            (
+                NodeError::BabelTooOld {
+                    required: "9.0.0".into(),
+                    ours: semver::Version::new(1, 0, 0),
+                },
+                FailedPrecondition,
+            ),
+            (NodeError::Broken("bad json".into()), FailedPrecondition),
+            (
+                NodeError::UpgradeGate(GateError::BlockingJobs {
+                    jobs: "sync".into(),
+                }),
+                FailedPrecondition,
+            ),
+            (
+                NodeError::BadId {
+                    field: "spec.id",
+                    value: "x".into(),
+                    source: Uuid::parse_str("x").unwrap_err(),
+                },
+                InvalidArgument,
+            ),
+            (
+                NodeError::TooManyFirewallRules { max: 128 },
+                InvalidArgument,
+            ),
+            (NodeError::ApiNodeWithoutImage(Uuid::nil()), InvalidArgument),
+            (
+                NodeError::CreateIdMismatch {
+                    command: Uuid::nil(),
+                    node: Uuid::max(),
+                },
+                InvalidArgument,
+            ),
+            (
+                NodeError::Invalid(super::super::validate::InvalidField {
+                    field: "name",
+                    reason: "is empty".into(),
+                }),
+                InvalidArgument,
+            ),
+            (
+                NodeError::Property(PropertyError::Undefined {
+                    key: "k".into(),
+                    suggestion: None,
+                    defined: vec![],
+                }),
+                InvalidArgument,
+            ),
+            (
+                NodeError::Property(PropertyError::NotAllowed {
+                    key: "k".into(),
+                    value: "v".into(),
+                    allowed: vec!["w".into()],
+                }),
+                InvalidArgument,
+            ),
+            (
+                NodeError::Firewall(FirewallError::Field {
+                    field: "port".into(),
+                    value: "x".into(),
+                    reason: "not a number".into(),
+                }),
+                InvalidArgument,
+            ),
+            (NodeError::EmptyImageUri, InvalidArgument),
+            (NodeError::NotIpv4("::1".into()), InvalidArgument),
+            (
+                NodeError::BadMinBabelVersion {
+                    required: "x".into(),
+                    source: semver_err(),
+                },
+                InvalidArgument,
+            ),
+            (NodeError::OwnVersion(semver_err()), InvalidArgument),
+            (
+                NodeError::UpgradePrepare(PrepareError::StageBusy("/s".into())),
+                InvalidArgument,
+            ),
+            (
+                NodeError::State(state::StateError::TooNew {
+                    path: "/s".into(),
+                    found: 99,
+                }),
+                Internal,
+            ),
+            (
+                NodeError::Runtime(bv_host::container::RuntimeError::NotFound("c".into())),
+                Internal,
+            ),
+            (
+                NodeError::Rootfs(bv_host::rootfs::RootfsError::BadDir {
+                    uri: "dir:x".into(),
+                    path: "x".into(),
+                }),
+                Internal,
+            ),
+            (
+                NodeError::Agent(agent::AgentError::NotReady {
+                    socket: "s".into(),
+                    secs: 1,
+                    last: "refused".into(),
+                }),
+                Internal,
+            ),
+            (
+                NodeError::Network(bv_host::net::NetError::Refused {
+                    command: "ip".into(),
+                }),
+                Internal,
+            ),
+            (
+                NodeError::Plugin(PluginError::MethodNotFound("m".into())),
+                Internal,
+            ),
+            (NodeError::PluginTask(join_err), Internal),
+            (
+                NodeError::Io {
+                    context: "creating x".into(),
+                    source: io(),
+                },
+                Internal,
+            ),
+            (
+                NodeError::Journal(crate::journal::JournalError::Io {
+                    path: "/j".into(),
+                    source: io(),
+                }),
+                Internal,
+            ),
+            (
+                NodeError::UpgradeUnhealthy {
+                    version: "2".into(),
+                    timeout_secs: 1,
+                    last: "down".into(),
+                },
+                Internal,
+            ),
+            (
+                NodeError::UpgradeRolledBack(Box::new(NodeError::EmptyImageUri)),
+                Internal,
+            ),
+            (
+                NodeError::UpgradeRolledBackUnhealthy {
+                    version: "2".into(),
+                    timeout_secs: 1,
+                    reason: "down".into(),
+                },
+                Internal,
+            ),
+            (
+                NodeError::UpgradeFailed {
+                    error: Box::new(NodeError::EmptyImageUri),
+                    rollback: Box::new(NodeError::NoFreeIp),
+                },
+                Internal,
+            ),
+        ]
+    }
+
+    #[tokio::test]
+    async fn every_variant_has_its_kind() {
+        for (error, kind) in table().await {
+            assert_eq!(error.kind(), kind, "{error:?}");
+        }
+    }
+
+    #[test]
+    fn messages_stay_as_users_see_them() {
+        let cases = [
+            (
+                NodeError::NodeNotFound("node-a".into()),
+                "node `node-a` not found",
+            ),
+            (
+                NodeError::NameTaken("node-a".into()),
+                "a node named `node-a` already exists",
+            ),
+            (
+                NodeError::IpTaken("10.0.0.2".into()),
+                "ip 10.0.0.2 is already used by another node",
+            ),
+            (NodeError::NoFreeIp, "no free node IP left; give --ip"),
+            (
+                NodeError::DirExists("/nodes/x".into()),
+                "node dir /nodes/x already exists",
+            ),
+            (
+                NodeError::MethodNotFound("nope".into()),
+                "protocol method not found: nope",
+            ),
+            (
+                NodeError::NodeFailed(Refused::Upgrade),
+                "can't upgrade a Failed node; start or stop it first",
+            ),
+            (
+                NodeError::NodeFailed(Refused::Update),
+                "can't update a Failed node; start or stop it first",
+            ),
+            (
+                NodeError::BlockingJobs(vec!["a".into(), "b".into()]),
+                "upgrade-blocking job(s) running: a, b; retry when they finish",
+            ),
+            (
+                NodeError::TooManyFirewallRules { max: 128 },
+                "firewall: at most 128 rules",
+            ),
+            (
+                NodeError::Property(PropertyError::NotDynamic {
+                    key: "sync-mode".into(),
+                }),
+                "property `sync-mode` cannot change while the node runs (dynamic_value: false); \
+                 stop the node first",
+            ),
+            (
+                NodeError::UpgradeFailed {
+                    error: Box::new(NodeError::EmptyImageUri),
+                    rollback: Box::new(NodeError::NoFreeIp),
+                },
+                "upgrade failed (image uri is empty) and rollback failed too (no free node IP \
+                 left; give --ip); node marked Failed",
+            ),
+        ];
+        for (error, message) in cases {
+            assert_eq!(error.to_string(), message);
+        }
+    }
+}
