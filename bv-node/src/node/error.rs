@@ -1,6 +1,7 @@
 //! Errors of node operations.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use babel_plugin::PluginError;
 use bv_host::net::firewall::FirewallError;
@@ -90,7 +91,7 @@ pub enum NodeError {
     #[error(transparent)]
     Journal(#[from] crate::journal::JournalError),
     #[error("node state cannot be read ({0}); only delete works on this node")]
-    Broken(String),
+    Broken(Arc<state::Unreadable>),
     #[error(
         "new version {version} did not report a healthy protocol status within {timeout_secs} s ({last})"
     )]
@@ -272,7 +273,19 @@ mod tests {
                 },
                 FailedPrecondition,
             ),
-            (NodeError::Broken("bad json".into()), FailedPrecondition),
+            (
+                NodeError::Broken(Arc::new(state::Unreadable {
+                    current: state::StateError::TooNew {
+                        path: "/s".into(),
+                        found: 99,
+                    },
+                    previous: state::StateError::Read {
+                        path: "/p".into(),
+                        source: io(),
+                    },
+                })),
+                FailedPrecondition,
+            ),
             (
                 NodeError::UpgradeGate(GateError::BlockingJobs {
                     jobs: "sync".into(),

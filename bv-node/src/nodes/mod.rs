@@ -154,7 +154,7 @@ impl Registry {
                 Loaded::Broken { salvaged, error } => {
                     error!(node = %id, name = %salvaged.name, "node is Broken: {error}");
                     let mut node = Node::new(svc.clone(), salvaged);
-                    node.broken = Some(error);
+                    node.broken = Some(Arc::new(error));
                     node
                 }
             };
