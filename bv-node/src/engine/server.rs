@@ -173,6 +173,26 @@ mod tests {
     }
 
     #[test]
+    fn every_call_error_has_its_code() {
+        use tonic::Code;
+        let table = [
+            (CallError::Unlinked(NotRegistered), Code::Unavailable),
+            (CallError::NoArchive(Uuid::nil()), Code::NotFound),
+            (CallError::MissingManifest, Code::InvalidArgument),
+            (
+                CallError::Api(Status::permission_denied("x")),
+                Code::PermissionDenied,
+            ),
+        ];
+        for (error, code) in table {
+            let message = error.to_string();
+            let status = Status::from(error);
+            assert_eq!(status.code(), code, "{message}");
+            assert_eq!(status.message(), message);
+        }
+    }
+
+    #[test]
     fn relay_keeps_final_codes_and_retries_transient_ones() {
         use tonic::Code;
         assert_eq!(relay(Status::not_found("x")).code(), Code::NotFound);
