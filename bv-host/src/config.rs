@@ -24,8 +24,23 @@ pub enum ConfigError {
         path: PathBuf,
         source: Box<toml::de::Error>,
     },
-    #[error("config: {0}")]
-    Invalid(String),
+    #[error("config: network.bridge `{0}` must be 1..=15 characters")]
+    BridgeName(String),
+    #[error("config: network.veth_prefix must be 1..=6 characters")]
+    VethPrefix,
+    #[error("config: socket path {} is too long for a Unix socket", .0.display())]
+    SocketPathTooLong(PathBuf),
+    #[error("config: locating the daemon executable: {0}")]
+    OwnExecutable(std::io::Error),
+    #[error(
+        "config: babel binaries not found in {} or {} (set babel_dir or run \
+         scripts/build-babel-static)",
+        .0[0].display(),
+        .0[1].display()
+    )]
+    BabelNotFound([PathBuf; 2]),
+    #[error("config: babel_dir {}: `{bin}` is missing", dir.display())]
+    BabelBinaryMissing { dir: PathBuf, bin: &'static str },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -194,21 +209,13 @@ impl Config {
 
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.network.bridge.is_empty() || self.network.bridge.len() > 15 {
-            return Err(ConfigError::Invalid(format!(
-                "network.bridge `{}` must be 1..=15 characters",
-                self.network.bridge
-            )));
+            return Err(ConfigError::BridgeName(self.network.bridge.clone()));
         }
         if self.network.veth_prefix.is_empty() || self.network.veth_prefix.len() > 6 {
-            return Err(ConfigError::Invalid(
-                "network.veth_prefix must be 1..=6 characters".into(),
-            ));
+            return Err(ConfigError::VethPrefix);
         }
         if self.socket.as_os_str().len() > 100 {
-            return Err(ConfigError::Invalid(format!(
-                "socket path {} is too long for a Unix socket",
-                self.socket.display()
-            )));
+            return Err(ConfigError::SocketPathTooLong(self.socket.clone()));
         }
         Ok(())
     }
@@ -237,8 +244,7 @@ impl Config {
         if let Some(dir) = &self.babel_dir {
             return check_babel_dir(dir);
         }
-        let exe = std::env::current_exe()
-            .map_err(|e| ConfigError::Invalid(format!("locating the daemon executable: {e}")))?;
+        let exe = std::env::current_exe().map_err(ConfigError::OwnExecutable)?;
         let exe_dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
         let candidates = [exe_dir.join("../babel-static"), exe_dir.clone()];
         for dir in &candidates {
@@ -246,21 +252,17 @@ impl Config {
                 return Ok(dir.canonicalize().unwrap_or_else(|_| dir.clone()));
             }
         }
-        Err(ConfigError::Invalid(format!(
-            "babel binaries not found in {} or {} (set babel_dir or run scripts/build-babel-static)",
-            candidates[0].display(),
-            candidates[1].display()
-        )))
+        Err(ConfigError::BabelNotFound(candidates))
     }
 }
 
 fn check_babel_dir(dir: &Path) -> Result<PathBuf, ConfigError> {
     for bin in ["babel", "babel-job-runner"] {
         if !dir.join(bin).is_file() {
-            return Err(ConfigError::Invalid(format!(
-                "babel_dir {}: `{bin}` is missing",
-                dir.display()
-            )));
+            return Err(ConfigError::BabelBinaryMissing {
+                dir: dir.to_owned(),
+                bin,
+            });
         }
     }
     Ok(dir.to_owned())

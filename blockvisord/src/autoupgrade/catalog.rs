@@ -8,9 +8,23 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+/// Why a catalog could not say which images are available.
 #[derive(Debug, thiserror::Error)]
-#[error("image catalog: {0}")]
-pub struct CatalogError(pub String);
+pub enum CatalogError {
+    #[error("image catalog: {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("image catalog: {}: {source}", path.display())]
+    Parse {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
+    /// The control-plane API answered with this status.
+    #[error("image catalog: API: {}", .0.message())]
+    Api(tonic::Status),
+}
 
 /// One available image version of a protocol variant.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -74,10 +88,17 @@ impl FileCatalog {
         let text = match std::fs::read_to_string(&self.path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
-            Err(e) => return Err(CatalogError(format!("{}: {e}", self.path.display()))),
+            Err(source) => {
+                return Err(CatalogError::Read {
+                    path: self.path.clone(),
+                    source,
+                });
+            }
         };
-        let file: CatalogFile = toml::from_str(&text)
-            .map_err(|e| CatalogError(format!("{}: {e}", self.path.display())))?;
+        let file: CatalogFile = toml::from_str(&text).map_err(|source| CatalogError::Parse {
+            path: self.path.clone(),
+            source,
+        })?;
         Ok(file.image)
     }
 }
@@ -167,7 +188,7 @@ impl ImageCatalog for ApiCatalog {
                 image_id: image.image_id,
             })),
             Err(s) if s.code() == tonic::Code::NotFound => Ok(None),
-            Err(s) => Err(CatalogError(format!("API: {}", s.message()))),
+            Err(s) => Err(CatalogError::Api(s)),
         }
     }
 }

@@ -11,6 +11,28 @@ use bv_node::node::state::NodeImage;
 
 pub const RECORD_FILE: &str = "auto_upgrade.json";
 
+/// Why a node's upgrade record could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("reading {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    Parse {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error(transparent)]
+    Encode(serde_json::Error),
+    #[error("writing {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
 /// A node's own policy; unset fields fall back to the host's `[upgrade]` config.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -61,21 +83,21 @@ fn path(node_dir: &Path) -> PathBuf {
 
 impl Record {
     /// The node's record; a missing file is an empty record.
-    pub fn load(node_dir: &Path) -> Result<Self, String> {
-        let p = path(node_dir);
-        match std::fs::read(&p) {
+    pub fn load(node_dir: &Path) -> Result<Self, RecordError> {
+        let path = path(node_dir);
+        match std::fs::read(&path) {
             Ok(bytes) => {
-                serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", p.display()))
+                serde_json::from_slice(&bytes).map_err(|source| RecordError::Parse { path, source })
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
-            Err(e) => Err(format!("reading {}: {e}", p.display())),
+            Err(source) => Err(RecordError::Read { path, source }),
         }
     }
 
-    pub fn save(&self, node_dir: &Path) -> Result<(), String> {
-        let p = path(node_dir);
-        let json = serde_json::to_vec_pretty(self).map_err(|e| e.to_string())?;
-        bv_base::write_atomic(&p, &json).map_err(|e| format!("writing {}: {e}", p.display()))
+    pub fn save(&self, node_dir: &Path) -> Result<(), RecordError> {
+        let path = path(node_dir);
+        let json = serde_json::to_vec_pretty(self).map_err(RecordError::Encode)?;
+        bv_base::write_atomic(&path, &json).map_err(|source| RecordError::Write { path, source })
     }
 }
 
@@ -100,6 +122,8 @@ mod tests {
         r.save(dir.path()).unwrap();
         assert_eq!(Record::load(dir.path()).unwrap(), r);
         std::fs::write(dir.path().join(RECORD_FILE), "{\"bogus\": 1}").unwrap();
-        assert!(Record::load(dir.path()).unwrap_err().contains("bogus"));
+        let err = Record::load(dir.path()).unwrap_err();
+        assert!(matches!(err, RecordError::Parse { .. }), "{err}");
+        assert!(err.to_string().contains("bogus"), "{err}");
     }
 }

@@ -10,11 +10,13 @@ use tracing::{info, warn};
 
 use super::holds::{Hold, Holds};
 use super::policy::{Action, NodeView, Planner, effective};
-use super::record::Record;
+use super::record::{Record, RecordError};
+use crate::cloud::CloudError;
 use bv_host::config::{Mode, UpgradeConfig};
 use bv_node::node::NodeError;
 use bv_node::node::state::{NodeImage, Status};
 use bv_node::node::upgrade::UpgradeTarget;
+use bv_node::node::upgrade_errors::GateError;
 use bv_node::node::upgrade_gate::{OnBlocking, UpgradeGate};
 use bv_node::nodes::{NodeEntry, Registry};
 
@@ -56,28 +58,19 @@ async fn view(registry: &Registry, entry: &NodeEntry, record: &Record, holds: &H
 const AUTO_MAX_WAIT: Duration = Duration::from_secs(300);
 
 /// Why an automatic upgrade did not happen or did not stick.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 enum UpgradeFailure {
     /// Not at a safe moment (upgrade-blocking jobs): tried again at the next pass.
-    NotNow(String),
+    #[error(transparent)]
+    NotNow(GateError),
     /// The new version ran but was not healthy in time; the upgrade rolled it back.
-    Unhealthy {
-        version: String,
-        timeout_secs: u64,
-    },
-    Failed(String),
-}
-
-impl std::fmt::Display for UpgradeFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::NotNow(e) | Self::Failed(e) => f.write_str(e),
-            Self::Unhealthy {
-                version,
-                timeout_secs,
-            } => write!(f, "{version} was not healthy within {timeout_secs} s"),
-        }
-    }
+    #[error("{version} was not healthy within {timeout_secs} s")]
+    Unhealthy { version: String, timeout_secs: u64 },
+    /// The control-plane API did not take the upgrade of a node it manages.
+    #[error(transparent)]
+    Api(CloudError),
+    #[error(transparent)]
+    Failed(NodeError),
 }
 
 /// Dev nodes are upgraded here; nodes the control-plane API manages are upgraded through
@@ -98,7 +91,7 @@ async fn upgrade_to(
         return crate::cloud::upgrade_from_catalog(&registry.services().cloud, &state, &req)
             .await
             .map(|_| ())
-            .map_err(|s| UpgradeFailure::Failed(s.message().to_string()));
+            .map_err(UpgradeFailure::Api);
     }
     let mut node = entry.lock().await;
     let target = UpgradeTarget {
@@ -113,7 +106,7 @@ async fn upgrade_to(
         ..Default::default()
     };
     node.upgrade_with(target, &gate).await.map_err(|e| match e {
-        NodeError::UpgradeGate(e) => UpgradeFailure::NotNow(e.to_string()),
+        NodeError::UpgradeGate(e) => UpgradeFailure::NotNow(e),
         NodeError::UpgradeRolledBackUnhealthy {
             version,
             timeout_secs,
@@ -122,7 +115,7 @@ async fn upgrade_to(
             version,
             timeout_secs,
         },
-        other => UpgradeFailure::Failed(other.to_string()),
+        other => UpgradeFailure::Failed(other),
     })
 }
 
@@ -195,7 +188,7 @@ pub async fn pass(registry: &Registry, planner: &Planner, host: &UpgradeConfig) 
                 };
                 let health = policy.health_deadline.to_std().ok();
                 let result = upgrade_to(registry, &entry, image, health, OnBlocking::Refuse).await;
-                if let Err(e @ UpgradeFailure::Failed(_)) = &result {
+                if let Err(e @ (UpgradeFailure::Api(_) | UpgradeFailure::Failed(_))) = &result {
                     warn!(node = %entry.id, "auto-upgrade to {} failed: {e}", img.version);
                 }
                 // A version that ran and was rolled back is held for the whole host; a
@@ -286,7 +279,10 @@ pub fn describe(host: &UpgradeConfig, node_dir: &std::path::Path) -> pb::AutoUpg
 }
 
 /// Stores a node's own policy (`bv node update --upgrade-policy …`).
-pub fn set_policy(node_dir: &std::path::Path, policy: &pb::UpgradePolicy) -> Result<(), String> {
+pub fn set_policy(
+    node_dir: &std::path::Path,
+    policy: &pb::UpgradePolicy,
+) -> Result<(), RecordError> {
     let mut record = Record::load(node_dir)?;
     record.policy.mode = match pb::UpgradeMode::try_from(policy.mode) {
         Ok(pb::UpgradeMode::Manual) => Some(Mode::Manual),

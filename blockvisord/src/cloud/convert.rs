@@ -26,8 +26,11 @@ pub struct ConfigUpdate {
 }
 
 pub fn node_id(node: &pb::Node) -> Result<Uuid, NodeError> {
-    Uuid::parse_str(&node.node_id)
-        .map_err(|e| NodeError::InvalidArgument(format!("API node id `{}`: {e}", node.node_id)))
+    Uuid::parse_str(&node.node_id).map_err(|source| NodeError::BadId {
+        field: "API node id",
+        value: node.node_id.clone(),
+        source,
+    })
 }
 
 fn image_config(node: &pb::Node) -> pb::NodeImageConfig {
@@ -140,9 +143,7 @@ pub fn state_from_api(node: &pb::Node, host_network: bool) -> Result<NodeState, 
     let id = node_id(node)?;
     let image = image(node);
     if image.uri.trim().is_empty() {
-        return Err(NodeError::InvalidArgument(format!(
-            "API node {id}: config.image.image_uri is empty"
-        )));
+        return Err(NodeError::ApiNodeWithoutImage(id));
     }
     Ok(NodeState {
         schema_version: SCHEMA_VERSION,

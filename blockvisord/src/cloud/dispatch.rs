@@ -68,8 +68,7 @@ impl Outcome {
             Ok(()) => Self::ok(),
             Err(e) => {
                 let code = match &e {
-                    NodeError::NotFound(_) => pb::CommandExitCode::NodeNotFound,
-                    NodeError::Unimplemented(_) => pb::CommandExitCode::NotSupported,
+                    NodeError::NodeNotFound(_) => pb::CommandExitCode::NodeNotFound,
                     NodeError::UpgradeRolledBack(_) => pb::CommandExitCode::NodeUpgradeRollback,
                     NodeError::UpgradeFailed { .. } => pb::CommandExitCode::NodeUpgradeFailure,
                     NodeError::UpgradeGate(_) => pb::CommandExitCode::BlockingJobRunning,
@@ -123,9 +122,10 @@ pub async fn execute(ops: &dyn NodeOps, host_network: bool, cmd: &pb::Command) -
                     let start = node.next_state != pb::NodeState::Stopped as i32;
                     match convert::state_from_api(node, host_network) {
                         Ok(state) if state.id == id => ops.create(state, start).await,
-                        Ok(_) => Err(NodeError::InvalidArgument(
-                            "create command: node ids differ".into(),
-                        )),
+                        Ok(state) => Err(NodeError::CreateIdMismatch {
+                            command: id,
+                            node: state.id,
+                        }),
                         Err(e) => Err(e),
                     }
                 }
@@ -298,7 +298,7 @@ mod tests {
         fn log(&self, what: &str, id: Uuid) -> NodeResult<()> {
             self.calls.lock().unwrap().push(format!("{what} {id}"));
             if self.missing {
-                return Err(NodeError::NotFound(format!("node `{id}` not found")));
+                return Err(NodeError::NodeNotFound(id.to_string()));
             }
             Ok(())
         }

@@ -5,6 +5,7 @@
 pub mod applied;
 pub mod convert;
 pub mod dispatch;
+pub mod error;
 pub mod figures;
 pub mod forward;
 pub mod ops;
@@ -15,7 +16,7 @@ use std::time::Duration;
 
 use babel_api::pb::api::v1 as api_pb;
 use babel_api::pb::blockvisor::v1 as pb;
-use tonic::Status;
+pub use error::CloudError;
 
 use bv_host::apilink::client::{self, ApiClient};
 use bv_host::apilink::creds::HostCredentials;
@@ -24,11 +25,10 @@ use bv_node::nodes::Registry;
 
 /// Connects the daemon to the API with `creds` and starts the command loop (replacing a
 /// running one).
-pub fn connect(registry: &Arc<Registry>, creds: &HostCredentials) -> Result<(), Status> {
+pub fn connect(registry: &Arc<Registry>, creds: &HostCredentials) -> Result<(), CloudError> {
     let svc = registry.services();
     let link = &svc.cloud;
-    let client =
-        Arc::new(ApiClient::new(creds).map_err(|e| Status::invalid_argument(e.to_string()))?);
+    let client = Arc::new(ApiClient::new(creds)?);
     link.set_client(client.clone());
     let opts = stream::LoopOptions {
         host_network: svc.config.network.host_network,
@@ -65,8 +65,8 @@ pub fn connect_if_registered(registry: &Arc<Registry>) -> eyre::Result<()> {
     let cfg = &registry.services().config;
     match HostCredentials::load(&cfg.root)? {
         Some(creds) => {
-            if let Err(s) = connect(registry, &creds) {
-                tracing::error!(api = %creds.api_url, "not connecting to the API: {}; register again with `bv host register --force`", s.message());
+            if let Err(e) = connect(registry, &creds) {
+                tracing::error!(api = %creds.api_url, "not connecting to the API: {e}; register again with `bv host register --force`");
             }
             Ok(())
         }
@@ -115,24 +115,21 @@ fn host_facts(registry: &Registry) -> api_pb::UpdateHostRequest {
 pub async fn register(
     registry: &Arc<Registry>,
     req: pb::RegisterHostRequest,
-) -> Result<pb::RegisterHostResponse, Status> {
+) -> Result<pb::RegisterHostResponse, CloudError> {
     let cfg = &registry.services().config;
     let api_url = if req.api_url.is_empty() {
-        cfg.api_url.clone().ok_or_else(|| {
-            Status::invalid_argument("no API url given (and api_url is not set in the config)")
-        })?
+        cfg.api_url.clone().ok_or(CloudError::NoApiUrl)?
     } else {
         req.api_url.clone()
     };
-    let existing =
-        HostCredentials::load(&cfg.root).map_err(|e| Status::failed_precondition(e.to_string()))?;
+    let existing = HostCredentials::load(&cfg.root).map_err(CloudError::Credentials)?;
     if let Some(c) = existing
         && !req.force
     {
-        return Err(Status::already_exists(format!(
-            "this host is already registered as {} with {} (use --force to replace)",
-            c.host_id, c.api_url
-        )));
+        return Err(CloudError::AlreadyRegistered {
+            host_id: c.host_id,
+            api_url: c.api_url,
+        });
     }
     let hostname = nix::unistd::gethostname()
         .map(|h| h.to_string_lossy().into_owned())
@@ -166,13 +163,7 @@ pub async fn register(
             .map(Into::into),
         insecure: req.insecure,
     };
-    let (host_id, token) =
-        client::register(&api_url, &tls, api_req)
-            .await
-            .map_err(|e| match e {
-                client::ClientError::Rpc(s) => s,
-                other => Status::invalid_argument(other.to_string()),
-            })?;
+    let (host_id, token) = client::register(&api_url, &tls, api_req).await?;
     let creds = HostCredentials {
         api_url: api_url.clone(),
         host_id: host_id.clone(),
@@ -180,9 +171,7 @@ pub async fn register(
         ca_file: tls.ca_file,
         insecure: tls.insecure,
     };
-    let file = creds
-        .save(&cfg.root)
-        .map_err(|e| Status::internal(e.to_string()))?;
+    let file = creds.save(&cfg.root).map_err(CloudError::SaveCredentials)?;
     connect(registry, &creds)?;
     Ok(pb::RegisterHostResponse {
         host_id,
@@ -198,7 +187,7 @@ pub async fn create_from_catalog(
     req: &pb::CatalogNodeRequest,
     properties: &std::collections::HashMap<String, String>,
     tags: Vec<String>,
-) -> Result<api_pb::Node, Status> {
+) -> Result<api_pb::Node, CloudError> {
     let client = link.require()?;
     let selector = api_pb::ImageSelector {
         version_key: Some(api_pb::ProtocolVersionKey {
@@ -217,9 +206,9 @@ pub async fn create_from_catalog(
         })
         .collect();
     values.sort_by(|a, b| a.key.cmp(&b.key));
-    client
+    Ok(client
         .create_node(selector, values, tags, req.name.clone())
-        .await
+        .await?)
 }
 
 /// The URI of the image a catalog create with this selector runs, so that the CLI can pull
@@ -227,7 +216,7 @@ pub async fn create_from_catalog(
 pub async fn catalog_image_uri(
     link: &Link,
     req: &pb::CatalogNodeRequest,
-) -> Result<String, Status> {
+) -> Result<String, CloudError> {
     let client = link.require()?;
     let key = api_pb::ProtocolVersionKey {
         protocol_key: req.protocol_key.clone(),
@@ -246,11 +235,9 @@ pub async fn upgrade_from_catalog(
     link: &Link,
     node: &bv_node::node::state::NodeState,
     req: &pb::CatalogNodeRequest,
-) -> Result<String, Status> {
+) -> Result<String, CloudError> {
     if node.dev_mode {
-        return Err(Status::failed_precondition(
-            "a dev node is upgraded from an image or babel.yaml (`--image URI` or `nib image upgrade`)",
-        ));
+        return Err(CloudError::DevNodeFromCatalog);
     }
     let client = link.require()?;
     let key = api_pb::ProtocolVersionKey {
@@ -269,10 +256,11 @@ pub async fn upgrade_from_catalog(
         .get_image(key, req.version.clone(), req.build)
         .await?;
     if image.image_id == node.image.id {
-        return Err(Status::failed_precondition(format!(
-            "node {} already runs image {}/{}",
-            node.id, image.semantic_version, image.build_version
-        )));
+        return Err(CloudError::AlreadyRuns {
+            node: node.id,
+            version: image.semantic_version,
+            build: image.build_version,
+        });
     }
     client
         .upgrade_node(&node.id.to_string(), Some(image.image_id.clone()))
@@ -281,9 +269,20 @@ pub async fn upgrade_from_catalog(
 }
 
 /// Sends this host's facts to the API now, as every start does (`bv host update`).
-pub async fn update_host_info(registry: &Registry) -> Result<(), Status> {
+pub async fn update_host_info(registry: &Registry) -> Result<(), CloudError> {
     let client = registry.services().cloud.require()?;
     let mut facts = host_facts(registry);
     facts.host_id = client.host_id.clone();
-    client.update_host(facts).await
+    Ok(client.update_host(facts).await?)
+}
+
+/// Protocols of the API's catalog whose name or key contains `search` (all when None), at
+/// most `limit`.
+pub async fn list_catalog(
+    link: &Link,
+    search: Option<String>,
+    limit: u64,
+) -> Result<Vec<pb::CatalogProtocol>, CloudError> {
+    let client = link.require()?;
+    Ok(client.list_catalog(search, limit).await?)
 }

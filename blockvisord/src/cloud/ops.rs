@@ -64,7 +64,7 @@ impl NodeOps for RegistryOps {
     async fn delete(&self, id: Uuid) -> NodeResult<()> {
         match self.entry(id) {
             Ok(entry) => self.0.delete(&entry).await,
-            Err(NodeError::NotFound(_)) => Ok(()),
+            Err(NodeError::NodeNotFound(_)) => Ok(()),
             Err(e) => Err(e),
         }
     }

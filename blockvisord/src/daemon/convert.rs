@@ -39,14 +39,17 @@ fn action_pb(a: &str) -> i32 {
     .into()
 }
 
+/// The most firewall rules a node may have.
+const MAX_FIREWALL_RULES: usize = 128;
+
 pub fn firewall_from_pb(fw: Option<pb::FirewallConfig>) -> NodeResultFw {
     let Some(fw) = fw else {
         return Ok(Firewall::default());
     };
-    if fw.rules.len() > 128 {
-        return Err(NodeError::InvalidArgument(
-            "firewall: at most 128 rules".into(),
-        ));
+    if fw.rules.len() > MAX_FIREWALL_RULES {
+        return Err(NodeError::TooManyFirewallRules {
+            max: MAX_FIREWALL_RULES,
+        });
     }
     let rules = fw
         .rules
@@ -163,8 +166,11 @@ pub fn state_from_spec(
     let id = if spec.id.is_empty() {
         Uuid::new_v4()
     } else {
-        Uuid::parse_str(&spec.id)
-            .map_err(|e| NodeError::InvalidArgument(format!("spec.id `{}`: {e}", spec.id)))?
+        Uuid::parse_str(&spec.id).map_err(|source| NodeError::BadId {
+            field: "spec.id",
+            value: spec.id.clone(),
+            source,
+        })?
     };
     let mut properties: std::collections::BTreeMap<String, String> =
         spec.properties.into_iter().collect();

@@ -10,6 +10,8 @@ use futures::Stream;
 use tokio::io::{AsyncBufReadExt, AsyncSeekExt, BufReader};
 use tonic::Status;
 
+use super::error::ApiError;
+
 /// Log lines as the local API streams them.
 pub type LogStream = Pin<Box<dyn Stream<Item = Result<pb::LogLine, Status>> + Send>>;
 
@@ -70,7 +72,7 @@ pub async fn tail(
                     }
                 }
                 Err(e) => {
-                    let _ = tx.send(Err(Status::internal(e.to_string()))).await;
+                    let _ = tx.send(Err(ApiError::LogRead(e).into())).await;
                     return;
                 }
             }

@@ -121,9 +121,8 @@ impl Blockvisor for Service {
         &self,
         req: Request<pb::RegisterHostRequest>,
     ) -> Result<Response<pb::RegisterHostResponse>, Status> {
-        crate::cloud::register(&self.registry, req.into_inner())
-            .await
-            .map(Response::new)
+        let registered = crate::cloud::register(&self.registry, req.into_inner()).await?;
+        Ok(Response::new(registered))
     }
 
     async fn update_host_info(
@@ -139,9 +138,9 @@ impl Blockvisor for Service {
         req: Request<pb::ListProtocolsRequest>,
     ) -> Result<Response<pb::ListProtocolsResponse>, Status> {
         let req = req.into_inner();
-        let client = self.registry.services().cloud.require()?;
         let limit = if req.number == 0 { 50 } else { req.number };
-        let protocols = client.list_catalog(req.name, limit).await?;
+        let protocols =
+            crate::cloud::list_catalog(&self.registry.services().cloud, req.name, limit).await?;
         Ok(Response::new(pb::ListProtocolsResponse { protocols }))
     }
 
@@ -314,7 +313,7 @@ impl Blockvisor for Service {
         let mut node = entry.lock().await;
         if let Some(policy) = &req.upgrade_policy {
             crate::autoupgrade::runner::set_policy(&node.paths.dir, policy)
-                .map_err(ApiError::UpgradePolicy)?;
+                .map_err(ApiError::from)?;
         }
         node.update(update).await.map_err(to_status)?;
         Ok(Response::new(self.describe(&node).await))
@@ -374,9 +373,7 @@ impl Blockvisor for Service {
             _ => self.registry.observed().get(&entry.id),
         };
         let Some(obs) = obs else {
-            return Err(Status::unavailable(
-                "no metrics of this node yet; the plugin has not answered",
-            ));
+            return Err(ApiError::NoMetrics.into());
         };
         let mut metrics = obs.metrics.unwrap_or_default();
         metrics.resources = Some(obs.resources);

@@ -29,6 +29,16 @@ pub enum ClientError {
     Url { url: String, message: String },
     #[error("host token is not a valid header value")]
     Token,
+    #[error("connecting to {url}: {source}")]
+    Connect {
+        url: String,
+        source: tonic::transport::Error,
+    },
+    #[error("RegisterHost answered without host id or token")]
+    IncompleteRegistration,
+    /// A create answered with `count` nodes instead of one.
+    #[error("API created not exactly one node")]
+    NotOneNode { count: usize },
     #[error("API: {0}")]
     Rpc(#[from] Status),
 }
@@ -50,18 +60,21 @@ pub async fn register(
     tls: &ApiTls,
     req: pb::RegisterHostRequest,
 ) -> Result<(String, String), ClientError> {
-    let channel = endpoint(api_url, tls)?.connect().await.map_err(|e| {
-        ClientError::Rpc(Status::unavailable(format!("connecting to {api_url}: {e}")))
-    })?;
+    let channel =
+        endpoint(api_url, tls)?
+            .connect()
+            .await
+            .map_err(|source| ClientError::Connect {
+                url: api_url.into(),
+                source,
+            })?;
     let resp = HostServiceClient::new(channel)
         .register_host(req)
         .await?
         .into_inner();
     let host_id = resp.host.map(|h| h.host_id).unwrap_or_default();
     if host_id.is_empty() || resp.token.is_empty() {
-        return Err(ClientError::Rpc(Status::internal(
-            "RegisterHost answered without host id or token",
-        )));
+        return Err(ClientError::IncompleteRegistration);
     }
     Ok((host_id, resp.token))
 }
@@ -138,7 +151,7 @@ impl ApiClient {
         new_values: Vec<pb::NodePropertyValue>,
         tags: Vec<String>,
         node_name: Option<String>,
-    ) -> Result<pb::Node, Status> {
+    ) -> Result<pb::Node, ClientError> {
         let req = pb::CreateNodeRequest {
             image: Some(pb::create_node_request::Image::Selector(selector)),
             new_values,
@@ -153,10 +166,10 @@ impl ApiClient {
             .await?
             .into_inner()
             .nodes;
-        match (nodes.pop(), nodes.is_empty()) {
-            (Some(node), true) => Ok(node),
-            _ => Err(Status::internal("API created not exactly one node")),
+        if nodes.len() != 1 {
+            return Err(ClientError::NotOneNode { count: nodes.len() });
         }
+        nodes.pop().ok_or(ClientError::NotOneNode { count: 0 })
     }
 
     /// Updates this host's record (version, OS, resources).

@@ -4,9 +4,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use babel_api::pb::api::v1 as api_pb;
-use tonic::Status;
 
 use super::client::ApiClient;
+
+/// A call needs the control-plane API but this host has no registration.
+#[derive(Debug, thiserror::Error)]
+#[error("this host is not registered with a control-plane API (run `bv host register`)")]
+pub struct NotRegistered;
 
 /// The API connection shared by the daemon: empty until the host is registered.
 #[derive(Debug, Default)]
@@ -21,13 +25,9 @@ impl Link {
         self.client.read().ok().and_then(|c| c.clone())
     }
 
-    /// The client, or Unavailable naming what is missing.
-    pub fn require(&self) -> Result<Arc<ApiClient>, Status> {
-        self.client().ok_or_else(|| {
-            Status::unavailable(
-                "this host is not registered with a control-plane API (run `bv host register`)",
-            )
-        })
+    /// The client, or why there is none.
+    pub fn require(&self) -> Result<Arc<ApiClient>, NotRegistered> {
+        self.client().ok_or(NotRegistered)
     }
 
     pub fn is_connected(&self) -> bool {
@@ -102,8 +102,7 @@ mod tests {
     fn unregistered_link_says_how_to_register() {
         let link = Link::default();
         let e = link.require().unwrap_err();
-        assert_eq!(e.code(), tonic::Code::Unavailable);
-        assert!(e.message().contains("bv host register"));
+        assert!(e.to_string().contains("bv host register"), "{e}");
         assert!(!link.is_connected());
     }
 }

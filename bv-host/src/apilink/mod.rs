@@ -9,4 +9,4 @@ pub mod creds;
 pub mod link;
 
 pub use client::ApiClient;
-pub use link::{Link, archive_ref};
+pub use link::{Link, NotRegistered, archive_ref};

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{ContainerRuntime, ContainerState, ExecOutput, RuntimeError, RuntimeResult};
+use super::{ContainerRuntime, ContainerState, ExecOutput, RuntimeError, RuntimeResult, SpecError};
 
 #[derive(Debug, Default)]
 pub struct FakeRuntime {
@@ -92,7 +92,7 @@ impl ContainerRuntime for FakeRuntime {
             });
         }
         if !bundle.join("config.json").is_file() {
-            return Err(RuntimeError::Spec("no config.json".into()));
+            return Err(RuntimeError::Spec(SpecError::Missing));
         }
         let pid = self.create(id, bundle, console).await?;
         self.start(id).await?;

@@ -25,7 +25,22 @@ pub enum RuntimeError {
         source: std::io::Error,
     },
     #[error("writing config.json: {0}")]
-    Spec(String),
+    Spec(#[from] SpecError),
+}
+
+/// Why a container's `config.json` could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    #[error(transparent)]
+    Build(#[from] oci_spec::OciSpecError),
+    /// A resource limit does not fit the spec's integer type.
+    #[error(transparent)]
+    TooLarge(#[from] std::num::TryFromIntError),
+    #[error(transparent)]
+    Encode(#[from] serde_json::Error),
+    /// The bundle has no `config.json` to run.
+    #[error("no config.json")]
+    Missing,
 }
 
 pub type RuntimeResult<T> = Result<T, RuntimeError>;

@@ -9,7 +9,7 @@ use oci_spec::runtime::{
     PosixRlimitType, ProcessBuilder, RootBuilder, Spec, get_default_mounts, get_default_namespaces,
 };
 
-use super::{RuntimeError, RuntimeResult};
+use super::{RuntimeError, RuntimeResult, SpecError};
 
 /// A bind mount from the host into the container.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,8 +88,8 @@ fn nofile_limit() -> u64 {
     }
 }
 
-fn err(e: impl std::fmt::Display) -> RuntimeError {
-    RuntimeError::Spec(e.to_string())
+fn err(e: impl Into<SpecError>) -> RuntimeError {
+    RuntimeError::Spec(e.into())
 }
 
 pub fn build(config: &ContainerConfig) -> RuntimeResult<Spec> {

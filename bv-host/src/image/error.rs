@@ -40,8 +40,15 @@ pub enum ImageError {
     InUse { digest: String, mount: PathBuf },
     #[error("image {digest} is not in the store")]
     UnknownDigest { digest: String },
+    /// A blocking task of the store panicked or was cancelled.
     #[error("image task failed: {0}")]
-    Task(String),
+    Task(#[from] tokio::task::JoinError),
+    /// A pull from a remote source was planned without its spool directory.
+    #[error("image task failed: internal: no spool directory")]
+    NoSpool,
+    /// A registry pull was planned without the image config it resolved.
+    #[error("image task failed: internal: registry config not fetched")]
+    NoRegistryConfig,
 }
 
 impl ImageError {

@@ -89,7 +89,5 @@ pub(crate) async fn run_blocking<T: Send + 'static>(
     while let Some(ev) = rx.recv().await {
         ev.deliver(sink);
     }
-    handle
-        .await
-        .map_err(|e| crate::image::ImageError::Task(e.to_string()))
+    handle.await.map_err(crate::image::ImageError::Task)
 }

@@ -378,7 +378,7 @@ impl ImageStore {
                 let (d, t, u) = (dir.clone(), tag.clone(), uri.to_string());
                 tokio::task::spawn_blocking(move || oci_layout::resolve(&d, t.as_deref(), &u))
                     .await
-                    .map_err(|e| ImageError::Task(e.to_string()))?
+                    .map_err(ImageError::Task)?
             }
         }
     }
@@ -413,17 +413,14 @@ impl ImageStore {
     ) -> Result<Image, ImageError> {
         let layout = &self.inner.layout;
         let digest = resolved.digest;
-        let spool_dir =
-            || spool.ok_or_else(|| ImageError::Task("internal: no spool directory".into()));
+        let spool_dir = || spool.ok_or(ImageError::NoSpool);
         let fetched: Fetched = match resolved.plan {
             Plan::Docker { reference, size } => {
                 let docker = self.docker(uri).await?;
                 docker_daemon::fetch(docker, &reference, size, uri, spool_dir()?, progress).await?
             }
             Plan::Registry { reference, layers } => {
-                let config = resolved.config.ok_or_else(|| {
-                    ImageError::Task("internal: registry config not fetched".into())
-                })?;
+                let config = resolved.config.ok_or(ImageError::NoRegistryConfig)?;
                 registry::fetch(
                     self.registry(),
                     &reference,

@@ -88,7 +88,7 @@ impl NodeEngine {
     fn api(&self) -> EngineResult<Arc<bv_host::apilink::ApiClient>> {
         self.cloud
             .require()
-            .map_err(|s| EngineError::Failed(s.message().to_string()))
+            .map_err(|e| EngineError::Failed(e.to_string()))
     }
 }
 

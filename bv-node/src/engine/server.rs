@@ -14,7 +14,7 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use bv_host::apilink::ApiClient;
-use bv_host::apilink::Link;
+use bv_host::apilink::{Link, NotRegistered};
 
 /// Which archive a node's data lives in (from its image config).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -34,8 +34,8 @@ struct EngineService {
 #[derive(Debug, thiserror::Error)]
 enum CallError {
     /// The host is not registered with an API (the link says how to register).
-    #[error("{}", .0.message())]
-    Unlinked(Status),
+    #[error(transparent)]
+    Unlinked(#[from] NotRegistered),
     #[error("node {0} has no protocol data archive (its image has no archive for its properties)")]
     NoArchive(Uuid),
     #[error("manifest is missing")]
@@ -52,7 +52,7 @@ impl From<CallError> for Status {
         use tonic::Code;
         let msg = e.to_string();
         match e {
-            CallError::Unlinked(s) => s,
+            CallError::Unlinked(_) => Status::unavailable(msg),
             CallError::NoArchive(_) => Status::not_found(msg),
             CallError::MissingManifest => Status::invalid_argument(msg),
             CallError::Api(s) => match s.code() {
@@ -69,7 +69,7 @@ impl From<CallError> for Status {
 
 impl EngineService {
     fn target(&self) -> Result<(Arc<ApiClient>, api_pb::ArchiveRef), CallError> {
-        let client = self.link.require().map_err(CallError::Unlinked)?;
+        let client = self.link.require()?;
         let archive =
             bv_host::apilink::archive_ref(&self.archive.archive_id, &self.archive.store_key)
                 .ok_or(CallError::NoArchive(self.node_id))?;
@@ -170,6 +170,26 @@ mod tests {
 
     fn relay(s: Status) -> Status {
         CallError::Api(s).into()
+    }
+
+    #[test]
+    fn every_call_error_has_its_code() {
+        use tonic::Code;
+        let table = [
+            (CallError::Unlinked(NotRegistered), Code::Unavailable),
+            (CallError::NoArchive(Uuid::nil()), Code::NotFound),
+            (CallError::MissingManifest, Code::InvalidArgument),
+            (
+                CallError::Api(Status::permission_denied("x")),
+                Code::PermissionDenied,
+            ),
+        ];
+        for (error, code) in table {
+            let message = error.to_string();
+            let status = Status::from(error);
+            assert_eq!(status.code(), code, "{message}");
+            assert_eq!(status.message(), message);
+        }
     }
 
     #[test]

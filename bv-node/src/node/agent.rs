@@ -19,14 +19,9 @@ pub enum AgentError {
         secs: u64,
         last: String,
     },
-    #[error("babel: {0}")]
-    Rpc(String),
-}
-
-impl From<tonic::Status> for AgentError {
-    fn from(s: tonic::Status) -> Self {
-        Self::Rpc(format!("{}: {}", s.code(), s.message()))
-    }
+    /// Babel answered a call with this status.
+    #[error("babel: {}: {}", .0.code(), .0.message())]
+    Rpc(#[from] tonic::Status),
 }
 
 #[async_trait]

@@ -43,10 +43,7 @@ impl Node {
         let node = Node::new(svc.clone(), state);
         let dir = node.paths.dir.clone();
         if dir.exists() {
-            return Err(NodeError::FailedPrecondition(format!(
-                "node dir {} already exists",
-                dir.display()
-            )));
+            return Err(NodeError::DirExists(dir));
         }
         // Before the first side effect: a crash from here on is rolled back at start.
         let journal = Journal::new(&svc.config.root);

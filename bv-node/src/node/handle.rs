@@ -11,7 +11,7 @@ use super::env;
 use super::error::{NodeResult, io_err};
 use super::paths::NodePaths;
 use super::services::Services;
-use super::state::NodeState;
+use super::state::{NodeState, Unreadable};
 use super::upgrade_wait::UpgradeWaitCell;
 
 /// File in the node dir holding why the node's last start failed.
@@ -72,7 +72,7 @@ pub struct Node {
     pub last_error: Option<String>,
     /// Why the node's state cannot be read; its `state` is then a salvaged stand-in that is
     /// never written back.
-    pub broken: Option<String>,
+    pub broken: Option<Arc<Unreadable>>,
 }
 
 impl std::fmt::Debug for Node {

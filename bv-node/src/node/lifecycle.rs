@@ -216,9 +216,7 @@ impl Node {
                     }
                 }
                 None if !force => {
-                    return Err(NodeError::FailedPrecondition(
-                        "babel is not reachable; use --force to stop anyway".into(),
-                    ));
+                    return Err(NodeError::BabelUnreachable);
                 }
                 None => {}
             }

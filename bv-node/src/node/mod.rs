@@ -35,7 +35,7 @@ mod upgrade_gate_tests;
 
 pub use backoff::Recovery;
 pub(crate) use error::io_err;
-pub use error::{ErrorKind, NodeError, NodeResult};
+pub use error::{ErrorKind, NodeError, NodeResult, PropertyError, Refused};
 pub use handle::{Node, PluginCancel, PluginCell, SharedPlugin};
 pub use paths::NodePaths;
 pub use services::Services;

@@ -16,9 +16,7 @@ use crate::engine::NodeEngine;
 
 fn plugin_err(e: PluginError) -> NodeError {
     match e {
-        PluginError::MethodNotFound(m) => {
-            NodeError::NotFound(format!("protocol method not found: {m}"))
-        }
+        PluginError::MethodNotFound(m) => NodeError::MethodNotFound(m),
         other => NodeError::Plugin(other),
     }
 }

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::NodeError;
+pub use super::error::PropertyError;
 pub use super::state::PropertyRule;
 
 /// Refuses `changes` that name an undefined property, take a value the property does not
@@ -15,32 +15,31 @@ pub fn check(
     current: &BTreeMap<String, String>,
     changes: &BTreeMap<String, String>,
     running: bool,
-) -> Result<(), NodeError> {
+) -> Result<(), PropertyError> {
     if rules.is_empty() {
         return Ok(());
     }
     for (key, value) in changes {
         let Some(rule) = rules.iter().find(|r| &r.key == key) else {
-            let defined: Vec<&str> = rules.iter().map(|r| r.key.as_str()).collect();
-            let hint = bv_base::suggest::did_you_mean(key, defined.iter().copied())
-                .map(|s| format!(" (did you mean `{s}`?)"))
-                .unwrap_or_default();
-            return Err(NodeError::InvalidArgument(format!(
-                "property `{key}` is not defined by the image{hint}; defined: {}",
-                defined.join(", ")
-            )));
+            let defined: Vec<String> = rules.iter().map(|r| r.key.clone()).collect();
+            let suggestion =
+                bv_base::suggest::did_you_mean(key, defined.iter().map(String::as_str))
+                    .map(Into::into);
+            return Err(PropertyError::Undefined {
+                key: key.clone(),
+                suggestion,
+                defined,
+            });
         };
         if !rule.allowed_values.is_empty() && !rule.allowed_values.contains(value) {
-            return Err(NodeError::InvalidArgument(format!(
-                "property `{key}`: `{value}` is not allowed; allowed: {}",
-                rule.allowed_values.join(", ")
-            )));
+            return Err(PropertyError::NotAllowed {
+                key: key.clone(),
+                value: value.clone(),
+                allowed: rule.allowed_values.clone(),
+            });
         }
         if running && !rule.dynamic_value && current.get(key) != Some(value) {
-            return Err(NodeError::FailedPrecondition(format!(
-                "property `{key}` cannot change while the node runs (dynamic_value: false); \
-                 stop the node first"
-            )));
+            return Err(PropertyError::NotDynamic { key: key.clone() });
         }
     }
     Ok(())
@@ -97,7 +96,7 @@ mod tests {
     fn non_dynamic_properties_change_only_on_a_stopped_node() {
         let now = map(&[("sync-mode", "full")]);
         let err = check(&rules(), &now, &map(&[("sync-mode", "archive")]), true).unwrap_err();
-        assert!(matches!(err, NodeError::FailedPrecondition(_)), "{err}");
+        assert!(matches!(err, PropertyError::NotDynamic { .. }), "{err}");
         // The same value again is not a change.
         assert!(check(&rules(), &now, &map(&[("sync-mode", "full")]), true).is_ok());
     }

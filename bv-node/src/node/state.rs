@@ -163,6 +163,14 @@ pub const STATE_FILE: &str = "state.json";
 /// back to.
 pub const PREV_STATE_FILE: &str = "state.json.prev";
 
+/// Why neither copy of a node's state can be read.
+#[derive(Debug, thiserror::Error)]
+#[error("{current}; previous copy: {previous}")]
+pub struct Unreadable {
+    pub current: StateError,
+    pub previous: StateError,
+}
+
 /// What loading a node dir's state gave.
 #[derive(Debug)]
 pub enum Loaded {
@@ -176,7 +184,7 @@ pub enum Loaded {
     /// when the text still holds them) and why.
     Broken {
         salvaged: NodeState,
-        error: String,
+        error: Unreadable,
     },
 }
 
@@ -210,7 +218,10 @@ impl NodeState {
         }
         Loaded::Broken {
             salvaged,
-            error: format!("{error}; previous copy: {prev_error}"),
+            error: Unreadable {
+                current: error,
+                previous: prev_error,
+            },
         }
     }
 

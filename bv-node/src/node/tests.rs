@@ -98,7 +98,7 @@ async fn create_start_stop_delete() {
     assert_eq!(node.run_method("height", "").await.unwrap(), "7");
     assert!(matches!(
         node.run_method("nope", "").await,
-        Err(NodeError::NotFound(_))
+        Err(NodeError::MethodNotFound(_))
     ));
 
     node.stop(false).await.unwrap();

@@ -16,7 +16,7 @@ use tracing::info;
 
 use super::agent::babel_client;
 use super::state::Status;
-use super::{Node, NodeError, NodeResult};
+use super::{Node, NodeError, NodeResult, Refused};
 use bv_host::net::firewall::Firewall;
 
 /// What an update changes; `None`/empty fields are left as they are.
@@ -52,9 +52,7 @@ impl Node {
 
     pub async fn update(&mut self, update: NodeUpdate) -> NodeResult<()> {
         if self.status().await == Status::Failed {
-            return Err(NodeError::FailedPrecondition(
-                "can't update a Failed node; start or stop it first".into(),
-            ));
+            return Err(NodeError::NodeFailed(Refused::Update));
         }
         if let Some(fw) = &update.firewall {
             bv_host::net::firewall::validate(fw)?;
@@ -73,10 +71,7 @@ impl Node {
         if props_changed && running && self.agent.is_some() {
             let blocking = self.blocking_jobs().await;
             if !blocking.is_empty() {
-                return Err(NodeError::FailedPrecondition(format!(
-                    "upgrade-blocking job(s) running: {}; retry when they finish",
-                    blocking.join(", ")
-                )));
+                return Err(NodeError::BlockingJobs(blocking));
             }
         }
 

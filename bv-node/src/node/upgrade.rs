@@ -5,7 +5,7 @@ use tracing::{info, warn};
 
 use super::state::{ImageKey, NodeImage, Status, UpgradeState, VmConfig};
 use super::upgrade_gate::UpgradeGate;
-use super::{Node, NodeError, NodeResult, create::check_min_babel_version};
+use super::{Node, NodeError, NodeResult, Refused, create::check_min_babel_version};
 use crate::journal::{Journal, Op};
 use bv_base::fault;
 
@@ -32,9 +32,7 @@ impl Node {
         gate: &UpgradeGate,
     ) -> NodeResult<()> {
         if self.state.expected_status == Status::Failed {
-            return Err(NodeError::FailedPrecondition(
-                "can't upgrade a Failed node; start or stop it first".into(),
-            ));
+            return Err(NodeError::NodeFailed(Refused::Upgrade));
         }
         if target.image == self.state.image && target.vm_config == self.state.vm_config {
             return Ok(());
@@ -132,7 +130,7 @@ impl Node {
                                 timeout_secs,
                                 reason,
                             },
-                            _ => NodeError::UpgradeRolledBack(reason),
+                            error => NodeError::UpgradeRolledBack(Box::new(error)),
                         })
                     }
                     Err(rollback) => {
@@ -142,8 +140,8 @@ impl Node {
                         self.state.expected_status = Status::Failed;
                         let _ = self.save();
                         Err(NodeError::UpgradeFailed {
-                            error: error.to_string(),
-                            rollback: rollback.to_string(),
+                            error: Box::new(error),
+                            rollback: Box::new(rollback),
                         })
                     }
                 }

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use babel_plugin::PluginError;
+use babel_plugin::lint::Finding;
 
 /// Why an upgrade did not go ahead; the node is left as it was.
 #[derive(Debug, thiserror::Error)]
@@ -26,8 +27,13 @@ pub enum GateError {
 pub enum PrepareError {
     #[error("the new image's plugin does not load: {0}")]
     PluginLoad(PluginError),
-    #[error("the new image's plugin fails its lint: {0}")]
-    PluginLint(String),
+    #[error("the new image's plugin fails its lint: {}", join_findings(.0))]
+    PluginLint(Vec<Finding>),
     #[error("staging dir {} is still mounted", .0.display())]
     StageBusy(PathBuf),
+}
+
+fn join_findings(findings: &[Finding]) -> String {
+    let texts: Vec<String> = findings.iter().map(ToString::to_string).collect();
+    texts.join("; ")
 }

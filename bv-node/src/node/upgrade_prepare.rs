@@ -73,13 +73,13 @@ impl Node {
         // The lint's dry run always calls `init`; the host runs none for a plugin without
         // `init` or `plugin_config`, so that plugin's missing-config finding does not apply.
         let missing_config = PluginError::MissingConfig.to_string();
-        let errors: Vec<String> = report
+        let errors: Vec<_> = report
             .errors()
             .filter(|e| runs_init || e.message != missing_config)
-            .map(ToString::to_string)
+            .cloned()
             .collect();
         if !errors.is_empty() {
-            return Err(PrepareError::PluginLint(errors.join("; ")).into());
+            return Err(PrepareError::PluginLint(errors).into());
         }
         Ok(())
     }

@@ -154,7 +154,7 @@ impl Registry {
                 Loaded::Broken { salvaged, error } => {
                     error!(node = %id, name = %salvaged.name, "node is Broken: {error}");
                     let mut node = Node::new(svc.clone(), salvaged);
-                    node.broken = Some(error);
+                    node.broken = Some(Arc::new(error));
                     node
                 }
             };
@@ -253,7 +253,7 @@ impl Registry {
         map.values()
             .find(|e| e.cached().name == id_or_name)
             .cloned()
-            .ok_or_else(|| NodeError::NotFound(format!("node `{id_or_name}` not found")))
+            .ok_or_else(|| NodeError::NodeNotFound(id_or_name.into()))
     }
 
     /// Creates a node: assigns id, name and IP when missing and checks they are unique.
@@ -279,10 +279,7 @@ impl Registry {
         if state.name.is_empty() {
             state.name = unique_name(&existing);
         } else if existing.iter().any(|s| s.name == state.name) {
-            return Err(NodeError::FailedPrecondition(format!(
-                "a node named `{}` already exists",
-                state.name
-            )));
+            return Err(NodeError::NameTaken(state.name));
         }
         let net = &self.svc.config.network;
         if state.host_network {
@@ -292,17 +289,13 @@ impl Registry {
             }
         } else {
             if state.ip.is_empty() {
-                let ip = bv_host::net::allocate_ip(net.first_ip, net.last_ip, &used).ok_or_else(
-                    || NodeError::FailedPrecondition("no free node IP left; give --ip".into()),
-                )?;
+                let ip = bv_host::net::allocate_ip(net.first_ip, net.last_ip, &used)
+                    .ok_or(NodeError::NoFreeIp)?;
                 state.ip = ip.to_string();
             } else if state.ip.parse::<Ipv4Addr>().is_err() {
                 return Err(NodeError::NotIpv4(state.ip.clone()));
             } else if existing.iter().any(|s| !s.host_network && s.ip == state.ip) {
-                return Err(NodeError::FailedPrecondition(format!(
-                    "ip {} is already used by another node",
-                    state.ip
-                )));
+                return Err(NodeError::IpTaken(state.ip));
             }
             if state.gateway.is_empty() {
                 state.gateway = net.gateway.to_string();

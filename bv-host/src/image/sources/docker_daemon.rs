@@ -102,7 +102,7 @@ pub(crate) async fn fetch(
     let (p, r, u) = (path.clone(), reference.to_string(), uri.to_string());
     tokio::task::spawn_blocking(move || read_save_tar(&p, &r, &u))
         .await
-        .map_err(|e| ImageError::Task(e.to_string()))?
+        .map_err(ImageError::Task)?
         .map(|(config, layers)| Fetched { config, layers })
 }
 
