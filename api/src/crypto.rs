@@ -17,6 +17,8 @@ pub enum CryptoError {
     KeyFile { path: String, reason: String },
     #[error("secret cannot be decrypted (wrong master key or corrupt data)")]
     Decrypt,
+    #[error("hashing a password: {0}")]
+    PasswordHash(argon2::password_hash::Error),
 }
 
 /// Keys derived from the master key.
@@ -128,15 +130,15 @@ pub fn token_hash(token: &str) -> String {
     blake3::hash(token.as_bytes()).to_hex().to_string()
 }
 
-pub fn hash_password(password: &str) -> Result<String, String> {
+pub fn hash_password(password: &str) -> Result<String, CryptoError> {
     use argon2::password_hash::{PasswordHasher, SaltString};
     let mut salt = [0u8; 16];
     rand::rng().fill_bytes(&mut salt);
-    let salt = SaltString::encode_b64(&salt).map_err(|e| e.to_string())?;
+    let salt = SaltString::encode_b64(&salt).map_err(CryptoError::PasswordHash)?;
     argon2::Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| e.to_string())
+        .map_err(CryptoError::PasswordHash)
 }
 
 pub fn verify_password(password: &str, hash: &str) -> bool {

@@ -45,7 +45,9 @@ pub enum ServerError {
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
     #[error("bootstrap: {0}")]
-    Bootstrap(String),
+    Bootstrap(#[source] crate::crypto::CryptoError),
+    #[error("server task failed: {0}")]
+    Task(#[source] tokio::task::JoinError),
 }
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServerError {
@@ -85,7 +87,7 @@ impl Running {
         let janitor = self.janitor.take();
         let result = match (&mut self.handle).await {
             Ok(result) => result,
-            Err(e) => Err(ServerError::Bootstrap(format!("server task failed: {e}"))),
+            Err(e) => Err(ServerError::Task(e)),
         };
         drop(console);
         if janitor.is_some() {
