@@ -61,7 +61,7 @@ mod tests {
             (
                 AuthError::Db(DbError::Corrupt {
                     what: "token",
-                    reason: "x".into(),
+                    source: "x".into(),
                 }),
                 Code::Internal,
             ),

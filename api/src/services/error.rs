@@ -342,7 +342,7 @@ mod tests {
             (
                 E::Db(DbError::Corrupt {
                     what: "node",
-                    reason: s("x"),
+                    source: "x".into(),
                 }),
                 Code::Internal,
             ),
