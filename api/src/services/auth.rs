@@ -162,7 +162,7 @@ impl ApiKeyService for Auth {
             let user_id = p
                 .user_id()
                 .filter(|_| p.kind == PrincipalKind::User)
-                .ok_or_else(|| ApiError::from(Denied::NotUserSession))?
+                .ok_or(ApiError::Denied(Denied::NotUserSession))?
                 .to_string();
             let req = req.into_inner();
             if req.scopes.is_empty() {
@@ -204,9 +204,7 @@ impl ApiKeyService for Auth {
     ) -> Result<Response<pb::ListApiKeysResponse>, Status> {
         grpc(async move {
             let p = principal(&req)?;
-            let user_id = p
-                .user_id()
-                .ok_or_else(|| ApiError::from(Denied::HostApiKeys))?;
+            let user_id = p.user_id().ok_or(ApiError::Denied(Denied::HostApiKeys))?;
             let keys = db::tokens::list_api_keys(&self.0.db, user_id).await?;
             Ok(pb::ListApiKeysResponse {
                 keys: keys.iter().map(key_proto).collect(),
@@ -221,9 +219,7 @@ impl ApiKeyService for Auth {
     ) -> Result<Response<pb::DeleteApiKeyResponse>, Status> {
         grpc(async move {
             let p = principal(&req)?;
-            let user_id = p
-                .user_id()
-                .ok_or_else(|| ApiError::from(Denied::HostApiKeys))?;
+            let user_id = p.user_id().ok_or(ApiError::Denied(Denied::HostApiKeys))?;
             if !db::tokens::delete_api_key(&self.0.db, &req.get_ref().api_key_id, user_id).await? {
                 return Err(super::not_found("API key", &req.get_ref().api_key_id));
             }

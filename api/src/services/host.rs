@@ -109,7 +109,7 @@ impl HostService for Hosts {
             let provision =
                 db::tokens::consume_provision(&self.0.db, &token_hash(&req.provision_token))
                     .await?
-                    .ok_or_else(|| ApiError::BadProvisionToken)?;
+                    .ok_or(ApiError::BadProvisionToken)?;
             let row = HostRow::from_registration(&req, provision.org_id.clone());
             db::hosts::insert(&self.0.db, &row).await?;
             let token = new_token("bvh_");

@@ -166,7 +166,7 @@ impl NodeService for Nodes {
                 (None, Some(id)) => db::hosts::by_id(&self.0.db, id).await?,
                 (None, None) => db::hosts::least_loaded(&self.0.db, req.org_id.as_deref()).await?,
             }
-            .ok_or_else(|| ApiError::NoHost)?;
+            .ok_or(ApiError::NoHost)?;
             let count = req.node_count.unwrap_or(1);
             if count == 0 || count > MAX_NODES_PER_CALL {
                 return Err(ApiError::NodeCount {
