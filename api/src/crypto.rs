@@ -13,10 +13,24 @@ use rand::RngCore;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CryptoError {
-    #[error("master key file {path}: {reason}")]
-    KeyFile { path: String, reason: String },
+    #[error("master key file {path}: {source}")]
+    KeyFile {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("master key file {path}: not hex: {source}")]
+    KeyNotHex {
+        path: String,
+        #[source]
+        source: hex::FromHexError,
+    },
+    #[error("master key file {path}: must hold 32 bytes (64 hex characters)")]
+    KeyLength { path: String },
     #[error("secret cannot be decrypted (wrong master key or corrupt data)")]
     Decrypt,
+    #[error("hashing a password: {0}")]
+    PasswordHash(argon2::password_hash::Error),
 }
 
 /// Keys derived from the master key.
@@ -43,20 +57,24 @@ impl Keys {
     /// Reads the master key (64 hex characters) from `path`, creating it (mode 0600) when
     /// missing.
     pub fn load_or_create(path: &Path) -> Result<Self, CryptoError> {
-        let err = |reason: String| CryptoError::KeyFile {
-            path: path.display().to_string(),
-            reason,
+        let shown = || path.display().to_string();
+        let io = |source| CryptoError::KeyFile {
+            path: shown(),
+            source,
         };
         if !path.exists() {
             let mut master = [0u8; 32];
             rand::rng().fill_bytes(&mut master);
-            write_private(path, hex::encode(master).as_bytes()).map_err(|e| err(e.to_string()))?;
+            write_private(path, hex::encode(master).as_bytes()).map_err(io)?;
         }
-        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-        let bytes = hex::decode(text.trim()).map_err(|e| err(format!("not hex: {e}")))?;
+        let text = std::fs::read_to_string(path).map_err(io)?;
+        let bytes = hex::decode(text.trim()).map_err(|source| CryptoError::KeyNotHex {
+            path: shown(),
+            source,
+        })?;
         let master: [u8; 32] = bytes
             .try_into()
-            .map_err(|_| err("must hold 32 bytes (64 hex characters)".to_string()))?;
+            .map_err(|_| CryptoError::KeyLength { path: shown() })?;
         Ok(Self::from_master(&master))
     }
 
@@ -128,15 +146,15 @@ pub fn token_hash(token: &str) -> String {
     blake3::hash(token.as_bytes()).to_hex().to_string()
 }
 
-pub fn hash_password(password: &str) -> Result<String, String> {
+pub fn hash_password(password: &str) -> Result<String, CryptoError> {
     use argon2::password_hash::{PasswordHasher, SaltString};
     let mut salt = [0u8; 16];
     rand::rng().fill_bytes(&mut salt);
-    let salt = SaltString::encode_b64(&salt).map_err(|e| e.to_string())?;
+    let salt = SaltString::encode_b64(&salt).map_err(CryptoError::PasswordHash)?;
     argon2::Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| e.to_string())
+        .map_err(CryptoError::PasswordHash)
 }
 
 pub fn verify_password(password: &str, hash: &str) -> bool {

@@ -164,7 +164,7 @@ impl Latest {
 pub async fn record(db: &Db, host_id: &str, at_ms: i64, t: &HostTelemetry) -> DbResult<()> {
     let json = serde_json::to_string(t).map_err(|e| crate::db::DbError::Corrupt {
         what: "host figures",
-        reason: e.to_string(),
+        source: e.into(),
     })?;
     store::put_host(db, host_id, at_ms, &json).await?;
     let points: Vec<PointRow> = t

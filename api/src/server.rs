@@ -26,7 +26,19 @@ use crate::wake::{LocalWake, PgWake, Wake, WakeError};
 pub enum ServerError {
     #[error("{what}: {source}")]
     Io {
-        what: String,
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("creating data dir {}: {source}", .path.display())]
+    DataDir {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("binding {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
         #[source]
         source: std::io::Error,
     },
@@ -45,11 +57,12 @@ pub enum ServerError {
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
     #[error("bootstrap: {0}")]
-    Bootstrap(String),
+    Bootstrap(#[source] crate::crypto::CryptoError),
+    #[error("server task failed: {0}")]
+    Task(#[source] tokio::task::JoinError),
 }
 
-fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServerError {
-    let what = what.into();
+fn io(what: &'static str) -> impl FnOnce(std::io::Error) -> ServerError {
     move |source| ServerError::Io { what, source }
 }
 
@@ -85,7 +98,7 @@ impl Running {
         let janitor = self.janitor.take();
         let result = match (&mut self.handle).await {
             Ok(result) => result,
-            Err(e) => Err(ServerError::Bootstrap(format!("server task failed: {e}"))),
+            Err(e) => Err(ServerError::Task(e)),
         };
         drop(console);
         if janitor.is_some() {
@@ -191,16 +204,19 @@ fn grpc_routes(state: &Arc<AppState>) -> Routes {
 
 /// Starts the server; returns once it is listening.
 pub async fn start(config: Config) -> Result<Running, ServerError> {
-    std::fs::create_dir_all(&config.data_dir).map_err(io(format!(
-        "creating data dir {}",
-        config.data_dir.display()
-    )))?;
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| ServerError::DataDir {
+        path: config.data_dir.clone(),
+        source,
+    })?;
     let keys = Keys::load_or_create(&config.master_key_path())?;
     let database_url = config.database_url();
     let db = Db::connect(&database_url).await?;
     let listener = TcpListener::bind(config.listen)
         .await
-        .map_err(io(format!("binding {}", config.listen)))?;
+        .map_err(|source| ServerError::Bind {
+            addr: config.listen,
+            source,
+        })?;
     let addr = listener.local_addr().map_err(io("reading bound address"))?;
     let tls = match (&config.tls_cert, &config.tls_key) {
         (Some(cert), Some(key)) => Some(ReloadingCert::load(cert, key)?),

@@ -3,15 +3,16 @@
 //! Only `AuthService/Login` and `HostService/RegisterHost` go without a token (they carry
 //! their own credentials in the body).
 
+pub mod error;
 pub mod scopes;
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use tonic::Status;
 
 use crate::crypto::token_hash;
 use crate::db::{self, Db, now_ms};
+pub use error::AuthError;
 pub use scopes::Scope;
 
 /// What kind of credential the caller presented.
@@ -37,22 +38,19 @@ impl Principal {
         self.admin || self.scopes.contains(&scope)
     }
 
-    pub fn require(&self, scope: Scope) -> Result<(), Status> {
+    pub fn require(&self, scope: Scope) -> Result<(), AuthError> {
         if self.has(scope) {
             Ok(())
         } else {
-            Err(Status::permission_denied(format!(
-                "this token lacks the `{}` scope",
-                scope.as_str()
-            )))
+            Err(AuthError::MissingScope(scope))
         }
     }
 
-    pub fn require_admin(&self) -> Result<(), Status> {
+    pub fn require_admin(&self) -> Result<(), AuthError> {
         if self.admin {
             Ok(())
         } else {
-            Err(Status::permission_denied("admin only"))
+            Err(AuthError::AdminOnly)
         }
     }
 
@@ -68,11 +66,11 @@ impl Principal {
 }
 
 /// The principal of a request (set by the middleware).
-pub fn principal<T>(req: &tonic::Request<T>) -> Result<Principal, Status> {
+pub fn principal<T>(req: &tonic::Request<T>) -> Result<Principal, AuthError> {
     req.extensions()
         .get::<Principal>()
         .cloned()
-        .ok_or_else(|| Status::unauthenticated("missing bearer token"))
+        .ok_or(AuthError::NoPrincipal)
 }
 
 const PUBLIC_PATHS: &[&str] = &[
@@ -90,17 +88,17 @@ pub async fn middleware(State(db): State<Db>, mut req: Request, next: Next) -> R
             req.extensions_mut().insert(principal);
             next.run(req).await
         }
-        Err(status) => {
-            let (parts, ()) = status.into_http::<()>().into_parts();
+        Err(refused) => {
+            let (parts, ()) = tonic::Status::from(refused).into_http::<()>().into_parts();
             (parts.status, parts.headers).into_response()
         }
     }
 }
 
-async fn authenticate(db: &Db, headers: &axum::http::HeaderMap) -> Result<Principal, Status> {
+async fn authenticate(db: &Db, headers: &axum::http::HeaderMap) -> Result<Principal, AuthError> {
     let header = headers
         .get("authorization")
-        .ok_or_else(|| Status::unauthenticated("missing `authorization: Bearer <token>`"))?;
+        .ok_or(AuthError::MissingHeader)?;
     let token = header
         .to_str()
         .ok()
@@ -110,16 +108,15 @@ async fn authenticate(db: &Db, headers: &axum::http::HeaderMap) -> Result<Princi
         })
         .map(str::trim)
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| Status::unauthenticated("authorization header is not `Bearer <token>`"))?;
+        .ok_or(AuthError::MalformedHeader)?;
     resolve(db, token).await
 }
 
 /// Resolves a bearer token to its principal.
-pub async fn resolve(db: &Db, token: &str) -> Result<Principal, Status> {
-    let invalid = || Status::unauthenticated("invalid or expired token");
+pub async fn resolve(db: &Db, token: &str) -> Result<Principal, AuthError> {
+    let invalid = || AuthError::InvalidToken;
     let row = db::tokens::by_hash(db, &token_hash(token))
-        .await
-        .map_err(|e| Status::internal(e.to_string()))?
+        .await?
         .ok_or_else(invalid)?;
     if row.expires_at.is_some_and(|exp| exp <= now_ms()) {
         return Err(invalid());
@@ -128,10 +125,7 @@ pub async fn resolve(db: &Db, token: &str) -> Result<Principal, Status> {
     match row.kind.as_str() {
         "session" | "api_key" => {
             let user_id = row.user_id.clone().ok_or_else(invalid)?;
-            let user = db::users::by_id(db, &user_id)
-                .await
-                .map_err(|e| Status::internal(e.to_string()))?
-                .ok_or_else(invalid)?;
+            let user = db::users::by_id(db, &user_id).await?.ok_or_else(invalid)?;
             let admin = user.admin != 0;
             let (kind, scopes) = if row.kind == "session" {
                 (PrincipalKind::User, Scope::user_defaults())
@@ -148,10 +142,7 @@ pub async fn resolve(db: &Db, token: &str) -> Result<Principal, Status> {
         }
         "host" => {
             let host_id = row.host_id.clone().ok_or_else(invalid)?;
-            db::hosts::by_id(db, &host_id)
-                .await
-                .map_err(|e| Status::internal(e.to_string()))?
-                .ok_or_else(invalid)?;
+            db::hosts::by_id(db, &host_id).await?.ok_or_else(invalid)?;
             Ok(Principal {
                 kind: PrincipalKind::Host,
                 id: host_id,

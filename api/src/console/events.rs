@@ -63,7 +63,7 @@ pub async fn refresher(c: Shared) {
 
 #[derive(Debug, thiserror::Error)]
 enum ScrapeError {
-    #[error("{0}")]
+    #[error(transparent)]
     Http(#[from] reqwest::Error),
     #[error("HTTP {0}")]
     Status(reqwest::StatusCode),

@@ -2,17 +2,7 @@
 //! gRPC service implementations (same checks, same commands for the hosts) with the
 //! console caller as principal.
 
-use axum::Json;
-use axum::extract::{Path, State};
-use babel_api::pb::api::v1 as pb;
-use pb::command_service_server::CommandService;
-use pb::image_service_server::ImageService;
-use pb::node_service_server::NodeService;
-use pb::protocol_service_server::ProtocolService;
-use serde::{Deserialize, Serialize};
-use tonic::Status;
-
-use super::error::ApiResult;
+use super::error::{HttpError, HttpResult};
 use super::session::Caller;
 use super::state::Shared;
 use super::view::{self, Fleet, NodeDetail, NodeView};
@@ -22,8 +12,16 @@ use crate::services::command::Commands;
 use crate::services::image::Images;
 use crate::services::node::Nodes;
 use crate::services::protocol::Protocols;
+use axum::Json;
+use axum::extract::{Path, State};
+use babel_api::pb::api::v1 as pb;
+use pb::command_service_server::CommandService;
+use pb::image_service_server::ImageService;
+use pb::node_service_server::NodeService;
+use pb::protocol_service_server::ProtocolService;
+use serde::{Deserialize, Serialize};
 
-pub async fn fleet(State(c): State<Shared>, _caller: Caller) -> ApiResult<Json<Fleet>> {
+pub async fn fleet(State(c): State<Shared>, _caller: Caller) -> HttpResult<Json<Fleet>> {
     Ok(Json(view::fleet(&c.app.db).await?))
 }
 
@@ -31,14 +29,14 @@ pub async fn fleet(State(c): State<Shared>, _caller: Caller) -> ApiResult<Json<F
 pub async fn history(
     State(c): State<Shared>,
     _caller: Caller,
-) -> ApiResult<Json<std::collections::HashMap<String, Vec<Point>>>> {
+) -> HttpResult<Json<std::collections::HashMap<String, Vec<Point>>>> {
     let (rows, _) = db::nodes::list(&c.app.db, &Default::default(), 0, 10_000).await?;
     let mut all = figures::histories(&c.app.db).await?;
     all.retain(|id, _| rows.iter().any(|r| &r.node_id == id));
     Ok(Json(all))
 }
 
-async fn node_view(c: &Shared, caller: &Caller, node_id: &str) -> ApiResult<NodeView> {
+async fn node_view(c: &Shared, caller: &Caller, node_id: &str) -> HttpResult<NodeView> {
     let node = Nodes(c.app.clone())
         .get(caller.request(pb::GetNodeRequest {
             node_id: node_id.to_string(),
@@ -57,7 +55,7 @@ pub async fn node(
     State(c): State<Shared>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<NodeDetail>> {
+) -> HttpResult<Json<NodeDetail>> {
     let node = node_view(&c, &caller, &id).await?;
     let commands = Commands(c.app.clone())
         .list(caller.request(pb::ListCommandsRequest {
@@ -107,7 +105,7 @@ pub struct CatalogProtocol {
 pub async fn catalog(
     State(c): State<Shared>,
     caller: Caller,
-) -> ApiResult<Json<Vec<CatalogProtocol>>> {
+) -> HttpResult<Json<Vec<CatalogProtocol>>> {
     let protocols = Protocols(c.app.clone());
     let images = Images(c.app.clone());
     let list = protocols
@@ -183,7 +181,7 @@ pub async fn create(
     State(c): State<Shared>,
     caller: Caller,
     Json(body): Json<CreateBody>,
-) -> ApiResult<Json<Vec<NodeView>>> {
+) -> HttpResult<Json<Vec<NodeView>>> {
     let created = Nodes(c.app.clone())
         .create(caller.request(pb::CreateNodeRequest {
             image: Some(pb::create_node_request::Image::ImageId(body.image_id)),
@@ -216,7 +214,7 @@ pub async fn action(
     caller: Caller,
     Path((id, action)): Path<(String, String)>,
     body: Option<Json<ActionBody>>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> HttpResult<Json<serde_json::Value>> {
     let nodes = Nodes(c.app.clone());
     let req = || {
         caller.request(pb::NodeIdRequest {
@@ -237,7 +235,7 @@ pub async fn action(
                 .await?,
         ),
         other => {
-            return Err(Status::not_found(format!("no node action `{other}`")).into());
+            return Err(HttpError::UnknownAction(other.to_string()));
         }
     }
     c.refresh.notify_one();

@@ -3,18 +3,16 @@
 //! to its next figures report, sends the lines with the report after, and reports more
 //! often while the watch lasts. The call returns the latest lines stored (any replica's).
 
+use super::error::{HttpError, HttpResult};
+use super::session::Caller;
+use super::state::Shared;
+use crate::db::{self, now_ms};
+use crate::services::node::Nodes;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use babel_api::pb::api::v1 as pb;
 use pb::node_service_server::NodeService;
 use serde::{Deserialize, Serialize};
-use tonic::Status;
-
-use super::error::ApiResult;
-use super::session::Caller;
-use super::state::Shared;
-use crate::db::{self, now_ms};
-use crate::services::node::Nodes;
 
 /// How long one call keeps the watch open.
 pub const WATCH_MS: i64 = 15_000;
@@ -44,9 +42,9 @@ pub async fn job_log(
     caller: Caller,
     Path((node_id, job)): Path<(String, String)>,
     Query(q): Query<LogQuery>,
-) -> ApiResult<Json<JobLog>> {
+) -> HttpResult<Json<JobLog>> {
     if job.is_empty() || job.len() > MAX_JOB_NAME || job.chars().any(char::is_control) {
-        return Err(Status::invalid_argument("bad job name").into());
+        return Err(HttpError::BadJobName);
     }
     // The node service checks `node:read` and the caller's org.
     let node = Nodes(c.app.clone())

@@ -3,6 +3,13 @@
 //! token; the token then rides in an `HttpOnly`, `SameSite=Strict` cookie. API calls may
 //! send `Authorization: Bearer <token>` instead.
 
+use super::error::{HttpError, HttpResult};
+use super::state::Shared;
+use crate::auth::{Principal, PrincipalKind, Scope, resolve};
+use crate::crypto::verify_password;
+use crate::db::{self, now_ms};
+use crate::services::auth::issue_session;
+use crate::services::error::ApiError;
 use axum::Json;
 use axum::extract::{FromRequestParts, State};
 use axum::http::header::{AUTHORIZATION, COOKIE, SET_COOKIE};
@@ -10,14 +17,6 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use tonic::Status;
-
-use super::error::{ApiError, ApiResult};
-use super::state::Shared;
-use crate::auth::{Principal, PrincipalKind, Scope, resolve};
-use crate::crypto::verify_password;
-use crate::db::{self, now_ms};
-use crate::services::auth::issue_session;
 
 pub const COOKIE_NAME: &str = "bv_console";
 const SESSION_SECS: i64 = 7 * 24 * 3600;
@@ -48,14 +47,13 @@ fn token_from(headers: &HeaderMap) -> Option<String> {
 pub struct Caller(pub Principal);
 
 impl FromRequestParts<Shared> for Caller {
-    type Rejection = ApiError;
+    type Rejection = HttpError;
 
-    async fn from_request_parts(parts: &mut Parts, console: &Shared) -> ApiResult<Self> {
-        let token =
-            token_from(&parts.headers).ok_or_else(|| Status::unauthenticated("sign in first"))?;
+    async fn from_request_parts(parts: &mut Parts, console: &Shared) -> HttpResult<Self> {
+        let token = token_from(&parts.headers).ok_or(HttpError::SignedOut)?;
         let p = resolve(&console.app.db, &token).await?;
         if p.kind == PrincipalKind::Host {
-            return Err(Status::permission_denied("host tokens cannot use the console").into());
+            return Err(HttpError::HostToken);
         }
         p.require(Scope::NodeRead)?;
         p.require(Scope::HostRead)?;
@@ -87,7 +85,7 @@ pub struct Me {
     pub can_write: bool,
 }
 
-async fn me_of(console: &Shared, p: &Principal) -> ApiResult<Me> {
+async fn me_of(console: &Shared, p: &Principal) -> HttpResult<Me> {
     let email = match p.user_id() {
         Some(id) => db::users::by_id(&console.app.db, id)
             .await?
@@ -113,8 +111,8 @@ fn cookie(token: &str, max_age: i64) -> HeaderValue {
 pub async fn login(
     State(console): State<Shared>,
     Json(body): Json<LoginBody>,
-) -> ApiResult<Response> {
-    let denied = || Status::unauthenticated("wrong email or password");
+) -> HttpResult<Response> {
+    let denied = || HttpError::from(ApiError::WrongCredentials);
     let token = match (body.token, body.email, body.password) {
         (Some(token), _, _) if !token.trim().is_empty() => token.trim().to_string(),
         (_, Some(email), Some(password)) => {
@@ -122,7 +120,7 @@ pub async fn login(
                 .await?
                 .ok_or_else(denied)?;
             if !verify_password(&password, &user.password_hash) {
-                return Err(denied().into());
+                return Err(denied());
             }
             issue_session(
                 &console.app,
@@ -131,11 +129,11 @@ pub async fn login(
             )
             .await?
         }
-        _ => return Err(Status::invalid_argument("give email and password, or a token").into()),
+        _ => return Err(HttpError::NoCredentials),
     };
     let p = resolve(&console.app.db, &token).await?;
     if p.kind == PrincipalKind::Host {
-        return Err(Status::permission_denied("host tokens cannot use the console").into());
+        return Err(HttpError::HostToken);
     }
     p.require(Scope::NodeRead)?;
     p.require(Scope::HostRead)?;
@@ -152,7 +150,7 @@ pub async fn logout() -> Response {
     resp
 }
 
-pub async fn me(State(console): State<Shared>, caller: Caller) -> ApiResult<Json<Me>> {
+pub async fn me(State(console): State<Shared>, caller: Caller) -> HttpResult<Json<Me>> {
     Ok(Json(me_of(&console, &caller.0).await?))
 }
 

@@ -12,11 +12,11 @@ pub fn encode_pb<M: prost::Message>(msg: &M) -> String {
 pub fn decode_pb<M: prost::Message + Default>(what: &'static str, text: &str) -> DbResult<M> {
     let bytes = STANDARD.decode(text).map_err(|e| DbError::Corrupt {
         what,
-        reason: e.to_string(),
+        source: e.into(),
     })?;
     M::decode(bytes.as_slice()).map_err(|e| DbError::Corrupt {
         what,
-        reason: e.to_string(),
+        source: e.into(),
     })
 }
 
@@ -27,7 +27,7 @@ pub fn encode_list(items: &[String]) -> String {
 pub fn decode_list(what: &'static str, text: &str) -> DbResult<Vec<String>> {
     serde_json::from_str(text).map_err(|e| DbError::Corrupt {
         what,
-        reason: e.to_string(),
+        source: e.into(),
     })
 }
 

@@ -30,8 +30,12 @@ pub enum DbError {
     Sqlx(#[from] sqlx::Error),
     #[error("database migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error("stored value of {what} is corrupt: {reason}")]
-    Corrupt { what: &'static str, reason: String },
+    #[error("stored value of {what} is corrupt: {source}")]
+    Corrupt {
+        what: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error("database file permissions: {0}")]
     Files(#[from] std::io::Error),
 }

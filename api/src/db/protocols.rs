@@ -74,7 +74,7 @@ impl VersionRow {
         let metadata: Vec<MetadataJson> =
             serde_json::from_str(&self.metadata_json).map_err(|e| DbError::Corrupt {
                 what: "protocol version metadata",
-                reason: e.to_string(),
+                source: e.into(),
             })?;
         Ok(pb::ProtocolVersion {
             protocol_version_id: self.protocol_version_id.clone(),

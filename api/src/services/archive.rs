@@ -9,6 +9,7 @@ use babel_api::pb::babel::v1 as bpb;
 use pb::archive_service_server::ArchiveService;
 use tonic::{Request, Response, Status};
 
+use super::error::{ApiError, ApiResult, Denied, grpc};
 use super::{State, not_found, required};
 use crate::auth::{Principal, Scope, principal};
 use crate::db;
@@ -40,7 +41,7 @@ impl Archives {
         p: &Principal,
         archive: Option<&pb::ArchiveRef>,
         scope: Scope,
-    ) -> Result<String, Status> {
+    ) -> ApiResult<String> {
         p.require(scope)?;
         let archive = required("archive", archive)?;
         let store_key = match &archive.archive {
@@ -57,17 +58,16 @@ impl Archives {
                 key.clone()
             }
             None => {
-                return Err(Status::invalid_argument(
-                    "archive_id or store_key is required",
-                ));
+                return Err(ApiError::RequiredOneOf("archive_id", "store_key"));
             }
         };
         if let Some(host_id) = p.host_id()
             && !db::nodes::host_uses_store_key(&self.0.db, host_id, &store_key).await?
         {
-            return Err(Status::permission_denied(format!(
-                "no node of this host uses archive `{store_key}`"
-            )));
+            return Err(Denied::ForeignArchive {
+                store_key: store_key.clone(),
+            }
+            .into());
         }
         Ok(store_key)
     }
@@ -79,155 +79,172 @@ impl ArchiveService for Archives {
         &self,
         req: Request<pb::GetDownloadMetadataRequest>,
     ) -> Result<Response<bpb::DownloadMetadata>, Status> {
-        let p = principal(&req)?;
-        let req = req.into_inner();
-        let key = self
-            .store_key(&p, req.archive.as_ref(), Scope::ArchiveRead)
-            .await?;
-        let row = match req.data_version {
-            Some(v) => db::archives::get(&self.0.db, &key, v as i64)
-                .await?
-                .filter(|r| r.complete != 0),
-            None => db::archives::latest_complete(&self.0.db, &key).await?,
-        }
-        .ok_or_else(|| Status::not_found(format!("no archive data (manifest) for `{key}`")))?;
-        Ok(Response::new(row.metadata()?))
+        grpc(async move {
+            let p = principal(&req)?;
+            let req = req.into_inner();
+            let key = self
+                .store_key(&p, req.archive.as_ref(), Scope::ArchiveRead)
+                .await?;
+            let row = match req.data_version {
+                Some(v) => db::archives::get(&self.0.db, &key, v as i64)
+                    .await?
+                    .filter(|r| r.complete != 0),
+                None => db::archives::latest_complete(&self.0.db, &key).await?,
+            }
+            .ok_or_else(|| ApiError::NoManifest {
+                store_key: key.clone(),
+            })?;
+            Ok(row.metadata()?)
+        })
+        .await
     }
 
     async fn get_download_chunks(
         &self,
         req: Request<pb::GetDownloadChunksRequest>,
     ) -> Result<Response<pb::GetDownloadChunksResponse>, Status> {
-        let p = principal(&req)?;
-        let req = req.into_inner();
-        let key = self
-            .store_key(&p, req.archive.as_ref(), Scope::ArchiveRead)
-            .await?;
-        let version = db::archives::get(&self.0.db, &key, req.data_version as i64)
-            .await?
-            .filter(|r| r.complete != 0)
-            .ok_or_else(|| not_found("data version", &format!("{key}/{}", req.data_version)))?;
-        let ttl = expires(req.url_expires_secs);
-        let mut chunks = Vec::with_capacity(req.chunk_indexes.len());
-        for index in &req.chunk_indexes {
-            if i64::from(*index) >= version.chunk_count {
-                return Err(Status::invalid_argument(format!(
-                    "chunk index {index} out of range (archive has {} chunks)",
-                    version.chunk_count
-                )));
+        grpc(async move {
+            let p = principal(&req)?;
+            let req = req.into_inner();
+            let key = self
+                .store_key(&p, req.archive.as_ref(), Scope::ArchiveRead)
+                .await?;
+            let version = db::archives::get(&self.0.db, &key, req.data_version as i64)
+                .await?
+                .filter(|r| r.complete != 0)
+                .ok_or_else(|| not_found("data version", format!("{key}/{}", req.data_version)))?;
+            let ttl = expires(req.url_expires_secs);
+            let mut chunks = Vec::with_capacity(req.chunk_indexes.len());
+            for index in &req.chunk_indexes {
+                if i64::from(*index) >= version.chunk_count {
+                    return Err(ApiError::ChunkOutOfRange {
+                        index: *index,
+                        chunk_count: version.chunk_count,
+                    });
+                }
+                let mut chunk =
+                    db::archives::chunk(&self.0.db, &key, version.data_version, i64::from(*index))
+                        .await?
+                        .ok_or_else(|| not_found("chunk", index.to_string()))?;
+                chunk.url = Some(
+                    self.0
+                        .storage
+                        .signed_url(UrlOp::Get, &chunk.key, ttl)
+                        .await?,
+                );
+                chunks.push(chunk);
             }
-            let mut chunk =
-                db::archives::chunk(&self.0.db, &key, version.data_version, i64::from(*index))
-                    .await?
-                    .ok_or_else(|| not_found("chunk", &index.to_string()))?;
-            chunk.url = Some(
-                self.0
-                    .storage
-                    .signed_url(UrlOp::Get, &chunk.key, ttl)
-                    .await?,
-            );
-            chunks.push(chunk);
-        }
-        Ok(Response::new(pb::GetDownloadChunksResponse { chunks }))
+            Ok(pb::GetDownloadChunksResponse { chunks })
+        })
+        .await
     }
 
     async fn get_upload_slots(
         &self,
         req: Request<pb::GetUploadSlotsRequest>,
     ) -> Result<Response<bpb::UploadSlots>, Status> {
-        let p = principal(&req)?;
-        let req = req.into_inner();
-        let key = self
-            .store_key(&p, req.archive.as_ref(), Scope::ArchiveWrite)
-            .await?;
-        if req.slot_indexes.len() > MAX_SLOTS {
-            return Err(Status::invalid_argument(format!(
-                "at most {MAX_SLOTS} slots per call"
-            )));
-        }
-        let data_version = match req.data_version {
-            None => db::archives::allocate(&self.0.db, &key).await?,
-            Some(v) => {
-                let v = v as i64;
-                db::archives::ensure(&self.0.db, &key, v).await?;
-                let row = db::archives::get(&self.0.db, &key, v)
-                    .await?
-                    .ok_or_else(|| not_found("data version", &format!("{key}/{v}")))?;
-                if row.complete != 0 {
-                    return Err(Status::already_exists(format!(
-                        "data version {v} of `{key}` is already complete"
-                    )));
-                }
-                v
+        grpc(async move {
+            let p = principal(&req)?;
+            let req = req.into_inner();
+            let key = self
+                .store_key(&p, req.archive.as_ref(), Scope::ArchiveWrite)
+                .await?;
+            if req.slot_indexes.len() > MAX_SLOTS {
+                return Err(ApiError::TooManySlots { max: MAX_SLOTS });
             }
-        } as u64;
-        let ttl = expires(req.url_expires_secs);
-        let mut slots = Vec::with_capacity(req.slot_indexes.len());
-        for index in &req.slot_indexes {
-            let chunk = chunk_key(&key, data_version, *index);
-            let url = self.0.storage.signed_url(UrlOp::Put, &chunk, ttl).await?;
-            slots.push(bpb::Slot {
-                index: *index,
-                key: chunk,
-                url,
-            });
-        }
-        Ok(Response::new(bpb::UploadSlots {
-            slots,
-            data_version,
-        }))
+            let data_version = match req.data_version {
+                None => db::archives::allocate(&self.0.db, &key).await?,
+                Some(v) => {
+                    let v = v as i64;
+                    db::archives::ensure(&self.0.db, &key, v).await?;
+                    let row = db::archives::get(&self.0.db, &key, v)
+                        .await?
+                        .ok_or_else(|| not_found("data version", format!("{key}/{v}")))?;
+                    if row.complete != 0 {
+                        return Err(ApiError::VersionComplete {
+                            data_version: v,
+                            store_key: key.clone(),
+                        });
+                    }
+                    v
+                }
+            } as u64;
+            let ttl = expires(req.url_expires_secs);
+            let mut slots = Vec::with_capacity(req.slot_indexes.len());
+            for index in &req.slot_indexes {
+                let chunk = chunk_key(&key, data_version, *index);
+                let url = self.0.storage.signed_url(UrlOp::Put, &chunk, ttl).await?;
+                slots.push(bpb::Slot {
+                    index: *index,
+                    key: chunk,
+                    url,
+                });
+            }
+            Ok(bpb::UploadSlots {
+                slots,
+                data_version,
+            })
+        })
+        .await
     }
 
     async fn put_download_manifest(
         &self,
         req: Request<pb::PutDownloadManifestRequest>,
     ) -> Result<Response<pb::PutDownloadManifestResponse>, Status> {
-        let p = principal(&req)?;
-        let req = req.into_inner();
-        let key = self
-            .store_key(&p, req.archive.as_ref(), Scope::ArchiveWrite)
-            .await?;
-        let manifest = required("manifest", req.manifest.as_ref())?;
-        let prefix = format!("{key}/{}/", req.data_version);
-        for chunk in &manifest.chunks {
-            if !chunk.key.starts_with(&prefix) {
-                return Err(Status::invalid_argument(format!(
-                    "chunk key `{}` does not belong to data version {} of `{key}`",
-                    chunk.key, req.data_version
-                )));
+        grpc(async move {
+            let p = principal(&req)?;
+            let req = req.into_inner();
+            let key = self
+                .store_key(&p, req.archive.as_ref(), Scope::ArchiveWrite)
+                .await?;
+            let manifest = required("manifest", req.manifest.as_ref())?;
+            let prefix = format!("{key}/{}/", req.data_version);
+            for chunk in &manifest.chunks {
+                if !chunk.key.starts_with(&prefix) {
+                    return Err(ApiError::ForeignChunkKey {
+                        key: chunk.key.clone(),
+                        data_version: req.data_version,
+                        store_key: key.clone(),
+                    });
+                }
+                crate::storage::check_key(&chunk.key)?;
             }
-            crate::storage::check_key(&chunk.key)?;
-        }
-        if let Some(row) = db::archives::get(&self.0.db, &key, req.data_version as i64).await?
-            && row.complete != 0
-        {
-            return Err(Status::already_exists(format!(
-                "data version {} of `{key}` already has a manifest",
-                req.data_version
-            )));
-        }
-        db::archives::put_manifest(&self.0.db, &key, req.data_version as i64, manifest).await?;
-        Ok(Response::new(pb::PutDownloadManifestResponse {}))
+            if let Some(row) = db::archives::get(&self.0.db, &key, req.data_version as i64).await?
+                && row.complete != 0
+            {
+                return Err(ApiError::ManifestExists {
+                    data_version: req.data_version,
+                    store_key: key.clone(),
+                });
+            }
+            db::archives::put_manifest(&self.0.db, &key, req.data_version as i64, manifest).await?;
+            Ok(pb::PutDownloadManifestResponse {})
+        })
+        .await
     }
 
     async fn list_data_versions(
         &self,
         req: Request<pb::ListDataVersionsRequest>,
     ) -> Result<Response<pb::ListDataVersionsResponse>, Status> {
-        let p = principal(&req)?;
-        let key = self
-            .store_key(&p, req.get_ref().archive.as_ref(), Scope::ArchiveRead)
-            .await?;
-        let versions = db::archives::list(&self.0.db, &key)
-            .await?
-            .into_iter()
-            .map(|r| pb::DataVersion {
-                data_version: r.data_version as u64,
-                complete: r.complete != 0,
-                total_size: r.total_size as u64,
-                chunks: r.chunk_count as u32,
-            })
-            .collect();
-        Ok(Response::new(pb::ListDataVersionsResponse { versions }))
+        grpc(async move {
+            let p = principal(&req)?;
+            let key = self
+                .store_key(&p, req.get_ref().archive.as_ref(), Scope::ArchiveRead)
+                .await?;
+            let versions = db::archives::list(&self.0.db, &key)
+                .await?
+                .into_iter()
+                .map(|r| pb::DataVersion {
+                    data_version: r.data_version as u64,
+                    complete: r.complete != 0,
+                    total_size: r.total_size as u64,
+                    chunks: r.chunk_count as u32,
+                })
+                .collect();
+            Ok(pb::ListDataVersionsResponse { versions })
+        })
+        .await
     }
 }

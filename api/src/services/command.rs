@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
+use super::error::{ApiError, ApiResult, Denied, grpc};
 use super::{State, not_found};
 use crate::auth::{Principal, Scope, principal};
 use crate::db::commands::CommandRow;
@@ -27,21 +28,19 @@ pub const HEARTBEAT_MS: i64 = 30_000;
 pub struct Commands(pub State);
 
 /// The host whose commands the caller may see: its own (hosts) or any (host:read).
-fn host_of(p: &Principal, asked: Option<&str>) -> Result<String, Status> {
+fn host_of(p: &Principal, asked: Option<&str>) -> ApiResult<String> {
     match (p.host_id(), asked) {
-        (Some(own), Some(asked)) if own != asked => Err(Status::permission_denied(
-            "a host may only see its own commands",
-        )),
+        (Some(own), Some(asked)) if own != asked => Err(Denied::ForeignCommands.into()),
         (Some(own), _) => Ok(own.to_string()),
         (None, Some(asked)) => {
             p.require(Scope::HostRead)?;
             Ok(asked.to_string())
         }
-        (None, None) => Err(Status::invalid_argument("host_id is required")),
+        (None, None) => Err(ApiError::Required { field: "host_id" }),
     }
 }
 
-async fn load_for(db: &Db, p: &Principal, command_id: &str) -> Result<CommandRow, Status> {
+async fn load_for(db: &Db, p: &Principal, command_id: &str) -> ApiResult<CommandRow> {
     let row = db::commands::by_id(db, command_id)
         .await?
         .ok_or_else(|| not_found("command", command_id))?;
@@ -73,7 +72,7 @@ async fn pump(state: State, host_id: String, tx: mpsc::Sender<Result<pb::Command
                     if sent.contains(&row.command_id) {
                         continue;
                     }
-                    let item = row.to_proto().map_err(Status::from);
+                    let item = row.to_proto().map_err(|e| ApiError::from(e).into());
                     if tx.send(item).await.is_err() {
                         break 'outer;
                     }
@@ -81,7 +80,7 @@ async fn pump(state: State, host_id: String, tx: mpsc::Sender<Result<pb::Command
                 }
             }
             Err(e) => {
-                let _ = tx.send(Err(e.into())).await;
+                let _ = tx.send(Err(ApiError::from(e).into())).await;
                 break;
             }
         }
@@ -109,104 +108,117 @@ impl CommandService for Commands {
         &self,
         req: Request<pb::StreamCommandsRequest>,
     ) -> Result<Response<CommandStream>, Status> {
-        let p = principal(&req)?;
-        let host_id = host_of(&p, req.get_ref().host_id.as_deref())?;
-        db::hosts::by_id(&self.0.db, &host_id)
-            .await?
-            .ok_or_else(|| not_found("host", &host_id))?;
-        tracing::info!(%host_id, "command stream opened");
-        let (tx, rx) = mpsc::channel(64);
-        tokio::spawn(pump(self.0.clone(), host_id, tx));
-        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+        grpc(async move {
+            let p = principal(&req)?;
+            let host_id = host_of(&p, req.get_ref().host_id.as_deref())?;
+            db::hosts::by_id(&self.0.db, &host_id)
+                .await?
+                .ok_or_else(|| not_found("host", &host_id))?;
+            tracing::info!(%host_id, "command stream opened");
+            let (tx, rx) = mpsc::channel(64);
+            tokio::spawn(pump(self.0.clone(), host_id, tx));
+            let stream: CommandStream = Box::pin(ReceiverStream::new(rx));
+            Ok(stream)
+        })
+        .await
     }
 
     async fn pending(
         &self,
         req: Request<pb::PendingCommandsRequest>,
     ) -> Result<Response<pb::PendingCommandsResponse>, Status> {
-        let p = principal(&req)?;
-        let host_id = host_of(&p, req.get_ref().host_id.as_deref())?;
-        let rows = db::commands::pending(&self.0.db, &host_id).await?;
-        let commands = rows
-            .iter()
-            .map(|r| r.to_proto())
-            .collect::<Result<_, _>>()?;
-        Ok(Response::new(pb::PendingCommandsResponse { commands }))
+        grpc(async move {
+            let p = principal(&req)?;
+            let host_id = host_of(&p, req.get_ref().host_id.as_deref())?;
+            let rows = db::commands::pending(&self.0.db, &host_id).await?;
+            let commands = rows
+                .iter()
+                .map(|r| r.to_proto())
+                .collect::<Result<_, _>>()?;
+            Ok(pb::PendingCommandsResponse { commands })
+        })
+        .await
     }
 
     async fn ack(
         &self,
         req: Request<pb::AckCommandRequest>,
     ) -> Result<Response<pb::AckCommandResponse>, Status> {
-        let p = principal(&req)?;
-        let row = load_for(&self.0.db, &p, &req.get_ref().command_id).await?;
-        db::commands::ack(&self.0.db, &row.command_id).await?;
-        Ok(Response::new(pb::AckCommandResponse {}))
+        grpc(async move {
+            let p = principal(&req)?;
+            let row = load_for(&self.0.db, &p, &req.get_ref().command_id).await?;
+            db::commands::ack(&self.0.db, &row.command_id).await?;
+            Ok(pb::AckCommandResponse {})
+        })
+        .await
     }
 
     async fn update(
         &self,
         req: Request<pb::UpdateCommandRequest>,
     ) -> Result<Response<pb::Command>, Status> {
-        let p = principal(&req)?;
-        let req = req.into_inner();
-        let row = load_for(&self.0.db, &p, &req.command_id).await?;
-        if pb::CommandExitCode::try_from(req.exit_code)
-            .map(|c| c == pb::CommandExitCode::Unspecified)
-            .unwrap_or(true)
-        {
-            return Err(Status::invalid_argument(format!(
-                "invalid exit_code {}",
-                req.exit_code
-            )));
-        }
-        if !db::commands::complete(&self.0.db, &req).await? {
-            tracing::debug!(command_id = %req.command_id, "result already recorded");
-        }
-        let row = db::commands::by_id(&self.0.db, &row.command_id)
-            .await?
-            .ok_or_else(|| not_found("command", &req.command_id))?;
-        let command = row.to_proto()?;
-        // A confirmed delete settles the node's state.
-        if req.exit_code == pb::CommandExitCode::Ok as i32
-            && let Some(pb::command::Command::Node(nc)) = &command.command
-            && matches!(nc.command, Some(pb::node_command::Command::Delete(_)))
-            && let Some(node_row) = db::nodes::by_id(&self.0.db, &nc.node_id).await?
-        {
-            let mut node = node_row.to_proto()?;
-            node.status = Some(pb::NodeStatus {
-                state: pb::NodeState::Deleted as i32,
-                ..Default::default()
-            });
-            db::nodes::save(&self.0.db, &node, true).await?;
-        }
-        Ok(Response::new(command))
+        grpc(async move {
+            let p = principal(&req)?;
+            let req = req.into_inner();
+            let row = load_for(&self.0.db, &p, &req.command_id).await?;
+            if pb::CommandExitCode::try_from(req.exit_code)
+                .map(|c| c == pb::CommandExitCode::Unspecified)
+                .unwrap_or(true)
+            {
+                return Err(ApiError::InvalidExitCode(req.exit_code));
+            }
+            if !db::commands::complete(&self.0.db, &req).await? {
+                tracing::debug!(command_id = %req.command_id, "result already recorded");
+            }
+            let row = db::commands::by_id(&self.0.db, &row.command_id)
+                .await?
+                .ok_or_else(|| not_found("command", &req.command_id))?;
+            let command = row.to_proto()?;
+            // A confirmed delete settles the node's state.
+            if req.exit_code == pb::CommandExitCode::Ok as i32
+                && let Some(pb::command::Command::Node(nc)) = &command.command
+                && matches!(nc.command, Some(pb::node_command::Command::Delete(_)))
+                && let Some(node_row) = db::nodes::by_id(&self.0.db, &nc.node_id).await?
+            {
+                let mut node = node_row.to_proto()?;
+                node.status = Some(pb::NodeStatus {
+                    state: pb::NodeState::Deleted as i32,
+                    ..Default::default()
+                });
+                db::nodes::save(&self.0.db, &node, true).await?;
+            }
+            Ok(command)
+        })
+        .await
     }
 
     async fn list(
         &self,
         req: Request<pb::ListCommandsRequest>,
     ) -> Result<Response<pb::ListCommandsResponse>, Status> {
-        let p = principal(&req)?;
-        let req = req.into_inner();
-        let host_id = match p.host_id() {
-            Some(_) => Some(host_of(&p, req.host_id.as_deref())?),
-            None => {
-                p.require(Scope::HostRead)?;
-                req.host_id
-            }
-        };
-        let rows = db::commands::list(
-            &self.0.db,
-            host_id.as_deref(),
-            req.node_id.as_deref(),
-            req.pending_only,
-        )
-        .await?;
-        let commands = rows
-            .iter()
-            .map(|r| r.to_proto())
-            .collect::<Result<_, _>>()?;
-        Ok(Response::new(pb::ListCommandsResponse { commands }))
+        grpc(async move {
+            let p = principal(&req)?;
+            let req = req.into_inner();
+            let host_id = match p.host_id() {
+                Some(_) => Some(host_of(&p, req.host_id.as_deref())?),
+                None => {
+                    p.require(Scope::HostRead)?;
+                    req.host_id
+                }
+            };
+            let rows = db::commands::list(
+                &self.0.db,
+                host_id.as_deref(),
+                req.node_id.as_deref(),
+                req.pending_only,
+            )
+            .await?;
+            let commands = rows
+                .iter()
+                .map(|r| r.to_proto())
+                .collect::<Result<_, _>>()?;
+            Ok(pb::ListCommandsResponse { commands })
+        })
+        .await
     }
 }

@@ -2,12 +2,11 @@
 //! The answer names the job logs still watched and when to report next (sooner while a log
 //! is watched, so the console's log panel follows the job).
 
-use babel_api::pb::api::v1 as pb;
-use tonic::Status;
-
+use super::error::{ApiError, ApiResult, Denied};
 use crate::auth::{Principal, Scope};
 use crate::db::{self, Db, now_ms};
 use crate::figures::{self, HostTelemetry};
+use babel_api::pb::api::v1 as pb;
 
 /// Report interval while nobody watches a log of the host.
 pub const REPORT_MS: u64 = 5_000;
@@ -42,12 +41,10 @@ pub async fn report(
     db: &Db,
     p: &Principal,
     req: &pb::ReportHostFiguresRequest,
-) -> Result<pb::ReportHostFiguresResponse, Status> {
+) -> ApiResult<pb::ReportHostFiguresResponse> {
     let host_id = req.host_id.as_str();
     if p.host_id().is_some_and(|h| h != host_id) {
-        return Err(Status::permission_denied(
-            "a host may only report for itself",
-        ));
+        return Err(Denied::ForeignReport.into());
     }
     if p.host_id().is_none() {
         p.require(Scope::HostWrite)?;
@@ -82,8 +79,7 @@ pub async fn report(
             None => {
                 let max = usize::try_from(watch.max_lines).unwrap_or(0);
                 let kept = bound_lines(&l.lines, max);
-                let json = serde_json::to_string(&kept)
-                    .map_err(|e| Status::internal(format!("encoding log lines: {e}")))?;
+                let json = serde_json::to_string(&kept).map_err(ApiError::EncodeLogLines)?;
                 (Some(json), None)
             }
         };

@@ -3,6 +3,7 @@
 pub mod archive;
 pub mod auth;
 pub mod command;
+pub mod error;
 pub mod host;
 pub mod host_figures;
 pub mod image;
@@ -13,11 +14,10 @@ pub mod secret;
 
 use std::sync::Arc;
 
-use tonic::Status;
-
+pub use self::error::{ApiError, ApiResult, Denied, grpc};
 use crate::crypto::Keys;
-use crate::db::{Db, DbError};
-use crate::storage::{Storage, StorageError};
+use crate::db::Db;
+use crate::storage::Storage;
 use crate::wake::Wake;
 
 /// Everything handlers need.
@@ -33,30 +33,6 @@ pub struct AppState {
 
 pub type State = Arc<AppState>;
 
-impl From<DbError> for Status {
-    fn from(e: DbError) -> Self {
-        if let DbError::Sqlx(sqlx::Error::Database(db)) = &e
-            && db.is_unique_violation()
-        {
-            return Status::already_exists(format!("already exists: {}", db.message()));
-        }
-        tracing::error!("{e}");
-        Status::internal(e.to_string())
-    }
-}
-
-impl From<StorageError> for Status {
-    fn from(e: StorageError) -> Self {
-        match e {
-            StorageError::BadKey(_) => Status::invalid_argument(e.to_string()),
-            other => {
-                tracing::error!("{other}");
-                Status::internal(other.to_string())
-            }
-        }
-    }
-}
-
 /// (offset, limit) from a page; limit defaults to 100 and is capped at 1000.
 pub fn page(p: Option<&babel_api::pb::api::v1::Page>) -> (i64, i64) {
     let offset = p.map(|p| p.offset).unwrap_or(0).min(i64::MAX as u64) as i64;
@@ -68,7 +44,7 @@ pub fn page(p: Option<&babel_api::pb::api::v1::Page>) -> (i64, i64) {
 }
 
 /// lower-kebab-case: non-empty, `a-z0-9-`, no leading/trailing or double `-`.
-pub fn check_kebab(field: &str, value: &str) -> Result<(), Status> {
+pub fn check_kebab(field: &'static str, value: &str) -> ApiResult<()> {
     let ok = !value.is_empty()
         && value
             .chars()
@@ -79,18 +55,19 @@ pub fn check_kebab(field: &str, value: &str) -> Result<(), Status> {
     if ok {
         Ok(())
     } else {
-        Err(Status::invalid_argument(format!(
-            "{field} `{value}` must be lower-kebab-case (a-z, 0-9, single dashes)"
-        )))
+        Err(ApiError::NotKebab {
+            field,
+            value: value.to_string(),
+        })
     }
 }
 
-pub fn required<'a, T>(field: &str, value: Option<&'a T>) -> Result<&'a T, Status> {
-    value.ok_or_else(|| Status::invalid_argument(format!("{field} is required")))
+pub fn required<'a, T>(field: &'static str, value: Option<&'a T>) -> ApiResult<&'a T> {
+    value.ok_or(ApiError::Required { field })
 }
 
-pub fn not_found(what: &str, id: &str) -> Status {
-    Status::not_found(format!("{what} `{id}` not found"))
+pub fn not_found(kind: &'static str, id: impl Into<String>) -> ApiError {
+    ApiError::not_found(kind, id)
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use babel_api::pb::api::v1 as pb;
 use pb::node_service_server::NodeService;
 use tonic::{Request, Response, Status};
 
+use super::error::{ApiError, ApiResult, Denied, grpc};
 use super::image::find_image;
 use super::node_config::resolve;
 use super::{State, not_found, page};
@@ -24,7 +25,7 @@ impl Nodes {
         p: &Principal,
         node_id: &str,
         scope: Scope,
-    ) -> Result<(NodeRow, pb::Node), Status> {
+    ) -> ApiResult<(NodeRow, pb::Node)> {
         p.require(scope)?;
         let row = db::nodes::by_id(&self.0.db, node_id)
             .await?
@@ -40,11 +41,7 @@ impl Nodes {
     }
 
     /// Records a command for the node's host and wakes its stream.
-    async fn command(
-        &self,
-        node: &pb::Node,
-        command: pb::node_command::Command,
-    ) -> Result<(), Status> {
+    async fn command(&self, node: &pb::Node, command: pb::node_command::Command) -> ApiResult<()> {
         let cmd = pb::command::Command::Node(pb::NodeCommand {
             node_id: node.node_id.clone(),
             host_id: node.host_id.clone(),
@@ -55,7 +52,7 @@ impl Nodes {
         Ok(())
     }
 
-    async fn unique_name(&self) -> Result<String, Status> {
+    async fn unique_name(&self) -> ApiResult<String> {
         for _ in 0..20 {
             let name = petname::petname(3, "-").unwrap_or_else(new_id);
             if !db::nodes::name_taken(&self.0.db, &name).await? {
@@ -72,7 +69,7 @@ impl Nodes {
         image: &pb::Image,
         new_values: &[pb::NodePropertyValue],
         firewall: Option<pb::FirewallConfig>,
-    ) -> Result<(), Status> {
+    ) -> ApiResult<()> {
         let previous = node
             .config
             .as_ref()
@@ -120,7 +117,7 @@ impl Nodes {
         req: Request<pb::NodeIdRequest>,
         state: pb::NodeState,
         command: pb::node_command::Command,
-    ) -> Result<Response<pb::Node>, Status> {
+    ) -> ApiResult<pb::Node> {
         let p = principal(&req)?;
         let (_, mut node) = self
             .load(&p, &req.get_ref().node_id, Scope::NodeWrite)
@@ -128,7 +125,7 @@ impl Nodes {
         node.next_state = state as i32;
         db::nodes::save(&self.0.db, &node, false).await?;
         self.command(&node, command).await?;
-        Ok(Response::new(node))
+        Ok(node)
     }
 }
 
@@ -138,166 +135,169 @@ impl NodeService for Nodes {
         &self,
         req: Request<pb::CreateNodeRequest>,
     ) -> Result<Response<pb::CreateNodeResponse>, Status> {
-        let p = principal(&req)?;
-        p.require(Scope::NodeWrite)?;
-        let req = req.into_inner();
-        let image = match &req.image {
-            Some(pb::create_node_request::Image::ImageId(id)) => db::images::by_id(&self.0.db, id)
-                .await?
-                .ok_or_else(|| not_found("image", id))?
-                .to_proto()?,
-            Some(pb::create_node_request::Image::Selector(s)) => {
-                let key = super::required("selector.version_key", s.version_key.as_ref())?;
-                find_image(
-                    &self.0.db,
-                    key,
-                    s.semantic_version.as_deref(),
-                    s.build_version,
-                )
-                .await?
-            }
-            None => return Err(Status::invalid_argument("image_id or selector is required")),
-        };
-        let host = match (p.host_id(), &req.host_id) {
-            (Some(own), Some(asked)) if own != asked => {
-                return Err(Status::permission_denied(
-                    "a host may only create nodes on itself",
-                ));
-            }
-            (Some(own), _) => db::hosts::by_id(&self.0.db, own).await?,
-            (None, Some(id)) => db::hosts::by_id(&self.0.db, id).await?,
-            (None, None) => db::hosts::least_loaded(&self.0.db, req.org_id.as_deref()).await?,
-        }
-        .ok_or_else(|| {
-            Status::failed_precondition("no host to place the node on (register a host first)")
-        })?;
-        let count = req.node_count.unwrap_or(1);
-        if count == 0 || count > MAX_NODES_PER_CALL {
-            return Err(Status::invalid_argument(format!(
-                "node_count must be 1..={MAX_NODES_PER_CALL}"
-            )));
-        }
-        for tag in &req.tags {
-            super::check_kebab("tag", tag)?;
-        }
-        if let Some(name) = &req.node_name {
-            super::check_kebab("node_name", name)?;
-            if count != 1 {
-                return Err(Status::invalid_argument("node_name needs node_count 1"));
-            }
-            if db::nodes::name_taken(&self.0.db, name).await? {
-                return Err(Status::already_exists(format!(
-                    "node name `{name}` is taken"
-                )));
-            }
-        }
-        let mut nodes = Vec::new();
-        for _ in 0..count {
-            let name = match &req.node_name {
-                Some(name) => name.clone(),
-                None => self.unique_name().await?,
+        grpc(async move {
+            let p = principal(&req)?;
+            p.require(Scope::NodeWrite)?;
+            let req = req.into_inner();
+            let image = match &req.image {
+                Some(pb::create_node_request::Image::ImageId(id)) => {
+                    db::images::by_id(&self.0.db, id)
+                        .await?
+                        .ok_or_else(|| not_found("image", id))?
+                        .to_proto()?
+                }
+                Some(pb::create_node_request::Image::Selector(s)) => {
+                    let key = super::required("selector.version_key", s.version_key.as_ref())?;
+                    find_image(
+                        &self.0.db,
+                        key,
+                        s.semantic_version.as_deref(),
+                        s.build_version,
+                    )
+                    .await?
+                }
+                None => return Err(ApiError::RequiredOneOf("image_id", "selector")),
             };
-            let mut node = pb::Node {
-                node_id: new_id(),
-                display_name: req.display_name.clone().unwrap_or_else(|| name.clone()),
-                node_name: name,
-                org_id: req.org_id.clone().or_else(|| host.org_id.clone()),
-                host_id: host.host_id.clone(),
-                tags: req.tags.clone(),
-                next_state: pb::NodeState::Running as i32,
-                status: Some(pb::NodeStatus {
-                    state: pb::NodeState::Starting as i32,
+            let host = match (p.host_id(), &req.host_id) {
+                (Some(own), Some(asked)) if own != asked => {
+                    return Err(Denied::ForeignNodeCreate.into());
+                }
+                (Some(own), _) => db::hosts::by_id(&self.0.db, own).await?,
+                (None, Some(id)) => db::hosts::by_id(&self.0.db, id).await?,
+                (None, None) => db::hosts::least_loaded(&self.0.db, req.org_id.as_deref()).await?,
+            }
+            .ok_or(ApiError::NoHost)?;
+            let count = req.node_count.unwrap_or(1);
+            if count == 0 || count > MAX_NODES_PER_CALL {
+                return Err(ApiError::NodeCount {
+                    max: MAX_NODES_PER_CALL,
+                });
+            }
+            for tag in &req.tags {
+                super::check_kebab("tag", tag)?;
+            }
+            if let Some(name) = &req.node_name {
+                super::check_kebab("node_name", name)?;
+                if count != 1 {
+                    return Err(ApiError::NamedNodeCount);
+                }
+                if db::nodes::name_taken(&self.0.db, name).await? {
+                    return Err(ApiError::NodeNameTaken { name: name.clone() });
+                }
+            }
+            let mut nodes = Vec::new();
+            for _ in 0..count {
+                let name = match &req.node_name {
+                    Some(name) => name.clone(),
+                    None => self.unique_name().await?,
+                };
+                let mut node = pb::Node {
+                    node_id: new_id(),
+                    display_name: req.display_name.clone().unwrap_or_else(|| name.clone()),
+                    node_name: name,
+                    org_id: req.org_id.clone().or_else(|| host.org_id.clone()),
+                    host_id: host.host_id.clone(),
+                    tags: req.tags.clone(),
+                    next_state: pb::NodeState::Running as i32,
+                    status: Some(pb::NodeStatus {
+                        state: pb::NodeState::Starting as i32,
+                        ..Default::default()
+                    }),
                     ..Default::default()
-                }),
-                ..Default::default()
-            };
-            self.configure(&mut node, &image, &req.new_values, req.firewall.clone())
+                };
+                self.configure(&mut node, &image, &req.new_values, req.firewall.clone())
+                    .await?;
+                db::nodes::insert(&self.0.db, &node).await?;
+                self.command(
+                    &node,
+                    pb::node_command::Command::Create(pb::NodeCreate {
+                        node: Some(node.clone()),
+                    }),
+                )
                 .await?;
-            db::nodes::insert(&self.0.db, &node).await?;
-            self.command(
-                &node,
-                pb::node_command::Command::Create(pb::NodeCreate {
-                    node: Some(node.clone()),
-                }),
-            )
-            .await?;
-            tracing::info!(node_id = %node.node_id, host_id = %node.host_id, "node created");
-            nodes.push(node);
-        }
-        Ok(Response::new(pb::CreateNodeResponse { nodes }))
+                tracing::info!(node_id = %node.node_id, host_id = %node.host_id, "node created");
+                nodes.push(node);
+            }
+            Ok(pb::CreateNodeResponse { nodes })
+        })
+        .await
     }
 
     async fn get(&self, req: Request<pb::GetNodeRequest>) -> Result<Response<pb::Node>, Status> {
-        let p = principal(&req)?;
-        p.require(Scope::NodeRead)?;
-        let id = &req.get_ref().node_id;
-        let row = db::nodes::by_id(&self.0.db, id)
-            .await?
-            .ok_or_else(|| not_found("node", id))?;
-        if p.host_id().is_some_and(|h| h != row.host_id) {
-            return Err(not_found("node", id));
-        }
-        Ok(Response::new(row.to_proto()?))
+        grpc(async move {
+            let p = principal(&req)?;
+            p.require(Scope::NodeRead)?;
+            let id = &req.get_ref().node_id;
+            let row = db::nodes::by_id(&self.0.db, id)
+                .await?
+                .ok_or_else(|| not_found("node", id))?;
+            if p.host_id().is_some_and(|h| h != row.host_id) {
+                return Err(not_found("node", id));
+            }
+            Ok(row.to_proto()?)
+        })
+        .await
     }
 
     async fn list(
         &self,
         req: Request<pb::ListNodesRequest>,
     ) -> Result<Response<pb::ListNodesResponse>, Status> {
-        let p = principal(&req)?;
-        p.require(Scope::NodeRead)?;
-        let req = req.into_inner();
-        let host_id = match (p.host_id(), req.host_id.as_deref()) {
-            (Some(own), Some(asked)) if own != asked => {
-                return Err(Status::permission_denied(
-                    "a host may only list its own nodes",
-                ));
-            }
-            (Some(own), _) => Some(own),
-            (None, asked) => asked,
-        };
-        let filter = NodeFilter {
-            host_id,
-            org_id: req.org_id.as_deref(),
-            protocol_key: req.protocol_key.as_deref(),
-            include_deleted: req.include_deleted,
-        };
-        let (offset, limit) = page(req.page.as_ref());
-        let (rows, total) = db::nodes::list(&self.0.db, &filter, offset, limit).await?;
-        let nodes = rows
-            .iter()
-            .map(|r| r.to_proto())
-            .collect::<Result<_, _>>()?;
-        Ok(Response::new(pb::ListNodesResponse {
-            nodes,
-            total: total as u64,
-        }))
+        grpc(async move {
+            let p = principal(&req)?;
+            p.require(Scope::NodeRead)?;
+            let req = req.into_inner();
+            let host_id = match (p.host_id(), req.host_id.as_deref()) {
+                (Some(own), Some(asked)) if own != asked => {
+                    return Err(Denied::ForeignNodeList.into());
+                }
+                (Some(own), _) => Some(own),
+                (None, asked) => asked,
+            };
+            let filter = NodeFilter {
+                host_id,
+                org_id: req.org_id.as_deref(),
+                protocol_key: req.protocol_key.as_deref(),
+                include_deleted: req.include_deleted,
+            };
+            let (offset, limit) = page(req.page.as_ref());
+            let (rows, total) = db::nodes::list(&self.0.db, &filter, offset, limit).await?;
+            let nodes = rows
+                .iter()
+                .map(|r| r.to_proto())
+                .collect::<Result<_, _>>()?;
+            Ok(pb::ListNodesResponse {
+                nodes,
+                total: total as u64,
+            })
+        })
+        .await
     }
 
     async fn start(&self, req: Request<pb::NodeIdRequest>) -> Result<Response<pb::Node>, Status> {
-        self.set_next_state(
+        grpc(self.set_next_state(
             req,
             pb::NodeState::Running,
             pb::node_command::Command::Start(pb::NodeStart {}),
-        )
+        ))
         .await
     }
 
     async fn stop(&self, req: Request<pb::NodeIdRequest>) -> Result<Response<pb::Node>, Status> {
-        self.set_next_state(
+        grpc(self.set_next_state(
             req,
             pb::NodeState::Stopped,
             pb::node_command::Command::Stop(pb::NodeStop {}),
-        )
+        ))
         .await
     }
 
     async fn restart(&self, req: Request<pb::NodeIdRequest>) -> Result<Response<pb::Node>, Status> {
-        self.set_next_state(
+        grpc(self.set_next_state(
             req,
             pb::NodeState::Running,
             pb::node_command::Command::Restart(pb::NodeRestart {}),
-        )
+        ))
         .await
     }
 
@@ -305,144 +305,149 @@ impl NodeService for Nodes {
         &self,
         req: Request<pb::NodeIdRequest>,
     ) -> Result<Response<pb::DeleteNodeResponse>, Status> {
-        let p = principal(&req)?;
-        let (_, mut node) = self
-            .load(&p, &req.get_ref().node_id, Scope::NodeWrite)
-            .await?;
-        node.next_state = pb::NodeState::Deleted as i32;
-        if let Some(status) = node.status.as_mut() {
-            status.state = pb::NodeState::Deleting as i32;
-        }
-        db::nodes::save(&self.0.db, &node, true).await?;
-        self.command(&node, pb::node_command::Command::Delete(pb::NodeDelete {}))
-            .await?;
-        Ok(Response::new(pb::DeleteNodeResponse {}))
+        grpc(async move {
+            let p = principal(&req)?;
+            let (_, mut node) = self
+                .load(&p, &req.get_ref().node_id, Scope::NodeWrite)
+                .await?;
+            node.next_state = pb::NodeState::Deleted as i32;
+            if let Some(status) = node.status.as_mut() {
+                status.state = pb::NodeState::Deleting as i32;
+            }
+            db::nodes::save(&self.0.db, &node, true).await?;
+            self.command(&node, pb::node_command::Command::Delete(pb::NodeDelete {}))
+                .await?;
+            Ok(pb::DeleteNodeResponse {})
+        })
+        .await
     }
 
     async fn upgrade(
         &self,
         req: Request<pb::UpgradeNodeRequest>,
     ) -> Result<Response<pb::Node>, Status> {
-        let p = principal(&req)?;
-        let req = req.into_inner();
-        let (_, mut node) = self.load(&p, &req.node_id, Scope::NodeWrite).await?;
-        let image = match &req.image_id {
-            Some(id) => db::images::by_id(&self.0.db, id)
-                .await?
-                .ok_or_else(|| not_found("image", id))?
-                .to_proto()?,
-            None => {
-                let key = node.version_key.clone().unwrap_or_default();
-                find_image(&self.0.db, &key, None, None).await?
+        grpc(async move {
+            let p = principal(&req)?;
+            let req = req.into_inner();
+            let (_, mut node) = self.load(&p, &req.node_id, Scope::NodeWrite).await?;
+            let image = match &req.image_id {
+                Some(id) => db::images::by_id(&self.0.db, id)
+                    .await?
+                    .ok_or_else(|| not_found("image", id))?
+                    .to_proto()?,
+                None => {
+                    let key = node.version_key.clone().unwrap_or_default();
+                    find_image(&self.0.db, &key, None, None).await?
+                }
+            };
+            if image.image_id == node.image_id {
+                return Err(ApiError::SameImage);
             }
-        };
-        if image.image_id == node.image_id {
-            return Err(Status::failed_precondition(
-                "the node already runs this image",
-            ));
-        }
-        self.configure(&mut node, &image, &[], None).await?;
-        db::nodes::save(&self.0.db, &node, false).await?;
-        self.command(
-            &node,
-            pb::node_command::Command::Upgrade(pb::NodeUpgrade {
-                node: Some(node.clone()),
-            }),
-        )
-        .await?;
-        Ok(Response::new(node))
+            self.configure(&mut node, &image, &[], None).await?;
+            db::nodes::save(&self.0.db, &node, false).await?;
+            self.command(
+                &node,
+                pb::node_command::Command::Upgrade(pb::NodeUpgrade {
+                    node: Some(node.clone()),
+                }),
+            )
+            .await?;
+            Ok(node)
+        })
+        .await
     }
 
     async fn update_config(
         &self,
         req: Request<pb::UpdateNodeConfigRequest>,
     ) -> Result<Response<pb::Node>, Status> {
-        let p = principal(&req)?;
-        let req = req.into_inner();
-        let (_, mut node) = self.load(&p, &req.node_id, Scope::NodeWrite).await?;
-        let image = db::images::by_id(&self.0.db, &node.image_id)
-            .await?
-            .ok_or_else(|| not_found("image", &node.image_id))?
-            .to_proto()?;
-        for v in &req.new_values {
-            let dynamic = image
-                .properties
-                .iter()
-                .filter(|prop| prop.key == v.key || prop.key_group.as_deref() == Some(&v.key))
-                .all(|prop| prop.dynamic_value);
-            if !dynamic {
-                return Err(Status::invalid_argument(format!(
-                    "property `{}` cannot change on an existing node (not dynamic)",
-                    v.key
-                )));
+        grpc(async move {
+            let p = principal(&req)?;
+            let req = req.into_inner();
+            let (_, mut node) = self.load(&p, &req.node_id, Scope::NodeWrite).await?;
+            let image = db::images::by_id(&self.0.db, &node.image_id)
+                .await?
+                .ok_or_else(|| not_found("image", &node.image_id))?
+                .to_proto()?;
+            for v in &req.new_values {
+                let dynamic = image
+                    .properties
+                    .iter()
+                    .filter(|prop| prop.key == v.key || prop.key_group.as_deref() == Some(&v.key))
+                    .all(|prop| prop.dynamic_value);
+                if !dynamic {
+                    return Err(ApiError::NotDynamic { key: v.key.clone() });
+                }
             }
-        }
-        let store_key_before = node
-            .config
-            .as_ref()
-            .and_then(|c| c.image.as_ref())
-            .map(|i| i.store_key.clone());
-        self.configure(&mut node, &image, &req.new_values, req.firewall)
+            let store_key_before = node
+                .config
+                .as_ref()
+                .and_then(|c| c.image.as_ref())
+                .map(|i| i.store_key.clone());
+            self.configure(&mut node, &image, &req.new_values, req.firewall)
+                .await?;
+            let store_key_after = node
+                .config
+                .as_ref()
+                .and_then(|c| c.image.as_ref())
+                .map(|i| i.store_key.clone());
+            if store_key_before != store_key_after {
+                return Err(ApiError::ArchiveChange);
+            }
+            if let Some(name) = req.display_name {
+                node.display_name = name;
+            }
+            if req.update_tags {
+                for tag in &req.tags {
+                    super::check_kebab("tag", tag)?;
+                }
+                node.tags = req.tags;
+            }
+            db::nodes::save(&self.0.db, &node, false).await?;
+            self.command(
+                &node,
+                pb::node_command::Command::Update(pb::NodeUpdate {
+                    node: Some(node.clone()),
+                }),
+            )
             .await?;
-        let store_key_after = node
-            .config
-            .as_ref()
-            .and_then(|c| c.image.as_ref())
-            .map(|i| i.store_key.clone());
-        if store_key_before != store_key_after {
-            return Err(Status::invalid_argument(
-                "this change needs different protocol data; create a new node",
-            ));
-        }
-        if let Some(name) = req.display_name {
-            node.display_name = name;
-        }
-        if req.update_tags {
-            for tag in &req.tags {
-                super::check_kebab("tag", tag)?;
-            }
-            node.tags = req.tags;
-        }
-        db::nodes::save(&self.0.db, &node, false).await?;
-        self.command(
-            &node,
-            pb::node_command::Command::Update(pb::NodeUpdate {
-                node: Some(node.clone()),
-            }),
-        )
-        .await?;
-        Ok(Response::new(node))
+            Ok(node)
+        })
+        .await
     }
 
     async fn report_status(
         &self,
         req: Request<pb::ReportNodeStatusRequest>,
     ) -> Result<Response<pb::ReportNodeStatusResponse>, Status> {
-        let p = principal(&req)?;
-        let req = req.into_inner();
-        if p.host_id().is_none() {
-            p.require_admin()?;
-        }
-        let row = db::nodes::by_id(&self.0.db, &req.node_id)
-            .await?
-            .ok_or_else(|| not_found("node", &req.node_id))?;
-        if p.host_id().is_some_and(|h| h != row.host_id) {
-            return Err(not_found("node", &req.node_id));
-        }
-        let mut node = row.to_proto()?;
-        if let Some(status) = req.status {
-            node.status = Some(status);
-        }
-        if req.p2p_address.is_some() {
-            node.p2p_address = req.p2p_address;
-        }
-        if let Some(ip) = req.ip_address {
-            node.ip_address = ip;
-        }
-        if let Some(gw) = req.ip_gateway {
-            node.ip_gateway = gw;
-        }
-        db::nodes::save(&self.0.db, &node, row.deleted_at.is_some()).await?;
-        Ok(Response::new(pb::ReportNodeStatusResponse {}))
+        grpc(async move {
+            let p = principal(&req)?;
+            let req = req.into_inner();
+            if p.host_id().is_none() {
+                p.require_admin()?;
+            }
+            let row = db::nodes::by_id(&self.0.db, &req.node_id)
+                .await?
+                .ok_or_else(|| not_found("node", &req.node_id))?;
+            if p.host_id().is_some_and(|h| h != row.host_id) {
+                return Err(not_found("node", &req.node_id));
+            }
+            let mut node = row.to_proto()?;
+            if let Some(status) = req.status {
+                node.status = Some(status);
+            }
+            if req.p2p_address.is_some() {
+                node.p2p_address = req.p2p_address;
+            }
+            if let Some(ip) = req.ip_address {
+                node.ip_address = ip;
+            }
+            if let Some(gw) = req.ip_gateway {
+                node.ip_gateway = gw;
+            }
+            db::nodes::save(&self.0.db, &node, row.deleted_at.is_some()).await?;
+            Ok(pb::ReportNodeStatusResponse {})
+        })
+        .await
     }
 }

@@ -5,7 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use babel_api::pb::api::v1 as pb;
-use tonic::Status;
+
+use super::error::{ApiError, ApiResult};
 
 /// The outcome of [`resolve`].
 #[derive(Debug, Clone, PartialEq)]
@@ -21,7 +22,7 @@ pub fn resolve(
     image: &pb::Image,
     previous: &[pb::NodePropertyValue],
     new_values: &[pb::NodePropertyValue],
-) -> Result<Resolved, Status> {
+) -> ApiResult<Resolved> {
     // Groups (switch/enum) by key_group, standalone properties by key.
     let mut groups: BTreeMap<&str, Vec<&pb::ImageProperty>> = BTreeMap::new();
     let mut singles: BTreeMap<&str, &pb::ImageProperty> = BTreeMap::new();
@@ -36,16 +37,14 @@ pub fn resolve(
     let mut chosen: BTreeMap<String, String> = BTreeMap::new();
     for v in previous.iter().chain(new_values) {
         if !groups.contains_key(v.key.as_str()) && !singles.contains_key(v.key.as_str()) {
-            return Err(Status::invalid_argument(format!(
-                "unknown property `{}` (image has: {})",
-                v.key,
-                groups
+            return Err(ApiError::UnknownProperty {
+                key: v.key.clone(),
+                known: groups
                     .keys()
                     .chain(singles.keys())
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
+                    .map(|k| k.to_string())
+                    .collect(),
+            });
         }
         chosen.insert(v.key.clone(), v.value.clone());
     }
@@ -70,21 +69,17 @@ pub fn resolve(
             Some(value) => opts
                 .iter()
                 .find(|o| &o.default_value == value)
-                .ok_or_else(|| {
-                    Status::invalid_argument(format!(
-                        "property `{group}` has no option `{value}` (options: {})",
-                        opts.iter()
-                            .map(|o| o.default_value.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ))
+                .ok_or_else(|| ApiError::UnknownOption {
+                    group: group.to_string(),
+                    value: value.clone(),
+                    options: opts.iter().map(|o| o.default_value.clone()).collect(),
                 })?,
             None => opts
                 .iter()
                 .find(|o| o.is_group_default)
                 .or(opts.first())
-                .ok_or_else(|| {
-                    Status::invalid_argument(format!("property `{group}` has no options"))
+                .ok_or_else(|| ApiError::NoOptions {
+                    group: group.to_string(),
                 })?,
         };
         values.push(pb::NodePropertyValue {
@@ -124,10 +119,9 @@ pub fn resolve(
         match &pointer.pointer {
             Some(pb::archive_pointer::Pointer::StoreKey(k)) => store_key = Some(k.clone()),
             Some(pb::archive_pointer::Pointer::Disallowed(_)) | None => {
-                return Err(Status::failed_precondition(format!(
-                    "this combination of properties is not allowed: [{}]",
-                    archive_keys.iter().cloned().collect::<Vec<_>>().join(", ")
-                )));
+                return Err(ApiError::DisallowedCombination {
+                    keys: archive_keys.iter().map(|k| k.to_string()).collect(),
+                });
             }
         }
         break;
@@ -238,17 +232,17 @@ mod tests {
             &[val("network", "testnet"), val("archive", "on")],
         );
         assert_eq!(
-            e.map_err(|e| e.code()).err(),
+            e.map_err(|e| tonic::Status::from(e).code()).err(),
             Some(tonic::Code::FailedPrecondition)
         );
         let e = resolve(&img, &[], &[val("nope", "x")]);
         assert_eq!(
-            e.map_err(|e| e.code()).err(),
+            e.map_err(|e| tonic::Status::from(e).code()).err(),
             Some(tonic::Code::InvalidArgument)
         );
         let e = resolve(&img, &[], &[val("network", "devnet")]);
         assert_eq!(
-            e.map_err(|e| e.code()).err(),
+            e.map_err(|e| tonic::Status::from(e).code()).err(),
             Some(tonic::Code::InvalidArgument)
         );
     }

@@ -5,6 +5,7 @@ use babel_api::pb::api::v1 as pb;
 use pb::secret_service_server::SecretService;
 use tonic::{Request, Response, Status};
 
+use super::error::{ApiError, ApiResult, grpc};
 use super::{State, not_found};
 use crate::auth::{Principal, Scope, principal};
 use crate::db;
@@ -19,7 +20,7 @@ fn context(node_id: &str, name: &str) -> String {
 }
 
 impl Secrets {
-    async fn check(&self, p: &Principal, node_id: &str, scope: Scope) -> Result<(), Status> {
+    async fn check(&self, p: &Principal, node_id: &str, scope: Scope) -> ApiResult<()> {
         p.require(scope)?;
         let row = db::nodes::by_id(&self.0.db, node_id)
             .await?
@@ -31,11 +32,9 @@ impl Secrets {
     }
 }
 
-fn check_name(name: &str) -> Result<(), Status> {
+fn check_name(name: &str) -> ApiResult<()> {
     if name.is_empty() || name.len() > 256 || name.chars().any(char::is_control) {
-        return Err(Status::invalid_argument(
-            "secret name must be 1..=256 printable characters",
-        ));
+        return Err(ApiError::SecretName);
     }
     Ok(())
 }
@@ -46,62 +45,73 @@ impl SecretService for Secrets {
         &self,
         req: Request<pb::GetSecretRequest>,
     ) -> Result<Response<pb::GetSecretResponse>, Status> {
-        let p = principal(&req)?;
-        let req = req.into_inner();
-        self.check(&p, &req.node_id, Scope::SecretRead).await?;
-        let sealed = db::secrets::get(&self.0.db, &req.node_id, &req.name)
-            .await?
-            .ok_or_else(|| not_found("secret", &req.name))?;
-        let value = self
-            .0
-            .keys
-            .open(&context(&req.node_id, &req.name), &sealed)
-            .map_err(|e| Status::internal(e.to_string()))?;
-        Ok(Response::new(pb::GetSecretResponse { value }))
+        grpc(async move {
+            let p = principal(&req)?;
+            let req = req.into_inner();
+            self.check(&p, &req.node_id, Scope::SecretRead).await?;
+            let sealed = db::secrets::get(&self.0.db, &req.node_id, &req.name)
+                .await?
+                .ok_or_else(|| not_found("secret", &req.name))?;
+            let value = self
+                .0
+                .keys
+                .open(&context(&req.node_id, &req.name), &sealed)?;
+            Ok(pb::GetSecretResponse { value })
+        })
+        .await
     }
 
     async fn put_secret(
         &self,
         req: Request<pb::PutSecretRequest>,
     ) -> Result<Response<pb::PutSecretResponse>, Status> {
-        let p = principal(&req)?;
-        let req = req.into_inner();
-        self.check(&p, &req.node_id, Scope::SecretWrite).await?;
-        check_name(&req.name)?;
-        if req.value.len() > MAX_SECRET_BYTES {
-            return Err(Status::invalid_argument(format!(
-                "secret larger than {MAX_SECRET_BYTES} bytes"
-            )));
-        }
-        let sealed = self
-            .0
-            .keys
-            .seal(&context(&req.node_id, &req.name), &req.value);
-        db::secrets::put(&self.0.db, &req.node_id, &req.name, &sealed).await?;
-        Ok(Response::new(pb::PutSecretResponse {}))
+        grpc(async move {
+            let p = principal(&req)?;
+            let req = req.into_inner();
+            self.check(&p, &req.node_id, Scope::SecretWrite).await?;
+            check_name(&req.name)?;
+            if req.value.len() > MAX_SECRET_BYTES {
+                return Err(ApiError::SecretTooLarge {
+                    max: MAX_SECRET_BYTES,
+                });
+            }
+            let sealed = self
+                .0
+                .keys
+                .seal(&context(&req.node_id, &req.name), &req.value);
+            db::secrets::put(&self.0.db, &req.node_id, &req.name, &sealed).await?;
+            Ok(pb::PutSecretResponse {})
+        })
+        .await
     }
 
     async fn list_secrets(
         &self,
         req: Request<pb::ListSecretsRequest>,
     ) -> Result<Response<pb::ListSecretsResponse>, Status> {
-        let p = principal(&req)?;
-        let node_id = &req.get_ref().node_id;
-        self.check(&p, node_id, Scope::SecretRead).await?;
-        let names = db::secrets::names(&self.0.db, node_id).await?;
-        Ok(Response::new(pb::ListSecretsResponse { names }))
+        grpc(async move {
+            let p = principal(&req)?;
+            let node_id = &req.get_ref().node_id;
+            self.check(&p, node_id, Scope::SecretRead).await?;
+            let names = db::secrets::names(&self.0.db, node_id).await?;
+            Ok(pb::ListSecretsResponse { names })
+        })
+        .await
     }
 
     async fn delete_secret(
         &self,
         req: Request<pb::DeleteSecretRequest>,
     ) -> Result<Response<pb::DeleteSecretResponse>, Status> {
-        let p = principal(&req)?;
-        let req = req.into_inner();
-        self.check(&p, &req.node_id, Scope::SecretWrite).await?;
-        if !db::secrets::delete(&self.0.db, &req.node_id, &req.name).await? {
-            return Err(not_found("secret", &req.name));
-        }
-        Ok(Response::new(pb::DeleteSecretResponse {}))
+        grpc(async move {
+            let p = principal(&req)?;
+            let req = req.into_inner();
+            self.check(&p, &req.node_id, Scope::SecretWrite).await?;
+            if !db::secrets::delete(&self.0.db, &req.node_id, &req.name).await? {
+                return Err(not_found("secret", &req.name));
+            }
+            Ok(pb::DeleteSecretResponse {})
+        })
+        .await
     }
 }

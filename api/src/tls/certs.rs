@@ -16,8 +16,14 @@ use tokio_rustls::rustls::sign::CertifiedKey;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
-    #[error("reading {path}: {reason}")]
-    Pem { path: String, reason: String },
+    #[error("reading {path}: {source}")]
+    Pem {
+        path: String,
+        #[source]
+        source: tokio_rustls::rustls::pki_types::pem::Error,
+    },
+    #[error("reading {path}: no certificate")]
+    NoCertificate { path: String },
     #[error("TLS configuration: {0}")]
     Config(#[from] tokio_rustls::rustls::Error),
 }
@@ -29,19 +35,15 @@ fn provider() -> Arc<CryptoProvider> {
 fn load(cert: &Path, key: &Path) -> Result<Arc<CertifiedKey>, TlsError> {
     let pem_err = |path: &Path| {
         let path = path.display().to_string();
-        move |e: tokio_rustls::rustls::pki_types::pem::Error| TlsError::Pem {
-            path,
-            reason: e.to_string(),
-        }
+        move |source| TlsError::Pem { path, source }
     };
     let chain = CertificateDer::pem_file_iter(cert)
         .map_err(pem_err(cert))?
         .collect::<Result<Vec<_>, _>>()
         .map_err(pem_err(cert))?;
     if chain.is_empty() {
-        return Err(TlsError::Pem {
+        return Err(TlsError::NoCertificate {
             path: cert.display().to_string(),
-            reason: "no certificate".into(),
         });
     }
     let key = PrivateKeyDer::from_pem_file(key).map_err(pem_err(key))?;
