@@ -248,6 +248,22 @@ mod tests {
         }
     }
 
+    /// Archive errors reach a client only through `cleanup_job`.
+    #[tokio::test]
+    async fn archive_errors_keep_their_code() {
+        for (source, message, _) in crate::archive::error::examples().await {
+            let status = Status::from(job(ManagerError::Cleanup {
+                name: "a".into(),
+                source,
+            }));
+            assert_eq!(status.code(), Code::Internal, "{message}");
+            assert_eq!(
+                status.message(),
+                format!("start_job failed: can't cleanup job 'a': {message}")
+            );
+        }
+    }
+
     #[tokio::test]
     async fn agent_errors_keep_their_codes() {
         let join_error = tokio::spawn(async { panic!("boom") }).await.unwrap_err();

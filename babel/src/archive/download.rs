@@ -27,7 +27,7 @@ use super::state::{
     DOWNLOAD_CHUNKS, DOWNLOAD_METADATA, DOWNLOAD_PARTS, Progress, StateDir, cleanup_download,
 };
 use super::unpack::unpack_chunk;
-use super::{ArchiveBackend, ArchiveError, TransferOptions};
+use super::{ArchiveBackend, ArchiveError, ManifestError, TransferOptions};
 
 /// Stored bytes queued between the HTTP stream and the decoder of one chunk.
 const STREAM_QUEUE: usize = 64;
@@ -84,7 +84,7 @@ impl Downloader {
         let root = dest.to_path_buf();
         tokio::task::spawn_blocking(move || finalize(&root, &chunks, &fresh, &now))
             .await
-            .map_err(|e| ArchiveError::Config(format!("finalize task failed: {e}")))??;
+            .map_err(ArchiveError::task("finalize"))??;
         Ok(DownloadReport {
             data_version: meta.data_version,
             chunks: meta.chunks,
@@ -158,9 +158,8 @@ impl Downloader {
                         }
                     }
                     if buffered.is_empty() {
-                        first_error = Some(ArchiveError::Backend {
-                            message: format!("no chunk descriptors returned for {wanted:?}"),
-                            retry: true,
+                        first_error = Some(ArchiveError::NoChunkDescriptors {
+                            indexes: wanted.clone(),
                         });
                         break;
                     }
@@ -172,10 +171,7 @@ impl Downloader {
                     continue;
                 }
                 if chunk.destinations.is_empty() {
-                    first_error = Some(ArchiveError::Manifest(format!(
-                        "expected at least one destination file in chunk {}",
-                        chunk.index
-                    )));
+                    first_error = Some(ManifestError::NoDestinations { index: chunk.index }.into());
                     break;
                 }
                 self.state.append_lines(DOWNLOAD_PARTS, &[&chunk], false)?;
@@ -213,8 +209,7 @@ impl Downloader {
                 }
                 Err(e) => {
                     stop.cancel();
-                    first_error
-                        .get_or_insert(ArchiveError::Config(format!("download task failed: {e}")));
+                    first_error.get_or_insert(ArchiveError::task("download")(e));
                 }
             }
             if last_record.elapsed() >= self.opts.record_interval && !unrecorded.is_empty() {
@@ -246,7 +241,7 @@ impl Downloader {
         let root: PathBuf = dest.to_path_buf();
         tokio::task::spawn_blocking(move || sync_fs(&root))
             .await
-            .map_err(|e| ArchiveError::Config(format!("sync task failed: {e}")))??;
+            .map_err(ArchiveError::task("sync"))??;
         self.state.append_lines(DOWNLOAD_CHUNKS, unrecorded, true)?;
         for c in unrecorded.drain(..) {
             done.insert(c.index, c);
@@ -283,12 +278,13 @@ fn check_disk_space(
     done: &BTreeMap<u32, Chunk>,
 ) -> Result<(), ArchiveError> {
     let have: u64 = done.values().map(Chunk::data_size).sum();
-    let required = meta.total_size.checked_sub(have).ok_or_else(|| {
-        ArchiveError::Manifest(format!(
-            "total_size {} is smaller than already downloaded data {have}",
-            meta.total_size
-        ))
-    })?;
+    let required = meta
+        .total_size
+        .checked_sub(have)
+        .ok_or(ManifestError::TotalSizeTooSmall {
+            total_size: meta.total_size,
+            have,
+        })?;
     let st = nix::sys::statvfs::statvfs(dest)
         .map_err(|e| ArchiveError::io(format!("can't stat {}", dest.display()), e.into()))?;
     let available = st.blocks_available() * st.fragment_size();
@@ -382,15 +378,12 @@ impl ChunkDownload {
                 )
                 .await
             }
-            (None, _) => Err(ArchiveError::Backend {
-                message: format!("chunk {} has no download URL", self.chunk.index),
-                retry: true,
+            (None, _) => Err(ArchiveError::NoDownloadUrl {
+                index: self.chunk.index,
             }),
         };
         drop(tx);
-        let unpacked = unpacker
-            .await
-            .map_err(|e| ArchiveError::Config(format!("unpack task failed: {e}")))?;
+        let unpacked = unpacker.await.map_err(ArchiveError::task("unpack"))?;
         match fetched {
             // The unpacker's verdict is the one that counts.
             Ok(_) => unpacked,

@@ -111,7 +111,7 @@ pub fn finalize(
             .collect();
         parts.into_iter().try_for_each(|p| {
             p.join()
-                .unwrap_or_else(|_| Err(ArchiveError::Config("finalize thread panicked".into())))
+                .unwrap_or_else(|_| Err(ArchiveError::ThreadPanicked("finalize")))
         })
     })?;
     let ctx = |p: &Path| format!("can't finalize {}", p.display());

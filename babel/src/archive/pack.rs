@@ -149,7 +149,7 @@ fn encode_block(
     compression: Option<Compression>,
 ) -> Result<Bytes, ArchiveError> {
     let size = usize::try_from(segments.iter().map(|s| s.len).sum::<u64>())
-        .map_err(|_| ArchiveError::Config("block too large for this platform".into()))?;
+        .map_err(|_| ArchiveError::BlockTooLarge)?;
     let Some(Compression::Zstd(level)) = compression else {
         let mut buf = vec![0u8; size];
         read_block(source, segments, &mut buf)?;
@@ -204,7 +204,7 @@ pub async fn pack_chunk(
                     .map_err(|_| ArchiveError::Interrupted("upload"))?;
                 tokio::task::spawn_blocking(move || encode_block(&source, &segments, compression))
                     .await
-                    .map_err(|e| ArchiveError::Config(format!("compression task failed: {e}")))?
+                    .map_err(ArchiveError::task("compression"))?
             }
         })
         .buffered(cpu_threads.max(1))
@@ -215,9 +215,7 @@ pub async fn pack_chunk(
         .try_collect()
         .await?;
     drop(hash_tx);
-    let checksum = hasher
-        .await
-        .map_err(|e| ArchiveError::Config(format!("digest task failed: {e}")))?;
+    let checksum = hasher.await.map_err(ArchiveError::task("digest"))?;
     Ok(Packed {
         frames,
         checksum,

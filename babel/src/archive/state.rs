@@ -21,6 +21,14 @@ use tracing::warn;
 use super::ArchiveError;
 use super::model::{Chunk, DownloadManifest};
 
+/// The error of serializing state file `file`, for `map_err`.
+fn serialize(file: &str) -> impl FnOnce(serde_json::Error) -> ArchiveError {
+    move |source| ArchiveError::Serialize {
+        file: file.to_string(),
+        source,
+    }
+}
+
 /// Directory of the transfer state, relative to the data mount point.
 pub const STATE_DIR: &str = ".babel_jobs";
 pub const DOWNLOAD_METADATA: &str = "download.metadata";
@@ -72,15 +80,14 @@ impl StateDir {
                 ));
             }
         };
-        serde_json::from_slice(&text).map(Some).map_err(|e| {
-            ArchiveError::Config(format!("invalid state file {}: {e}", path.display()))
-        })
+        serde_json::from_slice(&text)
+            .map(Some)
+            .map_err(|source| ArchiveError::StateFile { path, source })
     }
 
     /// Writes a JSON file atomically (temp file, fsync, rename).
     pub fn save<T: Serialize>(&self, file: &str, value: &T) -> Result<(), ArchiveError> {
-        let data = serde_json::to_vec(value)
-            .map_err(|e| ArchiveError::Config(format!("can't serialize {file}: {e}")))?;
+        let data = serde_json::to_vec(value).map_err(serialize(file))?;
         write_atomic(&self.path(file), &data)
     }
 
@@ -127,8 +134,7 @@ impl StateDir {
         let path = self.path(file);
         let mut buf = Vec::new();
         for item in items {
-            serde_json::to_writer(&mut buf, item)
-                .map_err(|e| ArchiveError::Config(format!("can't serialize {file}: {e}")))?;
+            serde_json::to_writer(&mut buf, item).map_err(serialize(file))?;
             buf.push(b'\n');
         }
         let ctx = || format!("can't append to {}", path.display());
@@ -231,7 +237,7 @@ impl Progress {
             message: "chunks".into(),
         };
         let result = serde_json::to_vec(&p)
-            .map_err(|e| ArchiveError::Config(e.to_string()))
+            .map_err(serialize("progress"))
             .and_then(|data| write_atomic(path, &data));
         if let Err(e) = result {
             warn!("can't write progress {}: {e}", path.display());
