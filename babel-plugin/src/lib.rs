@@ -32,7 +32,7 @@ pub use cancel::{CallCancel, CallId, CallScope};
 pub use config::{PluginConfig, UpgradeRollback};
 #[cfg(feature = "definitions")]
 pub use definitions::{DEFINITIONS_FILE, definitions};
-pub use error::PluginError;
+pub use error::{PluginError, TimeoutReason};
 pub use functions::{DressedHttpResponse, DressedShResponse};
 pub use limits::PluginLimits;
 pub use lint::{Finding, LintReport, Severity, lint};

@@ -49,8 +49,6 @@ pub enum BabelYamlError {
     Parse { file: PathBuf, error: ParseError },
     #[error("{} is invalid:\n{}", file.display(), format_issues(file, issues))]
     Invalid { file: PathBuf, issues: Vec<Issue> },
-    #[error("{0}")]
-    Other(String),
 }
 
 fn format_issues(file: &Path, issues: &[Issue]) -> String {
