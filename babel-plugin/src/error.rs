@@ -3,6 +3,7 @@
 use babel_api::engine::EngineError;
 
 use crate::config::ConfigError;
+use crate::defaults::DefaultsError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PluginError {
@@ -50,9 +51,12 @@ pub enum PluginError {
     /// The default procedures need a `plugin_config`.
     #[error("Missing plugin_config function")]
     MissingConfig,
-    /// A node-side effect failed outside script code (default init/upload, status checks).
+    /// A node-side effect failed outside script code (status checks, saving the config).
     #[error(transparent)]
     Engine(#[from] EngineError),
+    /// The default init or upload failed.
+    #[error(transparent)]
+    Default(#[from] DefaultsError),
 }
 
 /// Which budget a timed-out script call ran out of.
@@ -132,6 +136,23 @@ mod tests {
             (
                 ConfigError::Json(json_error()).into(),
                 "invalid plugin_config: expected value at line 1 column 1",
+            ),
+            (
+                DefaultsError::CommandFailed {
+                    stage: "init",
+                    command: "false".into(),
+                    response: babel_api::engine::ShResponse {
+                        exit_code: 1,
+                        stdout: String::new(),
+                        stderr: "no".into(),
+                    },
+                }
+                .into(),
+                r#"init command 'false' failed with exit_code: ShResponse { exit_code: 1, stdout: "", stderr: "no" }"#,
+            ),
+            (
+                DefaultsError::Engine(EngineError::Failed("start_job failed".into())).into(),
+                "start_job failed",
             ),
         ];
         for (err, message) in cases {
