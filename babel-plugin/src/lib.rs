@@ -38,7 +38,7 @@ pub use limits::PluginLimits;
 pub use lint::{Finding, LintReport, Severity, lint};
 pub use plugin::{MAIN_SCRIPT, Plugin};
 pub use pure::{
-    parse_hex, parse_rfc2822, parse_rfc3339, parse_time, sanitize_sh_param, schedule_parser,
-    validate_schedule,
+    ParseValueError, ScheduleError, UnsafeShParam, parse_hex, parse_rfc2822, parse_rfc3339,
+    parse_time, sanitize_sh_param, schedule_parser, validate_schedule,
 };
 pub use status::{DOWNLOADING, Health, ProtocolStatus, STARTING, UPLOADING};
