@@ -223,10 +223,10 @@ mod tests {
             (
                 ManagerError::Cleanup {
                     name: name(),
-                    source: ArchiveError::io("can't remove", io()),
+                    source: ArchiveError::file("remove", Path::new("/d/chunks"))(io()),
                 },
                 Code::Internal,
-                "can't cleanup job 'a': can't remove: x",
+                "can't cleanup job 'a': can't remove /d/chunks: x",
             ),
             (
                 ManagerError::TerminateTimeout {

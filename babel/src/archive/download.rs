@@ -76,8 +76,7 @@ impl Downloader {
                 .duration_since(std::time::UNIX_EPOCH)
                 .unwrap_or_default(),
         );
-        std::fs::create_dir_all(dest)
-            .map_err(|e| ArchiveError::io(format!("can't create {}", dest.display()), e))?;
+        std::fs::create_dir_all(dest).map_err(ArchiveError::file("create", dest))?;
         check_disk_space(dest, &meta, &done)?;
         let (done, fresh, downloaded_now) = self.transfer(dest, &meta, done, now).await?;
         let chunks: Vec<Chunk> = done.values().cloned().collect();
@@ -265,10 +264,8 @@ impl Downloader {
 
 /// Flushes the filesystem holding `dir`.
 fn sync_fs(dir: &Path) -> Result<(), ArchiveError> {
-    let f = std::fs::File::open(dir)
-        .map_err(|e| ArchiveError::io(format!("can't open {}", dir.display()), e))?;
-    nix::unistd::syncfs(&f)
-        .map_err(|e| ArchiveError::io(format!("can't sync {}", dir.display()), e.into()))
+    let f = std::fs::File::open(dir).map_err(ArchiveError::file("open", dir))?;
+    nix::unistd::syncfs(&f).map_err(|e| ArchiveError::file("sync", dir)(e.into()))
 }
 
 /// Fails when the data still to download doesn't fit on the filesystem of `dest`.
@@ -285,8 +282,8 @@ fn check_disk_space(
             total_size: meta.total_size,
             have,
         })?;
-    let st = nix::sys::statvfs::statvfs(dest)
-        .map_err(|e| ArchiveError::io(format!("can't stat {}", dest.display()), e.into()))?;
+    let st =
+        nix::sys::statvfs::statvfs(dest).map_err(|e| ArchiveError::file("stat", dest)(e.into()))?;
     let available = st.blocks_available() * st.fragment_size();
     if required > available {
         return Err(ArchiveError::DiskSpace {

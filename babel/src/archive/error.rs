@@ -1,7 +1,7 @@
 //! Why an archive transfer failed: [`ArchiveError`] and the kinds it groups (HTTP failures,
 //! corrupt chunks, unusable manifests, bad job parameters).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use babel_api::rpc::MissingField;
 
@@ -26,12 +26,41 @@ pub enum ArchiveError {
     /// The backend sent a chunk without a URL to download it from.
     #[error("chunk {index} has no download URL")]
     NoDownloadUrl { index: u32 },
-    #[error("{context}: {source}")]
-    Io {
-        context: String,
+    /// A file system operation (`op`: open, create, stat, ...) on `path` failed.
+    #[error("can't {op} {}: {source}", path.display())]
+    File {
+        op: &'static str,
+        path: PathBuf,
         #[source]
         source: std::io::Error,
     },
+    /// Walking the source tree failed at `path` (empty when unknown).
+    #[error("can't list {path}: {source}")]
+    List {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A source file ended before a planned range: it changed after planning.
+    #[error(
+        "can't read {len} bytes at {pos} of {} (file changed during upload?): {source}",
+        path.display()
+    )]
+    ReadRange {
+        len: u64,
+        pos: u64,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The thread writing downloaded data failed.
+    #[error("Writer error: {0}")]
+    Writer(#[source] std::io::Error),
+    /// The thread writing downloaded data hung up early.
+    #[error("Writer error: writer stopped")]
+    WriterStopped,
+    #[error("zstd compression failed: {0}")]
+    Compress(#[source] std::io::Error),
     /// HTTP transfer of a chunk failed (network, status, short body): worth retrying.
     #[error(transparent)]
     Http(#[from] HttpFailure),
@@ -103,11 +132,10 @@ pub enum ArchiveError {
 }
 
 impl ArchiveError {
-    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        ArchiveError::Io {
-            context: context.into(),
-            source,
-        }
+    /// The error of file system operation `op` on `path`, for `map_err`.
+    pub fn file(op: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.to_path_buf();
+        move |source| ArchiveError::File { op, path, source }
     }
 
     /// A failed blocking `task`, for `map_err`.
@@ -279,8 +307,37 @@ pub(crate) async fn examples() -> Vec<(ArchiveError, &'static str, bool)> {
             true,
         ),
         (
-            ArchiveError::io("can't open /d", io()),
+            ArchiveError::file("open", Path::new("/d"))(io()),
             "can't open /d: x",
+            false,
+        ),
+        (
+            ArchiveError::List {
+                path: "/src/a".into(),
+                source: io(),
+            },
+            "can't list /src/a: x",
+            false,
+        ),
+        (
+            ArchiveError::ReadRange {
+                len: 4,
+                pos: 8,
+                path: "/src/a".into(),
+                source: io(),
+            },
+            "can't read 4 bytes at 8 of /src/a (file changed during upload?): x",
+            false,
+        ),
+        (ArchiveError::Writer(io()), "Writer error: x", false),
+        (
+            ArchiveError::WriterStopped,
+            "Writer error: writer stopped",
+            false,
+        ),
+        (
+            ArchiveError::Compress(io()),
+            "zstd compression failed: x",
             false,
         ),
         (

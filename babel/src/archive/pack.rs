@@ -119,23 +119,17 @@ fn read_block(source: &Path, segments: &[Segment], buf: &mut [u8]) -> Result<(),
     for s in segments {
         let path = source.join(&s.path);
         if open.as_ref().is_none_or(|(p, _)| *p != s.path) {
-            let f = File::open(&path)
-                .map_err(|e| ArchiveError::io(format!("can't open {}", path.display()), e))?;
+            let f = File::open(&path).map_err(ArchiveError::file("open", &path))?;
             open = Some((&s.path, f));
         }
         let Some((_, f)) = &open else { continue };
         let len = usize::try_from(s.len).unwrap_or(usize::MAX);
         f.read_exact_at(&mut buf[at..at + len], s.pos)
-            .map_err(|e| {
-                ArchiveError::io(
-                    format!(
-                        "can't read {} bytes at {} of {} (file changed during upload?)",
-                        s.len,
-                        s.pos,
-                        path.display()
-                    ),
-                    e,
-                )
+            .map_err(|source| ArchiveError::ReadRange {
+                len: s.len,
+                pos: s.pos,
+                path: path.clone(),
+                source,
             })?;
         at += len;
     }
@@ -165,7 +159,7 @@ fn encode_block(
             let mut out = Vec::with_capacity(zstd::zstd_safe::compress_bound(size));
             ws.compressor(level)
                 .and_then(|c| c.compress_to_buffer(&input[..size], &mut out))
-                .map_err(|e| ArchiveError::io("zstd compression failed", e))?;
+                .map_err(ArchiveError::Compress)?;
             out.shrink_to_fit();
             Ok(Bytes::from(out))
         });

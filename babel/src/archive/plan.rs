@@ -68,11 +68,12 @@ pub fn scan(source: &Path, exclude: &GlobSet) -> Result<Vec<SourceEntry>, Archiv
                 .path()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default();
-            ArchiveError::io(
-                format!("can't list {path}"),
-                e.into_io_error()
+            ArchiveError::List {
+                path,
+                source: e
+                    .into_io_error()
                     .unwrap_or_else(|| std::io::Error::other("filesystem loop")),
-            )
+            }
         })?;
         let rel = entry
             .path()

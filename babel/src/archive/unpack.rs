@@ -144,7 +144,7 @@ pub fn unpack_chunk(
             .join()
             .unwrap_or_else(|_| Err(io::Error::other("writer thread panicked")));
         // A writer failure explains a decoder that stopped early; report it first.
-        let fresh = written.map_err(|e| ArchiveError::io("Writer error", e))?;
+        let fresh = written.map_err(ArchiveError::Writer)?;
         let count = decoded?;
         verify(Received { count, hasher }, chunk)?;
         Ok(fresh)
@@ -263,7 +263,7 @@ impl Output {
         let data = std::mem::replace(&mut self.buf, next);
         self.wtx
             .send(WriteOp { data, segs })
-            .map_err(|_| ArchiveError::io("Writer error", io::Error::other("writer stopped")))
+            .map_err(|_| ArchiveError::WriterStopped)
     }
 }
 
