@@ -561,3 +561,43 @@ fn variant_errors_name_the_variants() {
         assert_eq!(err.to_string(), message);
     }
 }
+
+#[test]
+fn check_errors_keep_their_messages() {
+    use babel_manifest::babel_yaml::validate::{check_container_uri, check_kebab_case, check_sku};
+    assert_eq!(
+        check_kebab_case("").unwrap_err().to_string(),
+        "must not be empty"
+    );
+    assert_eq!(
+        check_kebab_case("Abc").unwrap_err().to_string(),
+        "must be lower-kebab-case (only a-z, 0-9 and '-')"
+    );
+    assert_eq!(
+        check_kebab_case("a--b").unwrap_err().to_string(),
+        "must be lower-kebab-case (no leading, trailing or double '-')"
+    );
+    assert_eq!(
+        check_sku("AB-CD").unwrap_err().to_string(),
+        "invalid sku_code 'AB-CD': expected three non-empty sections of A-Z and 0-9 separated \
+         by '-': <protocol>-<client>-<node type>, e.g. ETH-ERG-SF"
+    );
+    let uri_error = |uri: &str| check_container_uri(uri).unwrap_err().to_string();
+    assert_eq!(
+        uri_error("docker://a b"),
+        "invalid container_uri 'docker://a b': contains whitespace"
+    );
+    assert_eq!(
+        uri_error("http://x"),
+        "invalid container_uri 'http://x': expected docker://<image>, \
+         docker-daemon://<image> or oci:<dir>[:<tag>]"
+    );
+    assert_eq!(
+        uri_error("docker://"),
+        "invalid container_uri 'docker://': missing image reference"
+    );
+    assert_eq!(
+        uri_error("docker://a*b"),
+        "invalid container_uri 'docker://a*b': image reference contains invalid characters"
+    );
+}
