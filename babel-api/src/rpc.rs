@@ -32,12 +32,6 @@ pub fn running_upgrade_blocking(jobs: &[pb::JobEntry]) -> Vec<String> {
         .collect()
 }
 
-impl From<MissingField> for tonic::Status {
-    fn from(err: MissingField) -> Self {
-        tonic::Status::invalid_argument(err.to_string())
-    }
-}
-
 fn list(v: Option<Vec<String>>) -> Option<pb::StringList> {
     v.map(|items| pb::StringList { items })
 }

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use babel_manifest::babel_yaml::{
-    ExpandedUiType, Image, Pointer, UiType, Visibility, archive_combinations, expand_properties,
-    parse_props,
+    ExpandedUiType, Image, Pointer, UiType, VariantError, Visibility, archive_combinations,
+    expand_properties, parse_props,
 };
 
 const FULL: &str = r#"
@@ -155,10 +155,11 @@ fn variant_merge_and_metadata_autofill() {
         image
             .pick_variant(None)
             .unwrap_err()
+            .to_string()
             .contains("multiple variants")
     );
     assert_eq!(
-        image.pick_variant(Some("nope")).unwrap_err(),
+        image.pick_variant(Some("nope")).unwrap_err().to_string(),
         "variant 'nope' not found"
     );
     let v = image.pick_variant(Some("client-net-full")).unwrap();
@@ -529,4 +530,74 @@ fn an_empty_protocols_yaml_is_an_error() {
     }
     let v = protocols_yaml::validate(&[]);
     assert_eq!(v.errors[0].field, "protocols");
+}
+
+#[test]
+fn props_text_errors_say_what_is_wrong() {
+    let message = |text: &str| parse_props(text).unwrap_err().to_string();
+    assert!(message("{").starts_with("--props is not JSON/YAML: "));
+    assert_eq!(
+        message("[1, 2]"),
+        "--props must be a mapping of property key to value"
+    );
+    assert_eq!(message("[1]: x"), "--props keys must be strings");
+    assert_eq!(
+        message("network: [a]"),
+        "--props: value of 'network' must be a scalar"
+    );
+}
+
+#[test]
+fn variant_errors_name_the_variants() {
+    let errors = [
+        (VariantError::NotFound("x".into()), "variant 'x' not found"),
+        (VariantError::NoVariants, "no image variant defined"),
+        (
+            VariantError::Ambiguous(vec!["a".into(), "b".into()]),
+            "multiple variants found, please choose one with --variant: a, b",
+        ),
+    ];
+    for (err, message) in errors {
+        assert_eq!(err.to_string(), message);
+    }
+}
+
+#[test]
+fn check_errors_keep_their_messages() {
+    use babel_manifest::babel_yaml::validate::{check_container_uri, check_kebab_case, check_sku};
+    assert_eq!(
+        check_kebab_case("").unwrap_err().to_string(),
+        "must not be empty"
+    );
+    assert_eq!(
+        check_kebab_case("Abc").unwrap_err().to_string(),
+        "must be lower-kebab-case (only a-z, 0-9 and '-')"
+    );
+    assert_eq!(
+        check_kebab_case("a--b").unwrap_err().to_string(),
+        "must be lower-kebab-case (no leading, trailing or double '-')"
+    );
+    assert_eq!(
+        check_sku("AB-CD").unwrap_err().to_string(),
+        "invalid sku_code 'AB-CD': expected three non-empty sections of A-Z and 0-9 separated \
+         by '-': <protocol>-<client>-<node type>, e.g. ETH-ERG-SF"
+    );
+    let uri_error = |uri: &str| check_container_uri(uri).unwrap_err().to_string();
+    assert_eq!(
+        uri_error("docker://a b"),
+        "invalid container_uri 'docker://a b': contains whitespace"
+    );
+    assert_eq!(
+        uri_error("http://x"),
+        "invalid container_uri 'http://x': expected docker://<image>, \
+         docker-daemon://<image> or oci:<dir>[:<tag>]"
+    );
+    assert_eq!(
+        uri_error("docker://"),
+        "invalid container_uri 'docker://': missing image reference"
+    );
+    assert_eq!(
+        uri_error("docker://a*b"),
+        "invalid container_uri 'docker://a*b': image reference contains invalid characters"
+    );
 }

@@ -1,6 +1,6 @@
 //! The built-in `init` and `upload` procedures driven by `plugin_config`.
 
-use babel_api::engine::{Engine, EngineError, EngineResult};
+use babel_api::engine::{Engine, EngineError, EngineResult, ShResponse};
 use babel_api::job::JobConfig;
 
 use super::config::{self, Actions, Job, PluginConfig};
@@ -9,6 +9,23 @@ use super::config::{self, Actions, Job, PluginConfig};
 pub const DOWNLOAD_JOB: &str = "download";
 /// Name of the upload job.
 pub const UPLOAD_JOB: &str = "upload";
+
+/// Why a default procedure (init, upload) failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DefaultsError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// A command of a stage's actions exited non-zero.
+    #[error("{stage} command '{command}' failed with exit_code: {response:?}")]
+    CommandFailed {
+        stage: &'static str,
+        command: String,
+        response: ShResponse,
+    },
+    /// A config file's template params can't be written as JSON.
+    #[error(transparent)]
+    Params(#[from] serde_json::Error),
+}
 
 fn start(engine: &dyn Engine, name: &str, cfg: JobConfig) -> EngineResult<()> {
     engine.create_job(name, cfg)?;
@@ -35,32 +52,34 @@ pub fn run_jobs(
 /// Runs the commands in order (a non-zero exit fails), then the stage's jobs.
 pub fn run_actions(
     engine: &dyn Engine,
-    stage: &str,
+    stage: &'static str,
     actions: Option<&Actions>,
     stage_needs: Vec<String>,
-) -> EngineResult<Vec<String>> {
+) -> Result<Vec<String>, DefaultsError> {
     let Some(actions) = actions else {
         return Ok(stage_needs);
     };
     for command in &actions.commands {
-        let resp = engine.run_sh(command, None)?;
-        if resp.exit_code != 0 {
-            return Err(EngineError::Failed(format!(
-                "{stage} command '{command}' failed with exit_code: {resp:?}"
-            )));
+        let response = engine.run_sh(command, None)?;
+        if response.exit_code != 0 {
+            return Err(DefaultsError::CommandFailed {
+                stage,
+                command: command.clone(),
+                response,
+            });
         }
     }
-    run_jobs(engine, Some(&actions.jobs), stage_needs)
+    Ok(run_jobs(engine, Some(&actions.jobs), stage_needs)?)
 }
 
 /// Default init, in this order: stop all jobs; render the config files; start the aux
 /// services; run the `init` commands and jobs; when there is no protocol data yet, start the
 /// download (from the archive, else the alternative download, else cold init) and its
 /// post-download jobs; start the services after all that; add the scheduled tasks.
-pub fn default_init(engine: &dyn Engine, config: &PluginConfig) -> EngineResult<()> {
+pub fn default_init(engine: &dyn Engine, config: &PluginConfig) -> Result<(), DefaultsError> {
     engine.stop_all_jobs()?;
     for file in config.config_files.iter().flatten() {
-        let params = serde_json::to_string(&file.params).map_err(EngineError::failed)?;
+        let params = serde_json::to_string(&file.params)?;
         engine.render_template(&file.template, &file.destination, &params)?;
     }
     for aux in config.aux_services.iter().flatten() {
@@ -110,7 +129,7 @@ pub fn default_init(engine: &dyn Engine, config: &PluginConfig) -> EngineResult<
 /// Default upload, in this order: stop the services that use protocol data; run the
 /// `pre_upload` commands and jobs; start the upload and its post-upload jobs; start those
 /// services again once the upload and post-upload jobs are done.
-pub fn default_upload(engine: &dyn Engine, config: &PluginConfig) -> EngineResult<()> {
+pub fn default_upload(engine: &dyn Engine, config: &PluginConfig) -> Result<(), DefaultsError> {
     let services: Vec<_> = config
         .services
         .iter()

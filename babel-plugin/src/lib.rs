@@ -32,13 +32,13 @@ pub use cancel::{CallCancel, CallId, CallScope};
 pub use config::{PluginConfig, UpgradeRollback};
 #[cfg(feature = "definitions")]
 pub use definitions::{DEFINITIONS_FILE, definitions};
-pub use error::PluginError;
+pub use error::{PluginError, TimeoutReason};
 pub use functions::{DressedHttpResponse, DressedShResponse};
 pub use limits::PluginLimits;
 pub use lint::{Finding, LintReport, Severity, lint};
 pub use plugin::{MAIN_SCRIPT, Plugin};
 pub use pure::{
-    parse_hex, parse_rfc2822, parse_rfc3339, parse_time, sanitize_sh_param, schedule_parser,
-    validate_schedule,
+    ParseValueError, ScheduleError, UnsafeShParam, parse_hex, parse_rfc2822, parse_rfc3339,
+    parse_time, sanitize_sh_param, schedule_parser, validate_schedule,
 };
 pub use status::{DOWNLOADING, Health, ProtocolStatus, STARTING, UPLOADING};

@@ -10,7 +10,7 @@ use rhai::Dynamic;
 use babel_api::engine::{Engine, LogLevel};
 
 use crate::cancel::{CallCancel, CallId, CallScope};
-use crate::config::{self, PluginConfig, UnknownKey};
+use crate::config::{self, ConfigError, PluginConfig, UnknownKey};
 use crate::defaults;
 use crate::error::PluginError;
 use crate::host::Host;
@@ -50,9 +50,9 @@ impl Plugin {
         limits: PluginLimits,
     ) -> Result<Self, PluginError> {
         let path = plugin_dir.join(MAIN_SCRIPT);
-        let source = std::fs::read_to_string(&path).map_err(|err| PluginError::Io {
-            file: path.display().to_string(),
-            message: err.to_string(),
+        let source = std::fs::read_to_string(&path).map_err(|source| PluginError::Io {
+            file: path.clone(),
+            source,
         })?;
         let script = Script::compile(
             &source,
@@ -169,12 +169,11 @@ impl Plugin {
             return Ok(());
         }
         let value = self.runtime.call("plugin_config", None)?;
-        let json: serde_json::Value = rhai::serde::from_dynamic(&value)
-            .map_err(|err| PluginError::Config(format!("plugin_config: {err}")))?;
+        let json: serde_json::Value =
+            rhai::serde::from_dynamic(&value).map_err(ConfigError::Value)?;
         // Saved as evaluated, unknown keys included, so a restarted host reports them too.
-        let text =
-            serde_json::to_string(&json).map_err(|err| PluginError::Config(err.to_string()))?;
-        let parsed = config::parse_plugin_config(json).map_err(PluginError::Config)?;
+        let text = serde_json::to_string(&json).map_err(ConfigError::Json)?;
+        let parsed = config::parse_plugin_config(json)?;
         for key in &parsed.unknown_keys {
             self.host.engine.log(LogLevel::Warn, &key.to_string());
         }
@@ -298,7 +297,7 @@ fn saved_config(engine: &dyn Engine) -> Option<config::ParsedConfig> {
         }
     };
     let parsed = serde_json::from_str::<serde_json::Value>(&text)
-        .map_err(|err| err.to_string())
+        .map_err(ConfigError::Json)
         .and_then(|value| match value {
             serde_json::Value::Null => Ok(None),
             value => config::parse_plugin_config(value).map(Some),

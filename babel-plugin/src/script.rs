@@ -10,7 +10,7 @@ use rhai::module_resolvers::FileModuleResolver;
 use rhai::{AST, Dynamic, EvalAltResult, FnAccess, Module, Scope};
 
 use super::cancel::{CANCEL_TOKEN, CancelState};
-use super::error::PluginError;
+use super::error::{PluginError, TimeoutReason};
 use super::functions::{babel_module, standard_package};
 use super::host::{Host, HostHandle};
 use super::limits::{DEADLINE_TOKEN, Deadline, PluginLimits};
@@ -213,13 +213,13 @@ pub(crate) fn map_error(function: &str, err: EvalAltResult, limits: &PluginLimit
         {
             return PluginError::Timeout {
                 function: function.to_string(),
-                reason: format!("ran longer than {:?}", limits.call_timeout),
+                reason: TimeoutReason::WallClock(limits.call_timeout),
             };
         }
         EvalAltResult::ErrorTooManyOperations(_) => {
             return PluginError::Timeout {
                 function: function.to_string(),
-                reason: format!("exceeded {} operations", limits.max_operations),
+                reason: TimeoutReason::Operations(limits.max_operations),
             };
         }
         _ => {}

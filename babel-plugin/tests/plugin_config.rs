@@ -13,7 +13,9 @@ use common::{Call, FakeEngine};
 use serde_json::json;
 
 fn parse(value: serde_json::Value) -> Result<PluginConfig, String> {
-    config::parse_plugin_config(value).map(|parsed| parsed.config)
+    config::parse_plugin_config(value)
+        .map(|parsed| parsed.config)
+        .map_err(|err| err.to_string())
 }
 
 fn unknown(value: serde_json::Value) -> Vec<String> {
@@ -330,7 +332,7 @@ fn config_is_saved_loaded_and_drives_capabilities() {
     let mut p = plugin(r#"fn plugin_config() {#{ services: [#{name: 1}] }}"#, &bad);
     let err = p.init().unwrap_err();
     assert!(
-        matches!(&err, PluginError::Config(m) if m.starts_with("plugin_config.services[0].name: invalid type")),
+        matches!(&err, PluginError::Config(m) if m.to_string().starts_with("plugin_config.services[0].name: invalid type")),
         "{err}"
     );
     // Unknown keys do not: the plugin initialises and keeps them as warnings.

@@ -77,15 +77,22 @@ pub fn one_time_backup_dir(env: &NodeEnv, name: &str) -> PathBuf {
         .join(name)
 }
 
+/// Why a job name can't be a job directory name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JobNameError {
+    #[error("empty job name is not allowed")]
+    Empty,
+    #[error("invalid job name '{0}': must be a single path component")]
+    NotOneComponent(String),
+}
+
 /// A job name must be usable as one directory name.
-pub fn validate_job_name(name: &str) -> Result<(), String> {
+pub fn validate_job_name(name: &str) -> Result<(), JobNameError> {
     if name.is_empty() {
-        return Err("empty job name is not allowed".into());
+        return Err(JobNameError::Empty);
     }
     if name.len() > 200 || name == "." || name == ".." || name.contains(['/', '\0']) {
-        return Err(format!(
-            "invalid job name '{name}': must be a single path component"
-        ));
+        return Err(JobNameError::NotOneComponent(name.to_string()));
     }
     Ok(())
 }

@@ -376,5 +376,5 @@ async fn bad_parameters_and_missing_archive_are_clear_errors() {
     let err = upload(&backend, &n, &p).await.unwrap_err().to_string();
     assert!(err.contains("invalid source directory"), "{err}");
     let err = download(&backend, &n).await.unwrap_err();
-    assert!(matches!(err, ArchiveError::NotFound(_)), "{err}");
+    assert!(matches!(err, ArchiveError::NotFound { .. }), "{err}");
 }

@@ -345,12 +345,17 @@ async fn jobs_survive_babel_kill_and_are_reattached() {
     let before = a
         .wait_job("svc", 10, |i| i.status == JobStatus::Running)
         .await;
+    // The runner creates the file, then writes it: wait for its content.
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while !a.path("jobs/svc/job.pgid").exists() {
-        assert!(std::time::Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let runner_pid = std::fs::read_to_string(a.path("jobs/svc/job.pgid")).unwrap();
+    let runner_pid = loop {
+        match std::fs::read_to_string(a.path("jobs/svc/job.pgid")) {
+            Ok(text) if !text.is_empty() => break text,
+            _ => {
+                assert!(std::time::Instant::now() < deadline);
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    };
 
     a.kill9();
     let count = || {

@@ -49,8 +49,6 @@ pub enum BabelYamlError {
     Parse { file: PathBuf, error: ParseError },
     #[error("{} is invalid:\n{}", file.display(), format_issues(file, issues))]
     Invalid { file: PathBuf, issues: Vec<Issue> },
-    #[error("{0}")]
-    Other(String),
 }
 
 fn format_issues(file: &Path, issues: &[Issue]) -> String {
@@ -203,20 +201,32 @@ fn unknown_field_hint(message: &str) -> String {
     bv_base::suggest::hint(name, known)
 }
 
+/// Why `--props` text is not a property map.
+#[derive(Debug, thiserror::Error)]
+pub enum PropsTextError {
+    #[error("--props is not JSON/YAML: {0}")]
+    Syntax(#[source] serde_yaml::Error),
+    #[error("--props must be a mapping of property key to value")]
+    NotAMapping,
+    #[error("--props keys must be strings")]
+    KeyNotAString,
+    #[error("--props: value of '{0}' must be a scalar")]
+    ValueNotAScalar(String),
+}
+
 /// Parse `--props` (a JSON or YAML mapping); scalar values are converted to strings.
-pub fn parse_props(text: &str) -> Result<BTreeMap<String, String>, String> {
-    let value: serde_yaml::Value =
-        serde_yaml::from_str(text).map_err(|e| format!("--props is not JSON/YAML: {e}"))?;
+pub fn parse_props(text: &str) -> Result<BTreeMap<String, String>, PropsTextError> {
+    let value: serde_yaml::Value = serde_yaml::from_str(text).map_err(PropsTextError::Syntax)?;
     let map = match value {
         serde_yaml::Value::Null => return Ok(BTreeMap::new()),
         serde_yaml::Value::Mapping(m) => m,
-        _ => return Err("--props must be a mapping of property key to value".to_string()),
+        _ => return Err(PropsTextError::NotAMapping),
     };
     let mut out = BTreeMap::new();
     for (k, v) in map {
-        let key = scalar_to_string(&k).ok_or("--props keys must be strings")?;
-        let value = scalar_to_string(&v)
-            .ok_or_else(|| format!("--props: value of '{key}' must be a scalar"))?;
+        let key = scalar_to_string(&k).ok_or(PropsTextError::KeyNotAString)?;
+        let value =
+            scalar_to_string(&v).ok_or_else(|| PropsTextError::ValueNotAScalar(key.clone()))?;
         out.insert(key, value);
     }
     Ok(out)

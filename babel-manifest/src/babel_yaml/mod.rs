@@ -27,10 +27,10 @@ use serde::{Deserialize, Serialize};
 
 pub use archive::{ArchiveCombination, archive_combinations};
 pub use expand::{ExpandedProperty, ExpandedUiType, expand_properties};
-pub use load::{BabelYamlError, ParseError, parse_props};
+pub use load::{BabelYamlError, ParseError, PropsTextError, parse_props};
 pub use node_spec::DevNodeOptions;
 pub use validate::{Issue, Validation};
-pub use variant::{ImageVariant, PropsError};
+pub use variant::{ImageVariant, PropsError, VariantError};
 
 /// Top level of `babel.yaml`.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]

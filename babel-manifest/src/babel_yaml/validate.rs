@@ -80,25 +80,44 @@ impl Validation {
     }
 }
 
+/// Why a key is not lower-kebab-case; the text follows the key it describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum KebabCaseError {
+    #[error("must not be empty")]
+    Empty,
+    #[error("must be lower-kebab-case (only a-z, 0-9 and '-')")]
+    Characters,
+    #[error("must be lower-kebab-case (no leading, trailing or double '-')")]
+    Dashes,
+}
+
 /// Non-empty, `a-z0-9-` only, no leading/trailing/double `-`.
-pub fn check_kebab_case(value: &str) -> Result<(), String> {
+pub fn check_kebab_case(value: &str) -> Result<(), KebabCaseError> {
     if value.is_empty() {
-        return Err("must not be empty".into());
+        return Err(KebabCaseError::Empty);
     }
     if !value
         .chars()
         .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
     {
-        return Err("must be lower-kebab-case (only a-z, 0-9 and '-')".into());
+        return Err(KebabCaseError::Characters);
     }
     if value.starts_with('-') || value.ends_with('-') || value.contains("--") {
-        return Err("must be lower-kebab-case (no leading, trailing or double '-')".into());
+        return Err(KebabCaseError::Dashes);
     }
     Ok(())
 }
 
+/// An `sku_code` that isn't three `-`-separated sections of `A-Z0-9`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "invalid sku_code '{0}': expected three non-empty sections of A-Z and 0-9 \
+     separated by '-': <protocol>-<client>-<node type>, e.g. ETH-ERG-SF"
+)]
+pub struct SkuError(pub String);
+
 /// Three non-empty `-`-separated sections of `A-Z0-9`, e.g. `ETH-ERG-SF`.
-pub fn check_sku(sku: &str) -> Result<(), String> {
+pub fn check_sku(sku: &str) -> Result<(), SkuError> {
     let sections: Vec<&str> = sku.split('-').collect();
     let ok = sections.len() == 3
         && sections.iter().all(|s| {
@@ -109,18 +128,40 @@ pub fn check_sku(sku: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "invalid sku_code '{sku}': expected three non-empty sections of A-Z and 0-9 \
-             separated by '-': <protocol>-<client>-<node type>, e.g. ETH-ERG-SF"
-        ))
+        Err(SkuError(sku.to_string()))
     }
 }
 
+/// Why a `container_uri` can't be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid container_uri '{uri}': {problem}")]
+pub struct ContainerUriError {
+    pub uri: String,
+    pub problem: ContainerUriProblem,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ContainerUriProblem {
+    #[error("contains whitespace")]
+    Whitespace,
+    #[error("expected docker://<image>, docker-daemon://<image> or oci:<dir>[:<tag>]")]
+    Scheme,
+    #[error("missing image reference")]
+    MissingReference,
+    #[error("image reference contains invalid characters")]
+    Characters,
+}
+
 /// `docker://<ref>`, `docker-daemon://<ref>` or `oci:<path>[:<tag>]`.
-pub fn check_container_uri(uri: &str) -> Result<(), String> {
-    let bad = |why: &str| Err(format!("invalid container_uri '{uri}': {why}"));
+pub fn check_container_uri(uri: &str) -> Result<(), ContainerUriError> {
+    let bad = |problem| {
+        Err(ContainerUriError {
+            uri: uri.to_string(),
+            problem,
+        })
+    };
     if uri.chars().any(char::is_whitespace) {
-        return bad("contains whitespace");
+        return bad(ContainerUriProblem::Whitespace);
     }
     let reference = if let Some(r) = uri.strip_prefix("docker://") {
         r
@@ -129,16 +170,16 @@ pub fn check_container_uri(uri: &str) -> Result<(), String> {
     } else if let Some(r) = uri.strip_prefix("oci:") {
         r
     } else {
-        return bad("expected docker://<image>, docker-daemon://<image> or oci:<dir>[:<tag>]");
+        return bad(ContainerUriProblem::Scheme);
     };
     if reference.is_empty() || reference.starts_with(':') {
-        return bad("missing image reference");
+        return bad(ContainerUriProblem::MissingReference);
     }
     if !reference
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || "/:._-@+".contains(c))
     {
-        return bad("image reference contains invalid characters");
+        return bad(ContainerUriProblem::Characters);
     }
     Ok(())
 }
@@ -178,7 +219,7 @@ impl Image {
             );
         }
         if let Err(e) = check_container_uri(&self.container_uri) {
-            v.error("container_uri", e);
+            v.error("container_uri", e.to_string());
         }
         v.kebab("protocol_key", "protocol_key", &self.protocol_key);
         if let Some(org) = &self.org_id
@@ -204,7 +245,7 @@ impl Image {
             match (&variant.sku_code, &self.sku_code) {
                 (Some(sku), _) => {
                     if let Err(e) = check_sku(sku) {
-                        v.error(format!("{at}.sku_code"), e);
+                        v.error(format!("{at}.sku_code"), e.to_string());
                     }
                 }
                 (None, Some(sku)) => {

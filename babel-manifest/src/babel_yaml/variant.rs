@@ -58,23 +58,30 @@ pub fn split_variant_key(key: &str) -> (Option<String>, Option<String>, Option<S
     (client, network, node_type)
 }
 
+/// Why no variant could be picked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VariantError {
+    #[error("variant '{0}' not found")]
+    NotFound(String),
+    #[error("no image variant defined")]
+    NoVariants,
+    /// No key was given and there is more than one variant (their keys).
+    #[error("multiple variants found, please choose one with --variant: {}", .0.join(", "))]
+    Ambiguous(Vec<String>),
+}
+
 impl Image {
     /// The variant named `key`, or the only one when `key` is `None`.
-    pub fn pick_variant(&self, key: Option<&str>) -> Result<ImageVariant, String> {
+    pub fn pick_variant(&self, key: Option<&str>) -> Result<ImageVariant, VariantError> {
         match key {
             Some(k) => self
                 .variant(k)
-                .ok_or_else(|| format!("variant '{k}' not found")),
+                .ok_or_else(|| VariantError::NotFound(k.to_string())),
             None => match self.variants.len() {
-                0 => Err("no image variant defined".into()),
+                0 => Err(VariantError::NoVariants),
                 1 => Ok(self.merge(0)),
-                _ => Err(format!(
-                    "multiple variants found, please choose one with --variant: {}",
-                    self.variants
-                        .iter()
-                        .map(|v| v.key.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                _ => Err(VariantError::Ambiguous(
+                    self.variants.iter().map(|v| v.key.clone()).collect(),
                 )),
             },
         }

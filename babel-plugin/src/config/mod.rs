@@ -11,4 +11,4 @@ pub use jobs::{
     service_config, upload_config,
 };
 pub use model::*;
-pub use parse::{ParsedConfig, UnknownKey, parse_plugin_config, validate};
+pub use parse::{ConfigError, ParsedConfig, UnknownKey, parse_plugin_config, validate};

@@ -30,6 +30,28 @@ impl fmt::Display for UnknownKey {
     }
 }
 
+/// Why a `plugin_config` was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// `plugin_config()` returned a value that isn't plain data.
+    #[error("plugin_config: {0}")]
+    Value(#[source] Box<rhai::EvalAltResult>),
+    /// A key is missing or has the wrong type; `path` is its key path, e.g.
+    /// `plugin_config.services[0].run_sh`.
+    #[error("{path}: {source}")]
+    Key {
+        path: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// Two entries that share a name space have the same name.
+    #[error("{category} names are not unique")]
+    DuplicateNames { category: &'static str },
+    /// The config's JSON form could not be written or read back.
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+}
+
 /// A parsed `plugin_config` and the unknown keys it carried.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParsedConfig {
@@ -40,19 +62,21 @@ pub struct ParsedConfig {
 /// Parses the JSON form of a `plugin_config` map. Missing required keys and wrong types are
 /// errors with their key path, e.g. `plugin_config.services[0].run_sh: missing field`;
 /// unknown keys are ignored and returned.
-pub fn parse_plugin_config(value: Value) -> Result<ParsedConfig, String> {
+pub fn parse_plugin_config(value: Value) -> Result<ParsedConfig, ConfigError> {
     let config: PluginConfig = serde_path_to_error::deserialize(&value).map_err(|err| {
         let path = err.path().to_string();
-        let inner = err.into_inner().to_string();
         let path = if path == "." {
             "plugin_config".to_string()
         } else {
             format!("plugin_config.{path}")
         };
-        format!("{path}: {inner}")
+        ConfigError::Key {
+            path,
+            source: err.into_inner(),
+        }
     })?;
     validate(&config)?;
-    let known = serde_json::to_value(&config).map_err(|err| err.to_string())?;
+    let known = serde_json::to_value(&config)?;
     let mut unknown_keys = Vec::new();
     unknown_in(&value, &known, "plugin_config", &mut unknown_keys);
     Ok(ParsedConfig {
@@ -90,11 +114,13 @@ fn unknown_in(given: &Value, known: &Value, path: &str, out: &mut Vec<UnknownKey
 
 /// Checks unique names: scheduled task names, then one shared namespace of job
 /// names pre-seeded with the reserved `upload` and `download`.
-pub fn validate(config: &PluginConfig) -> Result<(), String> {
+pub fn validate(config: &PluginConfig) -> Result<(), ConfigError> {
     if let Some(tasks) = &config.scheduled {
         let mut names = HashSet::new();
         if !tasks.iter().all(|t| names.insert(t.name.as_str())) {
-            return Err("Scheduled tasks names are not unique".to_string());
+            return Err(ConfigError::DuplicateNames {
+                category: "Scheduled tasks",
+            });
         }
     }
     fn job_names(jobs: Option<&Vec<Job>>) -> Vec<&str> {
@@ -133,7 +159,7 @@ pub fn validate(config: &PluginConfig) -> Result<(), String> {
     for (category, list) in categories {
         for name in list {
             if !names.insert(name) {
-                return Err(format!("{category} names are not unique"));
+                return Err(ConfigError::DuplicateNames { category });
             }
         }
     }

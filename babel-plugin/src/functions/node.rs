@@ -469,7 +469,7 @@ fn register_node(module: &mut Module) {
         let config = host
             .config()
             .ok_or_else(|| runtime("Missing plugin_config function"))?;
-        defaults::default_init(host.engine.as_ref(), &config).map_err(engine_err)
+        defaults::default_init(host.engine.as_ref(), &config).map_err(runtime)
     });
     reg(
         "default_upload",
@@ -481,7 +481,7 @@ fn register_node(module: &mut Module) {
         let config = host
             .config()
             .ok_or_else(|| runtime("Missing plugin_config function"))?;
-        defaults::default_upload(host.engine.as_ref(), &config).map_err(engine_err)
+        defaults::default_upload(host.engine.as_ref(), &config).map_err(runtime)
     });
 }
 

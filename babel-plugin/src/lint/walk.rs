@@ -396,7 +396,7 @@ impl Checker<'_> {
         if let Expr::StringConstant(schedule, pos) = &call.args[1]
             && let Err(err) = validate_schedule(schedule)
         {
-            self.error(*pos, err);
+            self.error(*pos, err.to_string());
         }
         if let (Expr::StringConstant(function, pos), Some(main)) = (&call.args[2], self.ctx.main) {
             let with_param = call.args.len() == 4;

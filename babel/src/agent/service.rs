@@ -9,7 +9,7 @@ use babel_api::node_env::BabelConfig;
 use babel_api::pb::babel::v1 as pb;
 use babel_api::pb::babel::v1::babel_server::Babel;
 use babel_api::rpc;
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
@@ -356,7 +356,15 @@ impl Babel for BabelService {
         if let Err(source) = std::fs::metadata(&path) {
             return Err(AgentError::FileRead { path, source }.into());
         }
-        Ok(Response::new(Box::pin(ops::files::send_file(path))))
+        let chunks = ops::files::send_file(path.clone()).map(move |item| {
+            item.map_err(|source| {
+                Status::from(AgentError::FileRead {
+                    path: path.clone(),
+                    source,
+                })
+            })
+        });
+        Ok(Response::new(Box::pin(chunks)))
     }
 
     async fn protocol_data_stamp(

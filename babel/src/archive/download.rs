@@ -27,7 +27,7 @@ use super::state::{
     DOWNLOAD_CHUNKS, DOWNLOAD_METADATA, DOWNLOAD_PARTS, Progress, StateDir, cleanup_download,
 };
 use super::unpack::unpack_chunk;
-use super::{ArchiveBackend, ArchiveError, TransferOptions};
+use super::{ArchiveBackend, ArchiveError, ManifestError, TransferOptions};
 
 /// Stored bytes queued between the HTTP stream and the decoder of one chunk.
 const STREAM_QUEUE: usize = 64;
@@ -76,15 +76,14 @@ impl Downloader {
                 .duration_since(std::time::UNIX_EPOCH)
                 .unwrap_or_default(),
         );
-        std::fs::create_dir_all(dest)
-            .map_err(|e| ArchiveError::io(format!("can't create {}", dest.display()), e))?;
+        std::fs::create_dir_all(dest).map_err(ArchiveError::file("create", dest))?;
         check_disk_space(dest, &meta, &done)?;
         let (done, fresh, downloaded_now) = self.transfer(dest, &meta, done, now).await?;
         let chunks: Vec<Chunk> = done.values().cloned().collect();
         let root = dest.to_path_buf();
         tokio::task::spawn_blocking(move || finalize(&root, &chunks, &fresh, &now))
             .await
-            .map_err(|e| ArchiveError::Config(format!("finalize task failed: {e}")))??;
+            .map_err(ArchiveError::task("finalize"))??;
         Ok(DownloadReport {
             data_version: meta.data_version,
             chunks: meta.chunks,
@@ -158,9 +157,8 @@ impl Downloader {
                         }
                     }
                     if buffered.is_empty() {
-                        first_error = Some(ArchiveError::Backend {
-                            message: format!("no chunk descriptors returned for {wanted:?}"),
-                            retry: true,
+                        first_error = Some(ArchiveError::NoChunkDescriptors {
+                            indexes: wanted.clone(),
                         });
                         break;
                     }
@@ -172,10 +170,7 @@ impl Downloader {
                     continue;
                 }
                 if chunk.destinations.is_empty() {
-                    first_error = Some(ArchiveError::Manifest(format!(
-                        "expected at least one destination file in chunk {}",
-                        chunk.index
-                    )));
+                    first_error = Some(ManifestError::NoDestinations { index: chunk.index }.into());
                     break;
                 }
                 self.state.append_lines(DOWNLOAD_PARTS, &[&chunk], false)?;
@@ -213,8 +208,7 @@ impl Downloader {
                 }
                 Err(e) => {
                     stop.cancel();
-                    first_error
-                        .get_or_insert(ArchiveError::Config(format!("download task failed: {e}")));
+                    first_error.get_or_insert(ArchiveError::task("download")(e));
                 }
             }
             if last_record.elapsed() >= self.opts.record_interval && !unrecorded.is_empty() {
@@ -246,7 +240,7 @@ impl Downloader {
         let root: PathBuf = dest.to_path_buf();
         tokio::task::spawn_blocking(move || sync_fs(&root))
             .await
-            .map_err(|e| ArchiveError::Config(format!("sync task failed: {e}")))??;
+            .map_err(ArchiveError::task("sync"))??;
         self.state.append_lines(DOWNLOAD_CHUNKS, unrecorded, true)?;
         for c in unrecorded.drain(..) {
             done.insert(c.index, c);
@@ -270,10 +264,8 @@ impl Downloader {
 
 /// Flushes the filesystem holding `dir`.
 fn sync_fs(dir: &Path) -> Result<(), ArchiveError> {
-    let f = std::fs::File::open(dir)
-        .map_err(|e| ArchiveError::io(format!("can't open {}", dir.display()), e))?;
-    nix::unistd::syncfs(&f)
-        .map_err(|e| ArchiveError::io(format!("can't sync {}", dir.display()), e.into()))
+    let f = std::fs::File::open(dir).map_err(ArchiveError::file("open", dir))?;
+    nix::unistd::syncfs(&f).map_err(|e| ArchiveError::file("sync", dir)(e.into()))
 }
 
 /// Fails when the data still to download doesn't fit on the filesystem of `dest`.
@@ -283,14 +275,15 @@ fn check_disk_space(
     done: &BTreeMap<u32, Chunk>,
 ) -> Result<(), ArchiveError> {
     let have: u64 = done.values().map(Chunk::data_size).sum();
-    let required = meta.total_size.checked_sub(have).ok_or_else(|| {
-        ArchiveError::Manifest(format!(
-            "total_size {} is smaller than already downloaded data {have}",
-            meta.total_size
-        ))
-    })?;
-    let st = nix::sys::statvfs::statvfs(dest)
-        .map_err(|e| ArchiveError::io(format!("can't stat {}", dest.display()), e.into()))?;
+    let required = meta
+        .total_size
+        .checked_sub(have)
+        .ok_or(ManifestError::TotalSizeTooSmall {
+            total_size: meta.total_size,
+            have,
+        })?;
+    let st =
+        nix::sys::statvfs::statvfs(dest).map_err(|e| ArchiveError::file("stat", dest)(e.into()))?;
     let available = st.blocks_available() * st.fragment_size();
     if required > available {
         return Err(ArchiveError::DiskSpace {
@@ -382,15 +375,12 @@ impl ChunkDownload {
                 )
                 .await
             }
-            (None, _) => Err(ArchiveError::Backend {
-                message: format!("chunk {} has no download URL", self.chunk.index),
-                retry: true,
+            (None, _) => Err(ArchiveError::NoDownloadUrl {
+                index: self.chunk.index,
             }),
         };
         drop(tx);
-        let unpacked = unpacker
-            .await
-            .map_err(|e| ArchiveError::Config(format!("unpack task failed: {e}")))?;
+        let unpacked = unpacker.await.map_err(ArchiveError::task("unpack"))?;
         match fetched {
             // The unpacker's verdict is the one that counts.
             Ok(_) => unpacked,

@@ -52,7 +52,12 @@ impl EngineBackend {
         }
     }
 
-    async fn call<T, F, Fut>(&self, what: &str, deadline: Duration, f: F) -> Result<T, ArchiveError>
+    async fn call<T, F, Fut>(
+        &self,
+        what: &'static str,
+        deadline: Duration,
+        f: F,
+    ) -> Result<T, ArchiveError>
     where
         F: Fn(BabelEngineClient<Channel>, Duration) -> Fut,
         Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
@@ -84,12 +89,13 @@ fn retryable(code: Code) -> bool {
     )
 }
 
-fn status_error(what: &str, s: tonic::Status) -> ArchiveError {
-    let message = format!("{what} failed: {}", s.message());
+fn status_error(call: &'static str, s: tonic::Status) -> ArchiveError {
+    let message = s.message().to_string();
     match s.code() {
-        Code::NotFound => ArchiveError::NotFound(message),
-        Code::AlreadyExists => ArchiveError::AlreadyExists(message),
+        Code::NotFound => ArchiveError::NotFound { call, message },
+        Code::AlreadyExists => ArchiveError::AlreadyExists { call, message },
         code => ArchiveError::Backend {
+            call,
             message,
             retry: retryable(code),
         },
@@ -184,7 +190,7 @@ mod tests {
     #[test]
     fn status_codes_map_to_archive_errors() {
         let e = status_error("x", tonic::Status::not_found("no archive"));
-        assert!(matches!(e, ArchiveError::NotFound(_)));
+        assert!(matches!(e, ArchiveError::NotFound { .. }));
         let e = status_error("x", tonic::Status::internal("boom"));
         assert!(!e.is_transient());
         assert_eq!(e.to_string(), "x failed: boom");

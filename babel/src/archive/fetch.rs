@@ -9,7 +9,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
-use super::{ArchiveError, TransferOptions};
+use super::{ArchiveError, HttpFailure, TransferOptions};
 
 /// How a fetch ended when it did not fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,22 +92,16 @@ async fn get_range(
             .get(url)
             .header(reqwest::header::RANGE, format!("bytes={pos}-{}", end - 1));
         tokio::select! {
-            r = req.send() => r.map_err(|e| fail(pos, ArchiveError::Http(format!("GET failed: {e}"))))?,
+            r = req.send() => r.map_err(|e| fail(pos, HttpFailure::Get(e).into()))?,
             () = cancel.cancelled() => return Err(fail(pos, ArchiveError::Interrupted("download"))),
         }
     };
     let status = resp.status();
     if !status.is_success() {
-        return Err(fail(
-            pos,
-            ArchiveError::Http(format!("server responded with {status}")),
-        ));
+        return Err(fail(pos, HttpFailure::GetStatus(status).into()));
     }
     if status != reqwest::StatusCode::PARTIAL_CONTENT && pos != 0 {
-        return Err(fail(
-            pos,
-            ArchiveError::Http(format!("server ignored the Range request ({status})")),
-        ));
+        return Err(fail(pos, HttpFailure::RangeIgnored(status).into()));
     }
     loop {
         let next = tokio::select! {
@@ -118,12 +112,7 @@ async fn get_range(
             Ok(Some(bytes)) => {
                 let n = bytes.len() as u64;
                 if pos + n > end {
-                    return Err(fail(
-                        pos,
-                        ArchiveError::Http(
-                            "server error: received more bytes than requested".into(),
-                        ),
-                    ));
+                    return Err(fail(pos, HttpFailure::TooManyBytes.into()));
                 }
                 if tx.send(bytes).await.is_err() {
                     return Ok(None);
@@ -132,16 +121,10 @@ async fn get_range(
             }
             Ok(None) if pos == end => return Ok(Some(end)),
             Ok(None) => {
-                return Err(fail(
-                    pos,
-                    ArchiveError::Http("server error: received less bytes than requested".into()),
-                ));
+                return Err(fail(pos, HttpFailure::TooFewBytes.into()));
             }
             Err(e) => {
-                return Err(fail(
-                    pos,
-                    ArchiveError::Http(format!("GET body failed: {e}")),
-                ));
+                return Err(fail(pos, HttpFailure::Body(e).into()));
             }
         }
     }

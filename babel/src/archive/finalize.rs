@@ -21,24 +21,23 @@ fn finalize_files(
     files: &[(&str, u64, Option<u32>)],
     now: &TimeSpec,
 ) -> Result<(), ArchiveError> {
-    let ctx = |p: &Path| format!("can't finalize {}", p.display());
     for &(rel, size, mode) in files {
         let Some(path) = safe_join(root, rel) else {
             continue;
         };
-        let meta = fs::metadata(&path).map_err(|e| ArchiveError::io(ctx(&path), e))?;
+        let meta = fs::metadata(&path).map_err(ArchiveError::file("finalize", &path))?;
         if meta.len() != size {
             OpenOptions::new()
                 .write(true)
                 .open(&path)
                 .and_then(|f| f.set_len(size))
-                .map_err(|e| ArchiveError::io(ctx(&path), e))?;
+                .map_err(ArchiveError::file("finalize", &path))?;
         }
         if let Some(mode) = mode
             && meta.permissions().mode() & 0o7777 != mode
         {
             fs::set_permissions(&path, fs::Permissions::from_mode(mode))
-                .map_err(|e| ArchiveError::io(ctx(&path), e))?;
+                .map_err(ArchiveError::file("finalize", &path))?;
         }
         nix::sys::stat::utimensat(
             nix::fcntl::AT_FDCWD,
@@ -47,7 +46,7 @@ fn finalize_files(
             now,
             nix::sys::stat::UtimensatFlags::NoFollowSymlink,
         )
-        .map_err(|e| ArchiveError::io(ctx(&path), e.into()))?;
+        .map_err(|e| ArchiveError::file("finalize", &path)(e.into()))?;
     }
     Ok(())
 }
@@ -111,20 +110,19 @@ pub fn finalize(
             .collect();
         parts.into_iter().try_for_each(|p| {
             p.join()
-                .unwrap_or_else(|_| Err(ArchiveError::Config("finalize thread panicked".into())))
+                .unwrap_or_else(|_| Err(ArchiveError::ThreadPanicked("finalize")))
         })
     })?;
-    let ctx = |p: &Path| format!("can't finalize {}", p.display());
     // Deepest first, so a read-only parent is set after its children.
     dirs.sort_by(|a, b| b.0.cmp(a.0));
     for (rel, mode) in dirs {
         let Some(path) = safe_join(root, rel) else {
             continue;
         };
-        fs::create_dir_all(&path).map_err(|e| ArchiveError::io(ctx(&path), e))?;
+        fs::create_dir_all(&path).map_err(ArchiveError::file("finalize", &path))?;
         if let Some(mode) = mode {
             fs::set_permissions(&path, fs::Permissions::from_mode(mode))
-                .map_err(|e| ArchiveError::io(ctx(&path), e))?;
+                .map_err(ArchiveError::file("finalize", &path))?;
         }
     }
     Ok(())

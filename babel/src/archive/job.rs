@@ -20,7 +20,7 @@ use super::engine::EngineBackend;
 use super::plan::compile_excludes;
 use super::state::{Progress, StateDir};
 use super::upload::UploadParams;
-use super::{ArchiveBackend, ArchiveError, Downloader, TransferOptions, Uploader};
+use super::{ArchiveBackend, ArchiveError, ConfigError, Downloader, TransferOptions, Uploader};
 use crate::paths::protocol_data_lock;
 use crate::runner::kinds::{JobContext, JobKind, Outcome, ShutdownRx};
 
@@ -126,14 +126,12 @@ impl UploadJob {
             data_version,
         } = &self.job_type
         else {
-            return Err(ArchiveError::Config("not an upload job".into()));
+            return Err(ConfigError::NotUpload.into());
         };
         let exclude = exclude.clone().unwrap_or_default();
         compile_excludes(&exclude)?;
         if *number_of_chunks == Some(0) {
-            return Err(ArchiveError::Config(
-                "invalid number of chunks - need at least one".into(),
-            ));
+            return Err(ConfigError::NoChunks.into());
         }
         let data_stamp = std::fs::metadata(protocol_data_lock(&ctx.node_env))
             .and_then(|m| m.modified())

@@ -15,6 +15,7 @@
 
 pub mod download;
 pub mod engine;
+pub(crate) mod error;
 pub mod fetch;
 pub mod finalize;
 pub mod job;
@@ -54,67 +55,6 @@ pub trait ArchiveBackend: Send + Sync {
         manifest: DownloadManifest,
         data_version: u64,
     ) -> Result<(), ArchiveError>;
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ArchiveError {
-    /// The backend has no archive (or no such version).
-    #[error("archive not found: {0}")]
-    NotFound(String),
-    #[error("already exists: {0}")]
-    AlreadyExists(String),
-    /// The backend failed; `retry` tells whether asking again may help.
-    #[error("{message}")]
-    Backend { message: String, retry: bool },
-    #[error("{context}: {source}")]
-    Io {
-        context: String,
-        #[source]
-        source: std::io::Error,
-    },
-    /// HTTP transfer of a chunk failed (network, status, short body): worth retrying.
-    #[error("{0}")]
-    Http(String),
-    /// Chunk content doesn't match its manifest entry (digest, decoding, size).
-    #[error("{0}")]
-    Corrupt(String),
-    /// The manifest or metadata is unusable.
-    #[error("corrupted manifest - {0}")]
-    Manifest(String),
-    /// Bad job parameters (globs, chunk count, paths).
-    #[error("{0}")]
-    Config(String),
-    #[error("Can't download {required} bytes of data while only {available} available")]
-    DiskSpace { required: u64, available: u64 },
-    /// Stopped on request; nothing failed.
-    #[error("{0} interrupted")]
-    Interrupted(&'static str),
-    #[error("chunk '{key}' {op} failed: {source}")]
-    Chunk {
-        key: String,
-        op: &'static str,
-        #[source]
-        source: Box<ArchiveError>,
-    },
-}
-
-impl ArchiveError {
-    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        ArchiveError::Io {
-            context: context.into(),
-            source,
-        }
-    }
-
-    /// Whether running the same step again may succeed.
-    pub fn is_transient(&self) -> bool {
-        match self {
-            ArchiveError::Http(_) | ArchiveError::Corrupt(_) => true,
-            ArchiveError::Backend { retry, .. } => *retry,
-            ArchiveError::Chunk { source, .. } => source.is_transient(),
-            _ => false,
-        }
-    }
 }
 
 /// Tuning of a transfer (defaults in its `Default` impl).
@@ -179,11 +119,11 @@ impl TransferOptions {
                 .timeout(self.request_timeout)
                 .pool_max_idle_per_host(self.max_connections.max(1))
         };
-        crate::http_client::build(builder)
-            .map_err(|e| ArchiveError::Config(format!("can't build HTTP client: {e}")))
+        crate::http_client::build(builder).map_err(ArchiveError::HttpClient)
     }
 }
 
 pub use download::DownloadReport;
 pub use download::Downloader;
+pub use error::{ArchiveError, ConfigError, Corruption, HttpFailure, ManifestError};
 pub use upload::{UploadParams, UploadReport, Uploader};

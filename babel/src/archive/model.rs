@@ -6,7 +6,7 @@ use babel_api::job::Compression;
 use babel_api::pb::babel::v1 as pb;
 use serde::{Deserialize, Serialize};
 
-use super::ArchiveError;
+use super::{ArchiveError, ManifestError};
 
 /// Digest of a chunk's stored (compressed) bytes. JSON: `{"blake3": [32 numbers]}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -124,7 +124,7 @@ impl TryFrom<pb::Checksum> for Checksum {
             Some(Kind::Sha1(b)) => Ok(Checksum::Sha1(b)),
             Some(Kind::Sha256(b)) => Ok(Checksum::Sha256(b)),
             Some(Kind::Blake3(b)) => Ok(Checksum::Blake3(b)),
-            None => Err(ArchiveError::Manifest("chunk checksum has no kind".into())),
+            None => Err(ManifestError::ChecksumWithoutKind.into()),
         }
     }
 }
@@ -167,8 +167,9 @@ impl From<Chunk> for pb::Chunk {
 impl TryFrom<pb::Chunk> for Chunk {
     type Error = ArchiveError;
     fn try_from(c: pb::Chunk) -> Result<Self, Self::Error> {
-        let checksum = c.checksum.ok_or_else(|| {
-            ArchiveError::Manifest(format!("chunk {} ('{}') has no checksum", c.index, c.key))
+        let checksum = c.checksum.ok_or_else(|| ManifestError::NoChecksum {
+            index: c.index,
+            key: c.key.clone(),
         })?;
         Ok(Chunk {
             index: c.index,
@@ -182,10 +183,8 @@ impl TryFrom<pb::Chunk> for Chunk {
 }
 
 fn compression_from_pb(c: Option<pb::Compression>) -> Result<Option<Compression>, ArchiveError> {
-    c.map(|c| {
-        Compression::try_from(c).map_err(|e| ArchiveError::Manifest(format!("compression: {e}")))
-    })
-    .transpose()
+    c.map(|c| Compression::try_from(c).map_err(|e| ManifestError::Compression(e).into()))
+        .transpose()
 }
 
 impl From<DownloadManifest> for pb::DownloadManifest {

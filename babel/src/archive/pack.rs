@@ -119,23 +119,17 @@ fn read_block(source: &Path, segments: &[Segment], buf: &mut [u8]) -> Result<(),
     for s in segments {
         let path = source.join(&s.path);
         if open.as_ref().is_none_or(|(p, _)| *p != s.path) {
-            let f = File::open(&path)
-                .map_err(|e| ArchiveError::io(format!("can't open {}", path.display()), e))?;
+            let f = File::open(&path).map_err(ArchiveError::file("open", &path))?;
             open = Some((&s.path, f));
         }
         let Some((_, f)) = &open else { continue };
         let len = usize::try_from(s.len).unwrap_or(usize::MAX);
         f.read_exact_at(&mut buf[at..at + len], s.pos)
-            .map_err(|e| {
-                ArchiveError::io(
-                    format!(
-                        "can't read {} bytes at {} of {} (file changed during upload?)",
-                        s.len,
-                        s.pos,
-                        path.display()
-                    ),
-                    e,
-                )
+            .map_err(|source| ArchiveError::ReadRange {
+                len: s.len,
+                pos: s.pos,
+                path: path.clone(),
+                source,
             })?;
         at += len;
     }
@@ -149,7 +143,7 @@ fn encode_block(
     compression: Option<Compression>,
 ) -> Result<Bytes, ArchiveError> {
     let size = usize::try_from(segments.iter().map(|s| s.len).sum::<u64>())
-        .map_err(|_| ArchiveError::Config("block too large for this platform".into()))?;
+        .map_err(|_| ArchiveError::BlockTooLarge)?;
     let Some(Compression::Zstd(level)) = compression else {
         let mut buf = vec![0u8; size];
         read_block(source, segments, &mut buf)?;
@@ -165,7 +159,7 @@ fn encode_block(
             let mut out = Vec::with_capacity(zstd::zstd_safe::compress_bound(size));
             ws.compressor(level)
                 .and_then(|c| c.compress_to_buffer(&input[..size], &mut out))
-                .map_err(|e| ArchiveError::io("zstd compression failed", e))?;
+                .map_err(ArchiveError::Compress)?;
             out.shrink_to_fit();
             Ok(Bytes::from(out))
         });
@@ -204,7 +198,7 @@ pub async fn pack_chunk(
                     .map_err(|_| ArchiveError::Interrupted("upload"))?;
                 tokio::task::spawn_blocking(move || encode_block(&source, &segments, compression))
                     .await
-                    .map_err(|e| ArchiveError::Config(format!("compression task failed: {e}")))?
+                    .map_err(ArchiveError::task("compression"))?
             }
         })
         .buffered(cpu_threads.max(1))
@@ -215,9 +209,7 @@ pub async fn pack_chunk(
         .try_collect()
         .await?;
     drop(hash_tx);
-    let checksum = hasher
-        .await
-        .map_err(|e| ArchiveError::Config(format!("digest task failed: {e}")))?;
+    let checksum = hasher.await.map_err(ArchiveError::task("digest"))?;
     Ok(Packed {
         frames,
         checksum,

@@ -13,8 +13,8 @@ use std::path::Path;
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use tracing::warn;
 
-use super::ArchiveError;
 use super::model::{Checksum, Chunk, FileLocation};
+use super::{ArchiveError, ConfigError};
 
 /// Default uncompressed bytes per chunk when the job sets no `number_of_chunks`.
 pub const DEFAULT_CHUNK_BYTES: u64 = 500_000_000;
@@ -47,20 +47,19 @@ pub fn compile_excludes(patterns: &[String]) -> Result<GlobSet, ArchiveError> {
         let glob = GlobBuilder::new(p)
             .literal_separator(false)
             .build()
-            .map_err(|e| ArchiveError::Config(format!("invalid exclude pattern '{p}': {e}")))?;
+            .map_err(|source| ConfigError::ExcludePattern {
+                pattern: p.clone(),
+                source,
+            })?;
         set.add(glob);
     }
-    set.build()
-        .map_err(|e| ArchiveError::Config(format!("invalid exclude patterns: {e}")))
+    Ok(set.build().map_err(ConfigError::ExcludePatterns)?)
 }
 
 /// Lists `source` recursively, sorted by path, without excluded entries.
 pub fn scan(source: &Path, exclude: &GlobSet) -> Result<Vec<SourceEntry>, ArchiveError> {
     if !source.is_dir() {
-        return Err(ArchiveError::Config(format!(
-            "invalid source directory {}: not a directory",
-            source.display()
-        )));
+        return Err(ConfigError::NotADirectory(source.to_path_buf()).into());
     }
     let mut out = Vec::new();
     for entry in walkdir::WalkDir::new(source).min_depth(1) {
@@ -69,16 +68,17 @@ pub fn scan(source: &Path, exclude: &GlobSet) -> Result<Vec<SourceEntry>, Archiv
                 .path()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default();
-            ArchiveError::io(
-                format!("can't list {path}"),
-                e.into_io_error()
+            ArchiveError::List {
+                path,
+                source: e
+                    .into_io_error()
                     .unwrap_or_else(|| std::io::Error::other("filesystem loop")),
-            )
+            }
         })?;
         let rel = entry
             .path()
             .strip_prefix(source)
-            .map_err(|_| ArchiveError::Config("walked outside the source".into()))?;
+            .map_err(|_| ArchiveError::OutsideSource)?;
         let Some(rel) = rel.to_str() else {
             warn!("skipping non-UTF-8 path {}", entry.path().display());
             continue;
@@ -94,9 +94,10 @@ pub fn scan(source: &Path, exclude: &GlobSet) -> Result<Vec<SourceEntry>, Archiv
             );
             continue;
         }
-        let meta = entry
-            .metadata()
-            .map_err(|e| ArchiveError::Config(format!("can't stat {rel}: {e}")))?;
+        let meta = entry.metadata().map_err(|source| ArchiveError::Stat {
+            path: rel.to_string(),
+            source,
+        })?;
         let mode = meta.permissions().mode() & 0o7777;
         out.push(if ft.is_dir() {
             SourceEntry {
@@ -119,9 +120,7 @@ pub fn scan(source: &Path, exclude: &GlobSet) -> Result<Vec<SourceEntry>, Archiv
 /// Number of chunks to plan: the job's `number_of_chunks`, else one per ~500 MB.
 pub fn slot_count(total_size: u64, number_of_chunks: Option<u32>) -> Result<u32, ArchiveError> {
     match number_of_chunks {
-        Some(0) => Err(ArchiveError::Config(
-            "invalid number of chunks - need at least one".into(),
-        )),
+        Some(0) => Err(ConfigError::NoChunks.into()),
         Some(n) => Ok(n),
         None => {
             let by_size = 1 + total_size / DEFAULT_CHUNK_BYTES;

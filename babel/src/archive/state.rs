@@ -21,6 +21,14 @@ use tracing::warn;
 use super::ArchiveError;
 use super::model::{Chunk, DownloadManifest};
 
+/// The error of serializing state file `file`, for `map_err`.
+fn serialize(file: &str) -> impl FnOnce(serde_json::Error) -> ArchiveError {
+    move |source| ArchiveError::Serialize {
+        file: file.to_string(),
+        source,
+    }
+}
+
 /// Directory of the transfer state, relative to the data mount point.
 pub const STATE_DIR: &str = ".babel_jobs";
 pub const DOWNLOAD_METADATA: &str = "download.metadata";
@@ -66,21 +74,17 @@ impl StateDir {
             Ok(t) => t,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => {
-                return Err(ArchiveError::io(
-                    format!("can't read {}", path.display()),
-                    e,
-                ));
+                return Err(ArchiveError::file("read", &path)(e));
             }
         };
-        serde_json::from_slice(&text).map(Some).map_err(|e| {
-            ArchiveError::Config(format!("invalid state file {}: {e}", path.display()))
-        })
+        serde_json::from_slice(&text)
+            .map(Some)
+            .map_err(|source| ArchiveError::StateFile { path, source })
     }
 
     /// Writes a JSON file atomically (temp file, fsync, rename).
     pub fn save<T: Serialize>(&self, file: &str, value: &T) -> Result<(), ArchiveError> {
-        let data = serde_json::to_vec(value)
-            .map_err(|e| ArchiveError::Config(format!("can't serialize {file}: {e}")))?;
+        let data = serde_json::to_vec(value).map_err(serialize(file))?;
         write_atomic(&self.path(file), &data)
     }
 
@@ -91,10 +95,7 @@ impl StateDir {
             Ok(t) => t,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => {
-                return Err(ArchiveError::io(
-                    format!("can't read {}", path.display()),
-                    e,
-                ));
+                return Err(ArchiveError::file("read", &path)(e));
             }
         };
         let mut out = Vec::new();
@@ -127,20 +128,19 @@ impl StateDir {
         let path = self.path(file);
         let mut buf = Vec::new();
         for item in items {
-            serde_json::to_writer(&mut buf, item)
-                .map_err(|e| ArchiveError::Config(format!("can't serialize {file}: {e}")))?;
+            serde_json::to_writer(&mut buf, item).map_err(serialize(file))?;
             buf.push(b'\n');
         }
-        let ctx = || format!("can't append to {}", path.display());
+        let ctx = || ArchiveError::file("append to", &path);
         self.ensure_dir()?;
         let mut f = fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&path)
-            .map_err(|e| ArchiveError::io(ctx(), e))?;
-        f.write_all(&buf).map_err(|e| ArchiveError::io(ctx(), e))?;
+            .map_err(ctx())?;
+        f.write_all(&buf).map_err(ctx())?;
         if sync {
-            f.sync_data().map_err(|e| ArchiveError::io(ctx(), e))?;
+            f.sync_data().map_err(ctx())?;
         }
         Ok(())
     }
@@ -150,16 +150,12 @@ impl StateDir {
         match fs::remove_file(&path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(ArchiveError::io(
-                format!("can't remove {}", path.display()),
-                e,
-            )),
+            Err(e) => Err(ArchiveError::file("remove", &path)(e)),
         }
     }
 
     pub fn ensure_dir(&self) -> Result<(), ArchiveError> {
-        fs::create_dir_all(&self.dir)
-            .map_err(|e| ArchiveError::io(format!("can't create {}", self.dir.display()), e))
+        fs::create_dir_all(&self.dir).map_err(ArchiveError::file("create", &self.dir))
     }
 }
 
@@ -182,10 +178,7 @@ pub fn cleanup_download(state: &StateDir, protocol_data_path: &Path) -> Result<(
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => {
-                return Err(ArchiveError::io(
-                    format!("can't remove {}", path.display()),
-                    e,
-                ));
+                return Err(ArchiveError::file("remove", &path)(e));
             }
         }
     }
@@ -231,7 +224,7 @@ impl Progress {
             message: "chunks".into(),
         };
         let result = serde_json::to_vec(&p)
-            .map_err(|e| ArchiveError::Config(e.to_string()))
+            .map_err(serialize("progress"))
             .and_then(|data| write_atomic(path, &data));
         if let Err(e) = result {
             warn!("can't write progress {}: {e}", path.display());
@@ -241,11 +234,10 @@ impl Progress {
 
 /// Writes `data` to `path` atomically and durably, creating its directory first.
 fn write_atomic(path: &Path, data: &[u8]) -> Result<(), ArchiveError> {
-    let ctx = || format!("can't write {}", path.display());
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        fs::create_dir_all(dir).map_err(|e| ArchiveError::io(ctx(), e))?;
+        fs::create_dir_all(dir).map_err(ArchiveError::file("write", path))?;
     }
-    bv_base::write_atomic(path, data).map_err(|e| ArchiveError::io(ctx(), e))
+    bv_base::write_atomic(path, data).map_err(ArchiveError::file("write", path))
 }
 
 #[cfg(test)]

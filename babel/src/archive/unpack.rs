@@ -25,8 +25,8 @@ use sha2::Digest;
 use tokio::sync::mpsc;
 use zstd::stream::raw::{InBuffer, Operation, OutBuffer};
 
-use super::ArchiveError;
 use super::model::{Checksum, Chunk, FileLocation};
+use super::{ArchiveError, Corruption, ManifestError};
 
 /// Decoded bytes handed to the writer at once.
 const WRITE_BUFFER: usize = 1024 * 1024;
@@ -54,9 +54,7 @@ impl Hasher {
         match checksum {
             Checksum::Blake3(_) => Ok(Self::Blake3(Box::default())),
             Checksum::Sha256(_) => Ok(Self::Sha256(sha2::Sha256::new())),
-            Checksum::Sha1(_) => Err(ArchiveError::Manifest(
-                "sha1 chunk checksums are not supported".into(),
-            )),
+            Checksum::Sha1(_) => Err(ManifestError::Sha1Checksum.into()),
         }
     }
 
@@ -113,7 +111,7 @@ pub fn unpack_chunk(
     let mut targets = Vec::with_capacity(chunk.destinations.len());
     for d in &chunk.destinations {
         let path = safe_join(root, &d.path)
-            .ok_or_else(|| ArchiveError::Manifest(format!("invalid destination '{}'", d.path)))?;
+            .ok_or_else(|| ManifestError::InvalidDestination(d.path.clone()))?;
         targets.push((path, d.clone()));
     }
     let (wtx, wrx) = std_mpsc::sync_channel::<WriteOp>(WRITE_QUEUE);
@@ -141,20 +139,20 @@ pub fn unpack_chunk(
         drop(htx);
         let hasher = hashing
             .join()
-            .map_err(|_| ArchiveError::Config("hashing thread panicked".into()))?;
+            .map_err(|_| ArchiveError::ThreadPanicked("hashing"))?;
         let written = writer
             .join()
             .unwrap_or_else(|_| Err(io::Error::other("writer thread panicked")));
         // A writer failure explains a decoder that stopped early; report it first.
-        let fresh = written.map_err(|e| ArchiveError::io("Writer error", e))?;
+        let fresh = written.map_err(ArchiveError::Writer)?;
         let count = decoded?;
         verify(Received { count, hasher }, chunk)?;
         Ok(fresh)
     })
 }
 
-fn corrupt(e: impl std::fmt::Display) -> ArchiveError {
-    ArchiveError::Corrupt(format!("chunk decoding failed: {e}"))
+fn corrupt(e: std::io::Error) -> ArchiveError {
+    Corruption::Decode(e).into()
 }
 
 /// Passes the stored bytes to the hasher as they arrive and decodes them straight into
@@ -176,7 +174,7 @@ fn decode(
     while let Some(stored) = rx.blocking_recv() {
         hasher
             .send(stored.clone())
-            .map_err(|_| ArchiveError::Config("hashing thread stopped".into()))?;
+            .map_err(|_| ArchiveError::HashingStopped)?;
         count += stored.len() as u64;
         let Some(dec) = decoder.as_mut() else {
             out.copy_from(&stored)?;
@@ -194,7 +192,7 @@ fn decode(
         }
     }
     if !frame_done {
-        return Err(corrupt("the last zstd frame is truncated"));
+        return Err(Corruption::TruncatedFrame.into());
     }
     out.flush(true)?;
     Ok(count)
@@ -247,9 +245,10 @@ impl Output {
 
     /// Hands the buffer to the writer (at `eof` also the trailing empty destinations).
     fn flush(&mut self, eof: bool) -> Result<(), ArchiveError> {
-        let segs = self.splitter.split(self.buf.len(), eof).ok_or_else(|| {
-            ArchiveError::Corrupt("(decompressed) chunk size doesn't match expected one".into())
-        })?;
+        let segs = self
+            .splitter
+            .split(self.buf.len(), eof)
+            .ok_or(Corruption::DecodedSize)?;
         if segs.is_empty() {
             self.buf.clear();
             return Ok(());
@@ -264,7 +263,7 @@ impl Output {
         let data = std::mem::replace(&mut self.buf, next);
         self.wtx
             .send(WriteOp { data, segs })
-            .map_err(|_| ArchiveError::io("Writer error", io::Error::other("writer stopped")))
+            .map_err(|_| ArchiveError::WriterStopped)
     }
 }
 
@@ -518,17 +517,19 @@ fn ensure_dir(dir: &Path, known: &mut HashSet<PathBuf>) -> io::Result<()> {
 /// Compares size and digest of what was received with the manifest entry.
 fn verify(received: Received, chunk: &Chunk) -> Result<(), ArchiveError> {
     if received.count != chunk.size {
-        return Err(ArchiveError::Corrupt(format!(
-            "received {} bytes, expected {}",
-            received.count, chunk.size
-        )));
+        return Err(Corruption::Size {
+            received: received.count,
+            expected: chunk.size,
+        }
+        .into());
     }
     let actual = received.hasher.finalize();
     if actual != chunk.checksum {
-        return Err(ArchiveError::Corrupt(format!(
-            "chunk checksum mismatch - expected {}, actual {actual}",
-            chunk.checksum
-        )));
+        return Err(Corruption::Checksum {
+            expected: chunk.checksum.to_string(),
+            actual: actual.to_string(),
+        }
+        .into());
     }
     Ok(())
 }

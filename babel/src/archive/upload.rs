@@ -21,7 +21,7 @@ use super::model::{Checksum, Chunk, DownloadManifest};
 use super::pack::{Packed, pack_chunk};
 use super::plan::{compile_excludes, plan_chunks, scan, slot_count};
 use super::state::{Blueprint, Progress, StateDir, UPLOAD_BLUEPRINT, UPLOAD_CHUNKS};
-use super::{ArchiveBackend, ArchiveError, TransferOptions};
+use super::{ArchiveBackend, ArchiveError, HttpFailure, TransferOptions};
 
 /// What to upload and how (the `upload` job type's fields plus node facts).
 #[derive(Debug, Clone)]
@@ -84,7 +84,7 @@ impl Uploader {
                 let source = params.source.clone();
                 let entries = tokio::task::spawn_blocking(move || scan(&source, &excludes))
                     .await
-                    .map_err(|e| ArchiveError::Config(format!("scan task failed: {e}")))??;
+                    .map_err(ArchiveError::task("scan"))??;
                 let total: u64 = entries.iter().map(|e| e.size).sum();
                 let slots = slot_count(total, params.number_of_chunks)?;
                 let chunks = plan_chunks(&entries, slots);
@@ -245,8 +245,7 @@ impl Uploader {
                     first_error.get_or_insert(e);
                 }
                 Err(e) => {
-                    first_error
-                        .get_or_insert(ArchiveError::Config(format!("upload task failed: {e}")));
+                    first_error.get_or_insert(ArchiveError::task("upload")(e));
                 }
             }
         }
@@ -258,9 +257,9 @@ impl Uploader {
         }
         // Every chunk is up: the manifest goes last.
         for chunk in &mut blueprint.manifest.chunks {
-            let up = done.get(&chunk.index).ok_or_else(|| {
-                ArchiveError::Config(format!("chunk {} missing after upload", chunk.index))
-            })?;
+            let up = done
+                .get(&chunk.index)
+                .ok_or(ArchiveError::MissingAfterUpload { index: chunk.index })?;
             chunk.key.clone_from(&up.key);
             chunk.checksum = up.checksum.clone();
             chunk.size = up.size;
@@ -325,9 +324,7 @@ impl ChunkUpload {
 
     async fn upload(&mut self) -> Result<Chunk, ArchiveError> {
         if self.chunk.destinations.is_empty() {
-            return Err(ArchiveError::Config(
-                "internal error - chunk without destinations".into(),
-            ));
+            return Err(ArchiveError::ChunkWithoutDestinations);
         }
         let mut chunk = self.chunk.clone();
         chunk.url = None;
@@ -388,8 +385,8 @@ impl ChunkUpload {
             .slots
             .into_iter()
             .find(|s| s.index == self.chunk.index)
-            .ok_or_else(|| {
-                ArchiveError::Config(format!("no upload slot for chunk {}", self.chunk.index))
+            .ok_or(ArchiveError::NoUploadSlot {
+                index: self.chunk.index,
             })?;
         self.chunk.key = slot.key;
         self.chunk.url = Some(slot.url.clone());
@@ -410,15 +407,18 @@ impl ChunkUpload {
             .body(packed.body())
             .send()
             .await
-            .map_err(|e| ArchiveError::Http(format!("PUT failed: {e}")))?;
+            .map_err(HttpFailure::Put)?;
         let status = resp.status();
         if status.is_success() {
             return Ok(());
         }
-        let headers = format!("{:?}", resp.headers());
-        let text = resp.text().await.unwrap_or_default();
-        Err(ArchiveError::Http(format!(
-            "server responded with {status}|{headers}|{text}"
-        )))
+        let headers = Box::new(resp.headers().clone());
+        let body = resp.text().await.unwrap_or_default();
+        Err(HttpFailure::PutStatus {
+            status,
+            headers,
+            body,
+        }
+        .into())
     }
 }

@@ -17,20 +17,52 @@ use super::process::Runners;
 use super::state::{Inner, Job, JobState, MgrState, Shared, job_info, lock};
 use super::store::JobDir;
 use super::supervise::{load_jobs, run_loop, schedule};
-use super::validate;
+use super::validate::{self, InvalidJob};
+use crate::archive::ArchiveError;
 
 /// Extra time given to a runner beyond the job's own shutdown timeout (the runner needs it
 /// to escalate to SIGKILL and exit).
 const TERMINATE_GRACE: Duration = Duration::from_secs(5);
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why a jobs manager command failed.
+#[derive(Debug, thiserror::Error)]
 pub enum ManagerError {
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    Invalid(String),
-    #[error("{0}")]
-    Failed(String),
+    /// The command names a job the manager doesn't have.
+    #[error("can't {op}, job '{name}' not found")]
+    NotFound { op: &'static str, name: String },
+    /// `info` of a job the manager doesn't have.
+    #[error("unknown status, job '{name}' not found")]
+    NoStatus { name: String },
+    /// The job config was refused.
+    #[error(transparent)]
+    Invalid(#[from] InvalidJob),
+    #[error("Exceeded max number of supported jobs: {MAX_JOBS}")]
+    TooManyJobs,
+    #[error("can't create jobs dir {}: {source}", path.display())]
+    JobsDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Writing the job's directory (config, status) failed.
+    #[error("job '{name}': {source}")]
+    Store {
+        name: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("can't cleanup, job '{name}', missing node_env")]
+    CleanupWithoutNodeEnv { name: String },
+    #[error("can't cleanup active job '{name}'")]
+    CleanupActive { name: String },
+    #[error("can't cleanup job '{name}': {source}")]
+    Cleanup {
+        name: String,
+        #[source]
+        source: ArchiveError,
+    },
+    #[error("Failed to terminate job_runner for '{name}' job (pid {pid}), timeout expired!")]
+    TerminateTimeout { name: String, pid: u32 },
 }
 
 /// Handle to the jobs manager; cheap to clone.
@@ -47,8 +79,19 @@ impl std::fmt::Debug for JobsManager {
     }
 }
 
-fn not_found(op: &str, name: &str) -> ManagerError {
-    ManagerError::NotFound(format!("can't {op}, job '{name}' not found"))
+fn not_found(op: &'static str, name: &str) -> ManagerError {
+    ManagerError::NotFound {
+        op,
+        name: name.to_string(),
+    }
+}
+
+/// The error of a failed write to job `name`'s directory, for `map_err`.
+fn store(name: &str) -> impl FnOnce(std::io::Error) -> ManagerError {
+    move |source| ManagerError::Store {
+        name: name.to_string(),
+        source,
+    }
 }
 
 impl JobsManager {
@@ -98,11 +141,11 @@ impl JobsManager {
         let mut inner = self.lock();
         inner.node_env = Some(node_env);
         if inner.state != MgrState::Ready {
-            std::fs::create_dir_all(&self.shared.jobs_dir).map_err(|e| {
-                ManagerError::Failed(format!(
-                    "can't create jobs dir {}: {e}",
-                    self.shared.jobs_dir.display()
-                ))
+            std::fs::create_dir_all(&self.shared.jobs_dir).map_err(|source| {
+                ManagerError::JobsDir {
+                    path: self.shared.jobs_dir.clone(),
+                    source,
+                }
             })?;
             inner.jobs = load_jobs(&self.shared);
             inner.state = MgrState::Ready;
@@ -119,21 +162,18 @@ impl JobsManager {
     }
 
     pub async fn create(&self, name: &str, config: JobConfig) -> Result<(), ManagerError> {
-        validate::validate(name, &config, &self.shared.passwd).map_err(ManagerError::Invalid)?;
+        validate::validate(name, &config, &self.shared.passwd)?;
         {
             let inner = self.lock();
             if !inner.jobs.contains_key(name) && inner.jobs.len() >= MAX_JOBS {
-                return Err(ManagerError::Failed(format!(
-                    "Exceeded max number of supported jobs: {MAX_JOBS}"
-                )));
+                return Err(ManagerError::TooManyJobs);
             }
         }
         self.terminate(name).await?;
         let dir = JobDir::new(&self.shared.jobs_dir, name);
-        let io = |e: std::io::Error| ManagerError::Failed(format!("job '{name}': {e}"));
-        dir.create().map_err(io)?;
-        dir.save_status(&JobStatus::Stopped).map_err(io)?;
-        dir.save_config(&config).map_err(io)?;
+        dir.create().map_err(store(name))?;
+        dir.save_status(&JobStatus::Stopped).map_err(store(name))?;
+        dir.save_config(&config).map_err(store(name))?;
         let job = Job::new(
             config,
             JobState::Inactive {
@@ -182,13 +222,18 @@ impl JobsManager {
         {
             JobDir::new(&self.shared.jobs_dir, name)
                 .save_status(status)
-                .map_err(|e| ManagerError::Failed(format!("job '{name}': {e}")))?;
+                .map_err(store(name))?;
         }
         Ok(())
     }
 
     /// Terminates the job's runner if active and records `status`.
-    async fn stop_with(&self, op: &str, name: &str, status: JobStatus) -> Result<(), ManagerError> {
+    async fn stop_with(
+        &self,
+        op: &'static str,
+        name: &str,
+        status: JobStatus,
+    ) -> Result<(), ManagerError> {
         if !self.lock().jobs.contains_key(name) {
             return Err(not_found(op, name));
         }
@@ -200,7 +245,7 @@ impl JobsManager {
             .ok_or_else(|| not_found(op, name))?;
         JobDir::new(&self.shared.jobs_dir, name)
             .save_status(&status)
-            .map_err(|e| ManagerError::Failed(format!("job '{name}': {e}")))?;
+            .map_err(store(name))?;
         job.state = JobState::Inactive {
             status,
             since: SystemTime::now(),
@@ -237,13 +282,16 @@ impl JobsManager {
             .jobs
             .get(name)
             .ok_or_else(|| not_found("cleanup", name))?;
-        let env = inner.node_env.as_ref().ok_or_else(|| {
-            ManagerError::Failed(format!("can't cleanup, job '{name}', missing node_env"))
-        })?;
+        let env = inner
+            .node_env
+            .as_ref()
+            .ok_or_else(|| ManagerError::CleanupWithoutNodeEnv {
+                name: name.to_string(),
+            })?;
         if job.is_active() {
-            return Err(ManagerError::Failed(format!(
-                "can't cleanup active job '{name}'"
-            )));
+            return Err(ManagerError::CleanupActive {
+                name: name.to_string(),
+            });
         }
         let state = crate::archive::state::StateDir::new(Path::new(&env.data_mount_point));
         let result = match job.config.job_type {
@@ -253,15 +301,21 @@ impl JobsManager {
             }
             JobType::Upload { .. } => crate::archive::state::cleanup_upload(&state),
         };
-        result.map_err(|e| ManagerError::Failed(format!("can't cleanup job '{name}': {e}")))?;
+        result.map_err(|source| ManagerError::Cleanup {
+            name: name.to_string(),
+            source,
+        })?;
         Ok(())
     }
 
     pub fn info(&self, name: &str) -> Result<JobInfo, ManagerError> {
         let mut inner = self.lock();
-        let job = inner.jobs.get_mut(name).ok_or_else(|| {
-            ManagerError::NotFound(format!("unknown status, job '{name}' not found"))
-        })?;
+        let job = inner
+            .jobs
+            .get_mut(name)
+            .ok_or_else(|| ManagerError::NoStatus {
+                name: name.to_string(),
+            })?;
         Ok(job_info(&self.shared.jobs_dir, name, job))
     }
 
@@ -391,9 +445,10 @@ impl JobsManager {
             {
                 job.state = JobState::Active { pid, since };
             }
-            return Err(ManagerError::Failed(format!(
-                "Failed to terminate job_runner for '{name}' job (pid {pid}), timeout expired!"
-            )));
+            return Err(ManagerError::TerminateTimeout {
+                name: name.to_string(),
+                pid,
+            });
         }
         self.mark_runner_gone(name, pid);
         Ok(())

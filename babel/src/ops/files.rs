@@ -42,10 +42,16 @@ pub enum StreamError {
     ChecksumMismatch { actual: u32, expected: u32 },
     #[error("unexpected item in binary stream: {0}")]
     Unexpected(&'static str),
-    #[error("stream error: {0}")]
-    Transport(String),
-    #[error("{0}: {1}")]
-    Io(String, std::io::Error),
+    /// The sender's stream failed.
+    #[error("stream error: {}", .0.message())]
+    Transport(#[source] tonic::Status),
+    #[error("{what} {}: {source}", path.display())]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Receives a stream into a file. With `destination == None` the first item must name it.
@@ -63,7 +69,7 @@ where
         |item: Option<Result<FileChunk, tonic::Status>>| -> Result<Option<Part>, StreamError> {
             match item {
                 None => Ok(None),
-                Some(Err(s)) => Err(StreamError::Transport(s.message().to_string())),
+                Some(Err(s)) => Err(StreamError::Transport(s)),
                 Some(Ok(c)) => Ok(c.part),
             }
         };
@@ -81,7 +87,11 @@ where
         }
         (None, _) => return Err(StreamError::MissingDestination),
     };
-    let io = |what: &str, e| StreamError::Io(format!("{what} {}", dest.display()), e);
+    let io = |what, source| StreamError::Io {
+        what,
+        path: dest.clone(),
+        source,
+    };
     let mut file =
         bv_base::AtomicFile::create(&dest, Some(0o770)).map_err(|e| io("can't create", e))?;
     let mut digest = CRC32.digest();
@@ -122,20 +132,17 @@ where
 }
 
 /// Streams a file as data parts of [`CHUNK_SIZE`] bytes followed by its checksum. Memory use
-/// is one part at a time.
+/// is one part at a time. A read error ends the stream.
 pub fn send_file(
     path: PathBuf,
-) -> impl Stream<Item = Result<FileChunk, tonic::Status>> + Send + 'static {
+) -> impl Stream<Item = Result<FileChunk, std::io::Error>> + Send + 'static {
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     tokio::task::spawn_blocking(move || {
         use std::io::Read;
-        let fail = |e: std::io::Error| {
-            tonic::Status::internal(format!("file_read {} failed: {e}", path.display()))
-        };
         let mut f = match std::fs::File::open(&path) {
             Ok(f) => f,
             Err(e) => {
-                let _ = tx.blocking_send(Err(fail(e)));
+                let _ = tx.blocking_send(Err(e));
                 return;
             }
         };
@@ -155,7 +162,7 @@ pub fn send_file(
                     }
                 }
                 Err(e) => {
-                    let _ = tx.blocking_send(Err(fail(e)));
+                    let _ = tx.blocking_send(Err(e));
                     return;
                 }
             }
@@ -248,7 +255,10 @@ mod tests {
         let src = dir.path().join("src");
         let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
         std::fs::write(&src, &data).unwrap();
-        let items: Vec<_> = send_file(src.clone()).collect().await;
+        let items: Vec<_> = send_file(src.clone())
+            .map(|item| item.map_err(|e| tonic::Status::internal(e.to_string())))
+            .collect()
+            .await;
         assert_eq!(items.len(), 100_000 / CHUNK_SIZE + 2);
         let dest = dir.path().join("dst");
         receive_file(futures::stream::iter(items), Some(dest.clone()))

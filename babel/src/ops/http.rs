@@ -10,12 +10,26 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 pub enum HttpError {
     #[error("invalid jrpc params: {0}")]
     Params(serde_json::Error),
-    #[error("invalid header '{0}': {1}")]
-    Header(String, String),
+    #[error("invalid header '{name}': {source}")]
+    HeaderName {
+        name: String,
+        #[source]
+        source: reqwest::header::InvalidHeaderName,
+    },
+    #[error("invalid header '{name}': {source}")]
+    HeaderValue {
+        name: String,
+        #[source]
+        source: reqwest::header::InvalidHeaderValue,
+    },
     #[error(transparent)]
     Client(#[from] crate::http_client::ClientError),
-    #[error("request to {0} failed: {1}")]
-    Request(String, String),
+    #[error("request to {url} failed: {source}")]
+    Request {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
 }
 
 /// The agent's HTTP client, built on first use (so an idle agent does not pay for it).
@@ -32,10 +46,15 @@ fn client() -> Result<&'static reqwest::Client, HttpError> {
 fn headers(list: &Option<Vec<(String, String)>>) -> Result<HeaderMap, HttpError> {
     let mut map = HeaderMap::new();
     for (k, v) in list.iter().flatten() {
-        let name = HeaderName::from_bytes(k.as_bytes())
-            .map_err(|e| HttpError::Header(k.clone(), e.to_string()))?;
-        let value =
-            HeaderValue::from_str(v).map_err(|e| HttpError::Header(k.clone(), e.to_string()))?;
+        let name =
+            HeaderName::from_bytes(k.as_bytes()).map_err(|source| HttpError::HeaderName {
+                name: k.clone(),
+                source,
+            })?;
+        let value = HeaderValue::from_str(v).map_err(|source| HttpError::HeaderValue {
+            name: k.clone(),
+            source,
+        })?;
         map.append(name, value);
     }
     Ok(map)
@@ -52,7 +71,10 @@ pub fn jrpc_body(req: &JrpcRequest) -> Result<serde_json::Value, HttpError> {
 }
 
 async fn finish(url: &str, rb: reqwest::RequestBuilder) -> Result<HttpResponse, HttpError> {
-    let err = |e: reqwest::Error| HttpError::Request(url.to_string(), e.to_string());
+    let err = |source| HttpError::Request {
+        url: url.to_string(),
+        source,
+    };
     let resp = rb.send().await.map_err(err)?;
     let status_code = resp.status().as_u16();
     let body = resp.text().await.map_err(err)?;

@@ -1,10 +1,36 @@
 //! `render_template`: Tera templates rendered inside the node.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+/// Why `render_template` failed; every message starts with the same prefix.
 #[derive(Debug, thiserror::Error)]
-#[error("failed to render template file with: {0}")]
-pub struct TemplateError(String);
+pub enum TemplateError {
+    #[error("failed to render template file with: {0}")]
+    Params(#[source] serde_json::Error),
+    #[error("failed to render template file with: {0}")]
+    Context(#[source] tera::Error),
+    #[error("failed to render template file with: can't read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The template doesn't parse or doesn't render; the text has Tera's whole cause chain.
+    #[error("failed to render template file with: {}", error_chain(.0))]
+    Render(#[source] tera::Error),
+    #[error("failed to render template file with: {source}")]
+    CreateDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("failed to render template file with: can't write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
 
 /// Renders the Tera template file `template` with the JSON object `params` into
 /// `destination` (parent directories created, file truncated).
@@ -13,26 +39,32 @@ pub fn render_template(
     destination: &Path,
     params: &str,
 ) -> Result<(), TemplateError> {
-    let err = |e: &dyn std::fmt::Display| TemplateError(e.to_string());
-    let params: serde_json::Value = serde_json::from_str(params).map_err(|e| err(&e))?;
-    let context = tera::Context::from_value(params).map_err(|e| err(&e))?;
-    let source = std::fs::read_to_string(template)
-        .map_err(|e| err(&format!("can't read {}: {e}", template.display())))?;
+    let params: serde_json::Value = serde_json::from_str(params).map_err(TemplateError::Params)?;
+    let context = tera::Context::from_value(params).map_err(TemplateError::Context)?;
+    let source = std::fs::read_to_string(template).map_err(|source| TemplateError::Read {
+        path: template.to_path_buf(),
+        source,
+    })?;
     let name = destination
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "template".into());
     let mut tera = tera::Tera::default();
     tera.add_raw_template(&name, &source)
-        .map_err(|e| err(&error_chain(&e)))?;
+        .map_err(TemplateError::Render)?;
     let rendered = tera
         .render(&name, &context)
-        .map_err(|e| err(&error_chain(&e)))?;
+        .map_err(TemplateError::Render)?;
     if let Some(parent) = destination.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|e| err(&e))?;
+        std::fs::create_dir_all(parent).map_err(|source| TemplateError::CreateDir {
+            path: parent.to_path_buf(),
+            source,
+        })?;
     }
-    std::fs::write(destination, rendered)
-        .map_err(|e| err(&format!("can't write {}: {e}", destination.display())))
+    std::fs::write(destination, rendered).map_err(|source| TemplateError::Write {
+        path: destination.to_path_buf(),
+        source,
+    })
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

@@ -20,7 +20,7 @@ use babel_api::node_env::BabelConfig;
 use tokio::sync::watch;
 use tracing::{error, info};
 
-use crate::fsutil;
+use crate::fsutil::{self, ReadJsonError};
 use crate::jobs::store::JobDir;
 use crate::paths::{RunnerPaths, one_time_backup_dir, protocol_data_lock};
 use backoff::{Backoff, Clock, Decision, SystemClock};
@@ -48,12 +48,12 @@ pub async fn run(
     let monitor = Monitor::new(&paths.monitor_socket, &name);
     let ctx = match load_context(&paths, &name, &dir, monitor, passwd) {
         Ok(ctx) => ctx,
-        Err(msg) => {
+        Err(e) => {
             return finish(
                 &paths.engine_socket,
                 &dir,
                 None,
-                JobStatus::finished(None, msg),
+                JobStatus::finished(None, e.to_string()),
             )
             .await;
         }
@@ -104,18 +104,33 @@ pub async fn run(
     }
 }
 
+/// Why a runner can't start its job; the text becomes the job's final status.
+#[derive(Debug, thiserror::Error)]
+enum ContextError {
+    #[error("can't load job '{name}' config: {source}")]
+    JobConfig {
+        name: String,
+        #[source]
+        source: ReadJsonError,
+    },
+    #[error("can't load babel config: {0}")]
+    BabelConfig(#[source] ReadJsonError),
+}
+
 fn load_context(
     paths: &RunnerPaths,
     name: &str,
     dir: &JobDir,
     monitor: Monitor,
     passwd: PathBuf,
-) -> Result<JobContext, String> {
+) -> Result<JobContext, ContextError> {
     let config = dir
         .load_config()
-        .map_err(|e| format!("can't load job '{name}' config: {e}"))?;
-    let babel: BabelConfig =
-        fsutil::read_json(&paths.config).map_err(|e| format!("can't load babel config: {e}"))?;
+        .map_err(|source| ContextError::JobConfig {
+            name: name.to_string(),
+            source,
+        })?;
+    let babel: BabelConfig = fsutil::read_json(&paths.config).map_err(ContextError::BabelConfig)?;
     Ok(JobContext {
         name: name.to_string(),
         config,

@@ -12,7 +12,7 @@ use tokio::process::{Child, Command};
 
 use super::kinds::{JobContext, JobKind, Outcome, ShutdownRx};
 use super::process_group::GroupRecord;
-use crate::jobs::validate::parse_signal;
+use crate::jobs::validate::{FieldProblem, parse_signal};
 use crate::logs::writer::{LogWriter, pump};
 use crate::ops::sh::{normalize_body, shell_command};
 use crate::ops::users::{User, lookup_user};
@@ -87,12 +87,12 @@ async fn end_group(pgid: i32, signal: Signal, timeout: Duration, mut leader: Opt
 impl JobKind for RunShJob {
     async fn prepare(&mut self, ctx: &JobContext) -> Result<(), Outcome> {
         self.signal = parse_signal(ctx.config.shutdown_signal())
-            .map_err(|e| Outcome::Final(JobStatus::finished(None, e)))?;
+            .map_err(|e| Outcome::Final(JobStatus::finished(None, e.to_string())))?;
         if let Some(name) = &ctx.config.run_as {
             self.user = Some(lookup_user(&ctx.passwd, name).ok_or_else(|| {
                 Outcome::Final(JobStatus::finished(
                     None,
-                    format!("cant run as a '{name}': user not found"),
+                    FieldProblem::UnknownUser(name.clone()).to_string(),
                 ))
             })?);
         }

@@ -313,11 +313,14 @@ fn key_for(version: u64, index: u32) -> String {
 impl ArchiveBackend for TestBackend {
     async fn download_metadata(&self) -> Result<pb::DownloadMetadata, ArchiveError> {
         let st = self.state.lock().unwrap();
-        let (version, m) = st
-            .manifests
-            .iter()
-            .next_back()
-            .ok_or_else(|| ArchiveError::NotFound("no manifest".into()))?;
+        let (version, m) =
+            st.manifests
+                .iter()
+                .next_back()
+                .ok_or_else(|| ArchiveError::NotFound {
+                    call: "download_metadata",
+                    message: "no manifest".into(),
+                })?;
         Ok(pb::DownloadMetadata {
             total_size: m.total_size,
             compression: m.compression.map(Into::into),
@@ -336,7 +339,10 @@ impl ArchiveBackend for TestBackend {
             let m = st
                 .manifests
                 .get(&data_version)
-                .ok_or_else(|| ArchiveError::NotFound(format!("version {data_version}")))?;
+                .ok_or_else(|| ArchiveError::NotFound {
+                    call: "download_chunks",
+                    message: format!("version {data_version}"),
+                })?;
             m.chunks
                 .iter()
                 .filter(|c| indexes.contains(&c.index))
@@ -497,7 +503,7 @@ pub struct FakeEngine {
 
 fn to_status(e: ArchiveError) -> tonic::Status {
     match e {
-        ArchiveError::NotFound(m) => tonic::Status::not_found(m),
+        ArchiveError::NotFound { message, .. } => tonic::Status::not_found(message),
         other => tonic::Status::internal(other.to_string()),
     }
 }
