@@ -17,25 +17,55 @@ use crate::node_env::NodeEnv;
 /// Default timeout of `run_sh`, `run_jrpc` and `run_rest` when the plugin gives none.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// An engine implementation's own error (the host's scheduler or API link, a test double).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Why an engine call failed. Plugin scripts see the message, so it names what failed.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     /// The thing asked for does not exist (a secret, a job, a file).
     #[error("not found: {0}")]
     NotFound(String),
-    /// The request was refused as invalid before anything ran.
-    #[error("{0}")]
-    InvalidArgument(String),
     /// The call did not finish in time.
     #[error("timed out: {0}")]
     Timeout(String),
-    /// Any other failure; the text is the full cause chain.
-    #[error("{0}")]
-    Failed(String),
+    /// A job call named no job.
+    #[error("job name is empty")]
+    EmptyJobName,
+    /// The node's agent refused or failed the call with this status.
+    #[error("{}", agent_text(.0))]
+    Agent(tonic::Status),
+    /// The control-plane API refused or failed the call with this status.
+    #[error("API: {}", .0.message())]
+    Api(tonic::Status),
+    /// The agent answered a job query without the job's info.
+    #[error("babel sent no job info")]
+    NoJobInfo,
+    /// The agent's job info lacks a field.
+    #[error(transparent)]
+    JobInfo(#[from] crate::rpc::MissingField),
+    #[error("reading {}: {source}", path.display())]
+    Read {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("writing {}: {source}", path.display())]
+    Write {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    /// The engine's own failure, with its error as the source.
+    #[error(transparent)]
+    Engine(BoxError),
 }
 
-impl EngineError {
-    pub fn failed(err: impl std::fmt::Display) -> Self {
-        Self::Failed(err.to_string())
+/// What a script sees of an agent status: its message, marked when the code says the thing
+/// was missing or the call ran out of time.
+fn agent_text(status: &tonic::Status) -> String {
+    match status.code() {
+        tonic::Code::NotFound => format!("not found: {}", status.message()),
+        tonic::Code::DeadlineExceeded => format!("timed out: {}", status.message()),
+        _ => status.message().to_string(),
     }
 }
 
@@ -129,4 +159,62 @@ pub trait Engine: Send + Sync + 'static {
     fn delete_task(&self, task_name: &str) -> EngineResult<()>;
 
     fn log(&self, level: LogLevel, message: &str);
+}
+
+#[cfg(test)]
+mod error_tests {
+    use super::*;
+
+    #[test]
+    fn each_error_says_what_failed() {
+        let io = || std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let cases: Vec<(EngineError, &str)> = vec![
+            (EngineError::NotFound("job x".into()), "not found: job x"),
+            (EngineError::Timeout("run_sh".into()), "timed out: run_sh"),
+            (EngineError::EmptyJobName, "job name is empty"),
+            (
+                EngineError::Agent(tonic::Status::not_found("job `a`")),
+                "not found: job `a`",
+            ),
+            (
+                EngineError::Agent(tonic::Status::deadline_exceeded("sh")),
+                "timed out: sh",
+            ),
+            (
+                EngineError::Agent(tonic::Status::invalid_argument("bad config")),
+                "bad config",
+            ),
+            (EngineError::Agent(tonic::Status::internal("boom")), "boom"),
+            (
+                EngineError::Api(tonic::Status::unavailable("down")),
+                "API: down",
+            ),
+            (EngineError::NoJobInfo, "babel sent no job info"),
+            (
+                EngineError::JobInfo(crate::rpc::MissingField("status")),
+                "invalid message: missing field `status`",
+            ),
+            (
+                EngineError::Read {
+                    path: "/d/f".into(),
+                    source: io(),
+                },
+                "reading /d/f: permission denied",
+            ),
+            (
+                EngineError::Write {
+                    path: "/d/f".into(),
+                    source: io(),
+                },
+                "writing /d/f: permission denied",
+            ),
+            (
+                EngineError::Engine("no mock matches".into()),
+                "no mock matches",
+            ),
+        ];
+        for (err, text) in cases {
+            assert_eq!(err.to_string(), text, "{err:?}");
+        }
+    }
 }

@@ -151,7 +151,7 @@ mod tests {
                 r#"init command 'false' failed with exit_code: ShResponse { exit_code: 1, stdout: "", stderr: "no" }"#,
             ),
             (
-                DefaultsError::Engine(EngineError::Failed("start_job failed".into())).into(),
+                DefaultsError::Engine(EngineError::Engine("start_job failed".into())).into(),
                 "start_job failed",
             ),
         ];

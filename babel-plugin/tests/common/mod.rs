@@ -53,7 +53,7 @@ pub struct FakeState {
     pub archive: bool,
     pub params: BTreeMap<String, String>,
     pub env: NodeEnv,
-    /// Operation names that fail with `EngineError::Failed("<name> failed")`.
+    /// Operation names that fail with the engine error "<name> failed".
     pub fail: Vec<&'static str>,
     /// How long `run_sh` blocks.
     pub sh_delay: Duration,
@@ -149,7 +149,7 @@ impl FakeEngine {
 
     fn check(&self, op: &'static str) -> EngineResult<()> {
         if self.state().fail.contains(&op) {
-            Err(EngineError::Failed(format!("{op} failed")))
+            Err(EngineError::Engine(format!("{op} failed").into()))
         } else {
             Ok(())
         }
@@ -270,7 +270,7 @@ impl Engine for FakeEngine {
         self.state()
             .data
             .clone()
-            .ok_or_else(|| EngineError::Failed("No such file or directory (os error 2)".into()))
+            .ok_or_else(|| EngineError::Engine(Box::new(std::io::Error::from_raw_os_error(2))))
     }
     fn save_config(&self, config_json: &str) -> EngineResult<()> {
         self.record(Call::SaveConfig(config_json.into()));

@@ -46,15 +46,6 @@ impl std::fmt::Debug for NodeEngine {
     }
 }
 
-fn status_err(s: tonic::Status) -> EngineError {
-    match s.code() {
-        tonic::Code::NotFound => EngineError::NotFound(s.message().to_string()),
-        tonic::Code::InvalidArgument => EngineError::InvalidArgument(s.message().to_string()),
-        tonic::Code::DeadlineExceeded => EngineError::Timeout(s.message().to_string()),
-        _ => EngineError::Failed(s.message().to_string()),
-    }
-}
-
 fn ms(t: Option<Duration>) -> u64 {
     u64::try_from(t.unwrap_or(DEFAULT_REQUEST_TIMEOUT).as_millis()).unwrap_or(u64::MAX)
 }
@@ -76,7 +67,7 @@ impl NodeEngine {
 
     fn job(&self, name: &str) -> EngineResult<pb::JobRequest> {
         if name.is_empty() {
-            return Err(EngineError::InvalidArgument("job name is empty".into()));
+            return Err(EngineError::EmptyJobName);
         }
         Ok(pb::JobRequest { name: name.into() })
     }
@@ -88,28 +79,26 @@ impl NodeEngine {
     fn api(&self) -> EngineResult<Arc<bv_host::apilink::ApiClient>> {
         self.cloud
             .require()
-            .map_err(|e| EngineError::Failed(e.to_string()))
+            .map_err(|e| EngineError::Engine(Box::new(e)))
     }
-}
-
-fn api_err(s: tonic::Status) -> EngineError {
-    EngineError::Failed(format!("API: {}", s.message()))
 }
 
 fn read_optional(path: &Path) -> EngineResult<Option<String>> {
     match std::fs::read_to_string(path) {
         Ok(s) => Ok(Some(s)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(EngineError::Failed(format!(
-            "reading {}: {e}",
-            path.display()
-        ))),
+        Err(source) => Err(EngineError::Read {
+            path: path.to_path_buf(),
+            source,
+        }),
     }
 }
 
 fn write(path: &Path, content: &str) -> EngineResult<()> {
-    bv_base::write_atomic(path, content.as_bytes())
-        .map_err(|e| EngineError::Failed(format!("writing {}: {e}", path.display())))
+    bv_base::write_atomic(path, content.as_bytes()).map_err(|source| EngineError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 impl Engine for NodeEngine {
@@ -120,41 +109,41 @@ impl Engine for NodeEngine {
             config: Some(job_config.into()),
         };
         self.block(self.client().create_job(req))
-            .map_err(status_err)?;
+            .map_err(EngineError::Agent)?;
         Ok(())
     }
 
     fn start_job(&self, job_name: &str) -> EngineResult<()> {
         let req = self.job(job_name)?;
         self.block(self.client().start_job(req))
-            .map_err(status_err)?;
+            .map_err(EngineError::Agent)?;
         Ok(())
     }
 
     fn stop_job(&self, job_name: &str) -> EngineResult<()> {
         let req = self.job(job_name)?;
         self.block(self.client().stop_job(req))
-            .map_err(status_err)?;
+            .map_err(EngineError::Agent)?;
         Ok(())
     }
 
     fn skip_job(&self, job_name: &str) -> EngineResult<()> {
         let req = self.job(job_name)?;
         self.block(self.client().skip_job(req))
-            .map_err(status_err)?;
+            .map_err(EngineError::Agent)?;
         Ok(())
     }
 
     fn cleanup_job(&self, job_name: &str) -> EngineResult<()> {
         let req = self.job(job_name)?;
         self.block(self.client().cleanup_job(req))
-            .map_err(status_err)?;
+            .map_err(EngineError::Agent)?;
         Ok(())
     }
 
     fn stop_all_jobs(&self) -> EngineResult<()> {
         self.block(self.client().stop_all_jobs(pb::StopAllJobsRequest {}))
-            .map_err(status_err)?;
+            .map_err(EngineError::Agent)?;
         Ok(())
     }
 
@@ -162,26 +151,23 @@ impl Engine for NodeEngine {
         let req = self.job(job_name)?;
         let info = self
             .block(self.client().job_info(req))
-            .map_err(status_err)?
+            .map_err(EngineError::Agent)?
             .into_inner()
             .info
-            .ok_or_else(|| EngineError::Failed("babel sent no job info".into()))?;
-        JobInfo::try_from(info).map_err(EngineError::failed)
+            .ok_or(EngineError::NoJobInfo)?;
+        Ok(JobInfo::try_from(info)?)
     }
 
     fn get_jobs(&self) -> EngineResult<JobsInfo> {
         let jobs = self
             .block(self.client().get_jobs(pb::GetJobsRequest {}))
-            .map_err(status_err)?
+            .map_err(EngineError::Agent)?
             .into_inner()
             .jobs;
         let mut out = JobsInfo::new();
         for j in jobs {
             if let Some(info) = j.info {
-                out.insert(
-                    j.name,
-                    JobInfo::try_from(info).map_err(EngineError::failed)?,
-                );
+                out.insert(j.name, JobInfo::try_from(info)?);
             }
         }
         Ok(out)
@@ -197,7 +183,7 @@ impl Engine for NodeEngine {
         };
         let r = self
             .block(self.client().run_jrpc(with_deadline(msg, timeout)))
-            .map_err(status_err)?
+            .map_err(EngineError::Agent)?
             .into_inner();
         Ok(http(r))
     }
@@ -210,7 +196,7 @@ impl Engine for NodeEngine {
         };
         let r = self
             .block(self.client().run_rest(with_deadline(msg, timeout)))
-            .map_err(status_err)?
+            .map_err(EngineError::Agent)?
             .into_inner();
         Ok(http(r))
     }
@@ -222,7 +208,7 @@ impl Engine for NodeEngine {
         };
         let r = self
             .block(self.client().run_sh(with_deadline(msg, timeout)))
-            .map_err(status_err)?
+            .map_err(EngineError::Agent)?
             .into_inner();
         Ok(ShResponse {
             exit_code: r.exit_code,
@@ -243,7 +229,7 @@ impl Engine for NodeEngine {
             params: params.into(),
         };
         self.block(self.client().render_template(req))
-            .map_err(status_err)?;
+            .map_err(EngineError::Agent)?;
         Ok(())
     }
 
@@ -261,7 +247,7 @@ impl Engine for NodeEngine {
             part: Some(pb::file_chunk::Part::Checksum(checksum)),
         });
         self.block(self.client().file_write(futures::stream::iter(parts)))
-            .map_err(status_err)?;
+            .map_err(EngineError::Agent)?;
         Ok(())
     }
 
@@ -274,10 +260,10 @@ impl Engine for NodeEngine {
                 .client()
                 .file_read(req)
                 .await
-                .map_err(status_err)?
+                .map_err(EngineError::Agent)?
                 .into_inner();
             let mut out = vec![];
-            while let Some(chunk) = stream.message().await.map_err(status_err)? {
+            while let Some(chunk) = stream.message().await.map_err(EngineError::Agent)? {
                 if let Some(pb::file_chunk::Part::Data(d)) = chunk.part {
                     out.extend(d);
                 }
@@ -295,7 +281,7 @@ impl Engine for NodeEngine {
                 self.client()
                     .protocol_data_stamp(pb::ProtocolDataStampRequest {}),
             )
-            .map_err(status_err)?
+            .map_err(EngineError::Agent)?
             .into_inner();
         Ok(r.stamp.as_ref().map(babel_api::rpc::system_time))
     }
@@ -313,7 +299,7 @@ impl Engine for NodeEngine {
         match self.block(client.download_metadata(archive)) {
             Ok(_) => Ok(true),
             Err(s) if s.code() == tonic::Code::NotFound => Ok(false),
-            Err(s) => Err(api_err(s)),
+            Err(s) => Err(EngineError::Api(s)),
         }
     }
 
@@ -347,7 +333,7 @@ impl Engine for NodeEngine {
         }
         let client = self.api()?;
         self.block(client.put_secret(&self.node_id.to_string(), name, value))
-            .map_err(api_err)
+            .map_err(EngineError::Api)
     }
 
     fn get_secret(&self, name: &str) -> EngineResult<Option<Vec<u8>>> {
@@ -356,7 +342,7 @@ impl Engine for NodeEngine {
         }
         let client = self.api()?;
         self.block(client.get_secret(&self.node_id.to_string(), name))
-            .map_err(api_err)
+            .map_err(EngineError::Api)
     }
 
     fn add_task(
@@ -373,13 +359,13 @@ impl Engine for NodeEngine {
         };
         self.scheduler
             .add(self.node_id, &self.node_dir, task_name, task)
-            .map_err(|e| EngineError::InvalidArgument(e.to_string()))
+            .map_err(|e| EngineError::Engine(Box::new(e)))
     }
 
     fn delete_task(&self, task_name: &str) -> EngineResult<()> {
         self.scheduler
             .delete(self.node_id, &self.node_dir, task_name)
-            .map_err(EngineError::failed)
+            .map_err(|e| EngineError::Engine(Box::new(e)))
     }
 
     fn log(&self, level: LogLevel, message: &str) {

@@ -66,10 +66,21 @@ fn canned<T: Clone>(list: &[Canned<T>], text: &str, kind: &str, hint: &str) -> E
         .find(|c| text.contains(&c.pattern))
         .map(|c| c.response.clone())
         .ok_or_else(|| {
-            EngineError::Failed(format!(
-                "{kind}: no mock matches `{text}`; add {hint} to the test"
-            ))
+            EngineError::Engine(Box::new(NoMock {
+                kind: kind.into(),
+                text: text.into(),
+                hint: hint.into(),
+            }))
         })
+}
+
+/// A call no mock of the test answers.
+#[derive(Debug, thiserror::Error)]
+#[error("{kind}: no mock matches `{text}`; add {hint} to the test")]
+struct NoMock {
+    kind: String,
+    text: String,
+    hint: String,
 }
 
 fn info(status: JobStatus) -> JobInfo {
