@@ -345,7 +345,7 @@ async fn jobs_survive_babel_kill_and_are_reattached() {
     let before = a
         .wait_job("svc", 10, |i| i.status == JobStatus::Running)
         .await;
-    // The runner creates the file, then writes it: wait for its content.
+    // The runner publishes its group record once the job's process runs.
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     let runner_pid = loop {
         match std::fs::read_to_string(a.path("jobs/svc/job.pgid")) {

@@ -50,7 +50,7 @@ impl AtomicFile {
         if let Some(mode) = mode {
             options.mode(mode);
         }
-        let file = options.open(&tmp)?;
+        let file = open_temp(&options, &tmp)?;
         let this = Self {
             file,
             tmp,
@@ -140,6 +140,19 @@ pub fn is_temp_file(path: &Path) -> bool {
 
 /// `.<name>.<pid>.<n>.tmp` in `path`'s directory: hidden, unique per process and per write, so
 /// concurrent writers of one destination never share a temporary file.
+/// Opens a new temporary file named by [`temp_path`]. The name holds our pid and a number this
+/// process never hands out twice, so a file already there was left by a dead process that had
+/// the same pid (pids repeat, quickly so in a fresh pid namespace): it is garbage, replaced.
+fn open_temp(options: &OpenOptions, tmp: &Path) -> io::Result<File> {
+    match options.open(tmp) {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            fs::remove_file(tmp)?;
+            options.open(tmp)
+        }
+        other => other,
+    }
+}
+
 pub(crate) fn temp_path(path: &Path) -> io::Result<PathBuf> {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let name = path
@@ -224,6 +237,18 @@ mod tests {
         sync_file(&path).unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"two");
         assert_eq!(names(dir.path()), ["status.json"]);
+    }
+
+    #[test]
+    fn a_dead_writers_temp_file_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let tmp = dir.path().join(".state.json.7.0.tmp");
+        fs::write(&tmp, b"left by a killed writer").unwrap();
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        let mut file = open_temp(&options, &tmp).unwrap();
+        file.write_all(b"new").unwrap();
+        assert_eq!(fs::read(&tmp).unwrap(), b"new");
     }
 
     #[test]

@@ -56,6 +56,13 @@ impl RunShJob {
 }
 
 /// Whether any process is in process group `pgid`.
+fn publish_group(path: &std::path::Path, record: GroupRecord) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut file = bv_base::AtomicFile::create(path, None)?;
+    file.write_all(record.to_line().as_bytes())?;
+    file.commit_unsynced()
+}
+
 fn group_alive(pgid: i32) -> bool {
     killpg(Pid::from_raw(pgid), None).is_ok()
 }
@@ -137,11 +144,10 @@ impl JobKind for RunShJob {
             }
         };
         let pgid = child.id().and_then(|p| i32::try_from(p).ok()).unwrap_or(0);
-        // Only needed while processes live, which a machine crash ends too: no fsync.
-        let _ = std::fs::write(
-            ctx.job_dir.join(PGID_FILE),
-            GroupRecord::of_leader(pgid).to_line(),
-        );
+        // Only needed while processes live, which a machine crash ends too: no fsync. Put in
+        // place by rename, so a runner killed mid-write never leaves an empty record that would
+        // hide its group from the next runner.
+        let _ = publish_group(&ctx.job_dir.join(PGID_FILE), GroupRecord::of_leader(pgid));
         let mut pumps = Vec::new();
         if let Some(out) = child.stdout.take() {
             pumps.push(tokio::spawn(pump(out, writer.clone())));
