@@ -273,7 +273,9 @@ struct DockerImage(String);
 
 impl Drop for DockerImage {
     fn drop(&mut self) {
-        let _ = Command::new("docker").args(["rmi", "-f", &self.0]).output();
+        let _ = Command::new("docker")
+            .args(["rmi", "-f", "--no-prune", &self.0])
+            .output();
     }
 }
 

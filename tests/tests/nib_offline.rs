@@ -244,7 +244,9 @@ fn check_plugin_reads_the_plugin_from_images() {
         &format!("docker-daemon:{tag}"),
         &format!("oci:{}:v1", layout.display()),
     ]));
-    let _ = Command::new("docker").args(["rmi", "-f", &tag]).output();
+    let _ = Command::new("docker")
+        .args(["rmi", "-f", "--no-prune", &tag])
+        .output();
     std::fs::write(
         &yaml,
         good.replace(

@@ -82,9 +82,11 @@ pub fn build_image(tag: &str, main_rhai: &str) {
     );
 }
 
+/// Untags and removes `tag`'s own image. Its parents stay: tests running in parallel build on
+/// the same cached layers, and pruning them mid-build fails the other build.
 pub fn remove_image(tag: &str) {
     let _ = Command::new("docker")
-        .args(["rmi", "-f", tag])
+        .args(["rmi", "-f", "--no-prune", tag])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status();
