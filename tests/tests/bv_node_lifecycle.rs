@@ -126,7 +126,19 @@ fn node_lifecycle_with_runc() {
     assert!(caps.contains("greet") && caps.contains("init"), "{caps}");
     let missing = d.bv(&["node", "run", "nope", &name]);
     assert!(!missing.status.success());
-    assert!(String::from_utf8_lossy(&missing.stderr).contains("Method not found"));
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        stderr.contains("Method not found") && stderr.contains("greet"),
+        "{stderr}"
+    );
+    // A missing node is reported as such, with no method list.
+    let no_node = d.bv(&["node", "run", "no-such-node", "greet"]);
+    assert!(!no_node.status.success());
+    let stderr = String::from_utf8_lossy(&no_node.stderr);
+    assert!(
+        stderr.contains("node `no-such-node` not found") && !stderr.contains("Method not found"),
+        "{stderr}"
+    );
     let info = d.json(&["node", "info", &name]);
     assert_eq!(info["metrics"]["height"], 42, "{info}");
     assert_eq!(info["metrics"]["protocol_status"]["state"], "broadcasting");

@@ -31,7 +31,7 @@ pub enum ApiError {
     Failed,
     #[error("babel sent an empty job info")]
     EmptyJobInfo,
-    #[error("image `{uri}`: {source}")]
+    #[error("{}", image_text(uri, source))]
     Image { uri: String, source: RootfsError },
     /// The node's automatic-upgrade record could not be written.
     #[error(transparent)]
@@ -53,6 +53,15 @@ pub enum ApiError {
     /// Babel or the control-plane API answered with this status; it is passed on.
     #[error("{}", .0.message())]
     Rpc(#[from] Status),
+}
+
+/// A pull failure names the image once: the store's errors name it already, except a local
+/// file operation, which names its path.
+fn image_text(uri: &str, source: &RootfsError) -> String {
+    match source {
+        RootfsError::Io { .. } => format!("image `{uri}`: {source}"),
+        _ => source.to_string(),
+    }
 }
 
 impl From<ApiError> for Status {

@@ -68,12 +68,16 @@ pub async fn run_method(
     let result = match client.run_method(req).await {
         Ok(r) => r.into_inner().result,
         Err(s) if s.code() == tonic::Code::NotFound => {
-            let caps = client
-                .list_capabilities(noderef(&id_or_name))
-                .await
-                .map(|c| c.into_inner().capabilities.join("\n"))
-                .unwrap_or_default();
-            bail!("{}\nMethod not found. Options are:\n{caps}", s.message());
+            // Either the node or the method is missing: only a node that answers has a list
+            // of methods to offer.
+            match client.list_capabilities(noderef(&id_or_name)).await {
+                Ok(caps) => bail!(
+                    "{}\nMethod not found. Options are:\n{}",
+                    s.message(),
+                    caps.into_inner().capabilities.join("\n")
+                ),
+                Err(_) => return Err(rpc_err(s)),
+            }
         }
         Err(s) => return Err(rpc_err(s)),
     };
