@@ -195,13 +195,24 @@ fn corrupt_state_falls_back_or_is_broken_and_deletable() {
         std::fs::write(&path, &text[..text.len() / 3]).unwrap();
     };
 
-    // A torn state.json: the previous copy is used, the node runs on.
+    // A torn state.json: the previous copy is used, the node runs on. The previous copy
+    // may predate the end of init (it does when the daemon died right after starting the
+    // node): init runs again on re-attach, and the node is Running without a recovery pass.
     d.kill9();
+    let state = std::fs::read_to_string(dir.join("state.json")).unwrap();
+    assert!(state.contains("\"initialized\": true"), "{state}");
+    let before_init = state.replace("\"initialized\": true", "\"initialized\": false");
+    std::fs::write(dir.join("state.json.prev"), before_init).unwrap();
     truncate("state.json");
+    let logged = d.log().len();
     d.spawn();
     let node = d.node("victim");
-    assert_eq!(node["status"], "Running", "{node}\n{}", d.log());
-    assert!(d.log().contains("using the previous copy"));
+    let log = d.log().split_off(logged);
+    assert_eq!(node["status"], "Running", "{node}\n{log}");
+    assert_eq!(node["initialized"], true, "{node}");
+    assert!(log.contains("using the previous copy"), "{log}");
+    assert_eq!(log.matches("plugin init done").count(), 1, "{log}");
+    assert!(!log.contains("recovery: starting"), "{log}");
 
     // Both copies unusable: Broken with the parse error; name, IP and container kept.
     d.ok(&["node", "stop", "victim"]);
