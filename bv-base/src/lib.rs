@@ -3,6 +3,8 @@
 //! * [`atomic`]: crash-safe file replacement (temp file, fsync, rename, fsync of the
 //!   directory), with an exact mode when asked; [`atomic_async`] is the same on tokio.
 //! * [`uds`]: gRPC channels and listeners on Unix sockets.
+//! * `json_file` (feature `json-file`): JSON files kept by the host, read with the path in
+//!   every error and written atomically.
 //! * `api_endpoint` (feature `api-tls`): how clients reach the control-plane API (TLS, the
 //!   plaintext rule).
 //! * `cli_docs` (feature `cli-docs`): shell completions and man pages from a clap definition.
@@ -18,6 +20,8 @@ pub mod atomic_async;
 #[cfg(feature = "cli-docs")]
 pub mod cli_docs;
 pub mod fault;
+#[cfg(feature = "json-file")]
+pub mod json_file;
 pub mod suggest;
 pub mod term;
 pub mod uds;

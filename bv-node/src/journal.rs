@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use bv_base::json_file::{self, JsonFileError};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -45,11 +46,8 @@ pub enum JournalError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("journal {}: {source}", path.display())]
-    Parse {
-        path: PathBuf,
-        source: serde_json::Error,
-    },
+    #[error("journal: {0}")]
+    Entry(#[from] JsonFileError),
 }
 
 /// The journal directory of a state root.
@@ -75,11 +73,10 @@ impl Journal {
 
     /// Records an intent (durably) before the operation's first side effect.
     pub fn record(&self, op: Op, id: Uuid, name: &str, ip: &str) -> Result<(), JournalError> {
-        let io = |path: &Path| {
-            let path = path.to_owned();
-            move |source| JournalError::Io { path, source }
-        };
-        std::fs::create_dir_all(&self.dir).map_err(io(&self.dir))?;
+        std::fs::create_dir_all(&self.dir).map_err(|source| JournalError::Io {
+            path: self.dir.clone(),
+            source,
+        })?;
         let intent = Intent {
             op,
             node_id: id,
@@ -87,12 +84,7 @@ impl Journal {
             ip: ip.into(),
             started_at: Utc::now(),
         };
-        let path = self.path(op, id);
-        let json = serde_json::to_vec_pretty(&intent).map_err(|source| JournalError::Parse {
-            path: path.clone(),
-            source,
-        })?;
-        bv_base::write_atomic(&path, &json).map_err(io(&path))
+        Ok(json_file::write(&self.path(op, id), &intent, None)?)
     }
 
     /// The operation is complete (or rolled back): forget it.
@@ -125,17 +117,7 @@ impl Journal {
                     .and_then(|n| n.to_str())
                     .and_then(|n| n.split('.').next())
                     .and_then(|n| n.parse().ok());
-                let text = std::fs::read(&path).map_err(|source| {
-                    (
-                        id,
-                        JournalError::Io {
-                            path: path.clone(),
-                            source,
-                        },
-                    )
-                })?;
-                serde_json::from_slice::<Intent>(&text)
-                    .map_err(|source| (id, JournalError::Parse { path, source }))
+                json_file::read::<Intent>(&path).map_err(|e| (id, JournalError::Entry(e)))
             })
             .collect();
         out.sort_by_key(|r| r.as_ref().map(|i| i.started_at).ok());

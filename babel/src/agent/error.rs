@@ -5,12 +5,12 @@ use std::path::PathBuf;
 use babel_api::rpc::MissingField;
 use tonic::{Code, Status};
 
-use crate::fsutil::ReadJsonError;
 use crate::jobs::ManagerError;
 use crate::ops::files::StreamError;
 use crate::ops::http::HttpError;
 use crate::ops::sh::ShError;
 use crate::ops::template::TemplateError;
+use bv_base::json_file::JsonFileError;
 
 /// Why `setup_babel` failed.
 #[derive(Debug, thiserror::Error)]
@@ -26,11 +26,8 @@ pub enum SetupError {
         size_mb: u64,
         source: nix::Error,
     },
-    #[error("can't save {}: {source}", path.display())]
-    SaveConfig {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error("can't save the config: {0}")]
+    SaveConfig(JsonFileError),
     #[error("can't run {}: {source}", path.display())]
     RunHook {
         path: PathBuf,
@@ -85,7 +82,7 @@ pub enum AgentError {
     #[error(transparent)]
     Task(#[from] tokio::task::JoinError),
     #[error("failed to read babel config: {0}")]
-    BabelConfig(ReadJsonError),
+    BabelConfig(JsonFileError),
     #[error("failed to get protocol data stamp: {0}")]
     DataStamp(std::io::Error),
 }
@@ -205,10 +202,13 @@ mod tests {
             (
                 ManagerError::Store {
                     name: name(),
-                    source: io(),
+                    source: JsonFileError::Write {
+                        path: "/j/a/status.json".into(),
+                        source: io(),
+                    },
                 },
                 Code::Internal,
-                "job 'a': x",
+                "job 'a': writing /j/a/status.json: x",
             ),
             (
                 ManagerError::CleanupWithoutNodeEnv { name: name() },
@@ -325,7 +325,7 @@ mod tests {
             (AgentError::Task(join_error), Code::Internal),
             (
                 AgentError::BabelConfig(
-                    crate::fsutil::read_json::<u32>(Path::new("/nonexistent/babel.conf"))
+                    bv_base::json_file::read::<u32>(Path::new("/nonexistent/babel.conf"))
                         .unwrap_err(),
                 ),
                 Code::Internal,

@@ -111,7 +111,7 @@ fn resume(agent: &Agent) {
     if !path.exists() {
         return;
     }
-    match crate::fsutil::read_json::<BabelConfig>(path) {
+    match bv_base::json_file::read::<BabelConfig>(path) {
         Ok(cfg) if setup::ramdisks_mounted(&cfg.ramdisks) => {
             if let Err(e) = agent.manager.startup(cfg.node_env) {
                 warn!("can't resume jobs: {e}");

@@ -374,7 +374,7 @@ impl Babel for BabelService {
         let env = match self.manager().node_env() {
             Some(env) => env,
             None => {
-                crate::fsutil::read_json::<BabelConfig>(&self.0.config.runner.config)
+                bv_base::json_file::read::<BabelConfig>(&self.0.config.runner.config)
                     .map_err(AgentError::BabelConfig)?
                     .node_env
             }

@@ -61,10 +61,7 @@ pub async fn setup_babel(agent: &Agent, config: BabelConfig) -> Result<(), Setup
     if let Some(dir) = path.parent() {
         create_dir(dir)?;
     }
-    crate::fsutil::write_json(path, &config).map_err(|source| SetupError::SaveConfig {
-        path: path.clone(),
-        source,
-    })?;
+    bv_base::json_file::write(path, &config, None).map_err(SetupError::SaveConfig)?;
     let hook = agent.config.runner.post_setup_script();
     if hook.exists() {
         let out = tokio::process::Command::new("sh")

@@ -49,7 +49,7 @@ pub enum ManagerError {
     Store {
         name: String,
         #[source]
-        source: std::io::Error,
+        source: bv_base::json_file::JsonFileError,
     },
     #[error("can't cleanup, job '{name}', missing node_env")]
     CleanupWithoutNodeEnv { name: String },
@@ -87,7 +87,7 @@ fn not_found(op: &'static str, name: &str) -> ManagerError {
 }
 
 /// The error of a failed write to job `name`'s directory, for `map_err`.
-fn store(name: &str) -> impl FnOnce(std::io::Error) -> ManagerError {
+fn store(name: &str) -> impl FnOnce(bv_base::json_file::JsonFileError) -> ManagerError {
     move |source| ManagerError::Store {
         name: name.to_string(),
         source,
@@ -171,7 +171,12 @@ impl JobsManager {
         }
         self.terminate(name).await?;
         let dir = JobDir::new(&self.shared.jobs_dir, name);
-        dir.create().map_err(store(name))?;
+        dir.create()
+            .map_err(|source| bv_base::json_file::JsonFileError::Write {
+                path: dir.0.clone(),
+                source,
+            })
+            .map_err(store(name))?;
         dir.save_status(&JobStatus::Stopped).map_err(store(name))?;
         dir.save_config(&config).map_err(store(name))?;
         let job = Job::new(

@@ -7,7 +7,9 @@ use std::time::SystemTime;
 
 use babel_api::job::{JobConfig, JobProgress, JobStatus};
 
-use crate::fsutil::{self, ReadJsonError};
+use bv_base::json_file::{self, JsonFileError};
+
+use crate::fsutil;
 use crate::paths::{CONFIG_FILE, PROGRESS_FILE, STATUS_FILE};
 
 /// One job's directory.
@@ -42,17 +44,16 @@ impl JobDir {
     }
 
     /// Saves the config 0600: it holds the job's command line.
-    pub fn save_config(&self, config: &JobConfig) -> std::io::Result<()> {
-        let data = serde_json::to_vec(config).map_err(std::io::Error::other)?;
-        bv_base::write_atomic_mode(&self.config_path(), &data, 0o600)
+    pub fn save_config(&self, config: &JobConfig) -> Result<(), JsonFileError> {
+        json_file::write(&self.config_path(), config, Some(0o600))
     }
 
-    pub fn load_config(&self) -> Result<JobConfig, ReadJsonError> {
-        fsutil::read_json(&self.config_path())
+    pub fn load_config(&self) -> Result<JobConfig, JsonFileError> {
+        json_file::read(&self.config_path())
     }
 
-    pub fn save_status(&self, status: &JobStatus) -> std::io::Result<()> {
-        fsutil::write_json(&self.status_path(), status)
+    pub fn save_status(&self, status: &JobStatus) -> Result<(), JsonFileError> {
+        json_file::write(&self.status_path(), status, None)
     }
 
     /// The runner's final status: visible at once, made durable by the agent when it reads
@@ -70,8 +71,8 @@ impl JobDir {
     }
 
     /// The saved status and the file's mtime (the time of that state change).
-    pub fn load_status(&self) -> Result<(JobStatus, SystemTime), ReadJsonError> {
-        let status = fsutil::read_json(&self.status_path())?;
+    pub fn load_status(&self) -> Result<(JobStatus, SystemTime), JsonFileError> {
+        let status = json_file::read(&self.status_path())?;
         let mtime = std::fs::metadata(self.status_path())
             .and_then(|m| m.modified())
             .unwrap_or_else(|_| SystemTime::now());
@@ -83,7 +84,7 @@ impl JobDir {
     }
 
     pub fn load_progress(&self) -> Option<JobProgress> {
-        fsutil::read_json(&self.0.join(PROGRESS_FILE)).ok()
+        json_file::read(&self.0.join(PROGRESS_FILE)).ok()
     }
 }
 

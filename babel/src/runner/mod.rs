@@ -20,10 +20,10 @@ use babel_api::node_env::BabelConfig;
 use tokio::sync::watch;
 use tracing::{error, info};
 
-use crate::fsutil::{self, ReadJsonError};
 use crate::jobs::store::JobDir;
 use crate::paths::{RunnerPaths, one_time_backup_dir, protocol_data_lock};
 use backoff::{Backoff, Clock, Decision, SystemClock};
+use bv_base::json_file::{self, JsonFileError};
 use kinds::{JobContext, JobKind, Outcome, ShutdownRx, Unsupported};
 use monitor::Monitor;
 use run_sh::RunShJob;
@@ -111,10 +111,10 @@ enum ContextError {
     JobConfig {
         name: String,
         #[source]
-        source: ReadJsonError,
+        source: JsonFileError,
     },
     #[error("can't load babel config: {0}")]
-    BabelConfig(#[source] ReadJsonError),
+    BabelConfig(#[source] JsonFileError),
 }
 
 fn load_context(
@@ -130,7 +130,7 @@ fn load_context(
             name: name.to_string(),
             source,
         })?;
-    let babel: BabelConfig = fsutil::read_json(&paths.config).map_err(ContextError::BabelConfig)?;
+    let babel: BabelConfig = json_file::read(&paths.config).map_err(ContextError::BabelConfig)?;
     Ok(JobContext {
         name: name.to_string(),
         config,

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 use babel_api::job::JobStatus;
 
-use crate::fsutil;
 use crate::paths::{PROGRESS_FILE, STATUS_FILE};
+use bv_base::json_file;
 
 /// Status kept in the backup while a one-time job runs.
 pub const STARTED_MESSAGE: &str = "one-time job started, but not finished";
@@ -30,7 +30,7 @@ fn started_marker() -> JobStatus {
 /// Checks the backup in `backup`, restoring a finished record into `job_dir`, or marks the
 /// job as started.
 pub fn prelude(backup: &Path, job_dir: &Path) -> std::io::Result<Prelude> {
-    let recorded: Option<JobStatus> = fsutil::read_json(&backup.join(STATUS_FILE)).ok();
+    let recorded: Option<JobStatus> = json_file::read(&backup.join(STATUS_FILE)).ok();
     match recorded {
         Some(status) if status != started_marker() => {
             copy_record(backup, job_dir)?;
@@ -38,7 +38,8 @@ pub fn prelude(backup: &Path, job_dir: &Path) -> std::io::Result<Prelude> {
         }
         _ => {
             std::fs::create_dir_all(backup)?;
-            fsutil::write_json(&backup.join(STATUS_FILE), &started_marker())?;
+            json_file::write(&backup.join(STATUS_FILE), &started_marker(), None)
+                .map_err(std::io::Error::other)?;
             Ok(Prelude::Run)
         }
     }
@@ -76,14 +77,14 @@ mod tests {
         // Interrupted: the marker is still there, the job runs again.
         assert_eq!(prelude(&backup, &job_dir).unwrap(), Prelude::Run);
         let done = JobStatus::finished(Some(0), "");
-        fsutil::write_json(&job_dir.join(STATUS_FILE), &done).unwrap();
+        json_file::write(&job_dir.join(STATUS_FILE), &done, None).unwrap();
         record(&backup, &job_dir).unwrap();
         std::fs::remove_file(job_dir.join(STATUS_FILE)).unwrap();
         assert_eq!(
             prelude(&backup, &job_dir).unwrap(),
             Prelude::AlreadyDone(done.clone())
         );
-        let restored: JobStatus = fsutil::read_json(&job_dir.join(STATUS_FILE)).unwrap();
+        let restored: JobStatus = json_file::read(&job_dir.join(STATUS_FILE)).unwrap();
         assert_eq!(restored, done);
     }
 }

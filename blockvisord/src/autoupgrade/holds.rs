@@ -8,29 +8,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use bv_base::json_file::{self, JsonFileError};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub const HOLDS_FILE: &str = "auto_upgrade_holds.json";
-
-#[derive(Debug, thiserror::Error)]
-pub enum HoldsError {
-    #[error("reading {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{path}: {source}")]
-    Parse {
-        path: PathBuf,
-        source: serde_json::Error,
-    },
-    #[error("writing {path}: {source}")]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -68,24 +50,12 @@ static FILE_LOCK: Mutex<()> = Mutex::new(());
 
 impl Holds {
     /// The host's holds; a missing file holds nothing.
-    pub fn load(root: &Path) -> Result<Self, HoldsError> {
-        let path = path(root);
-        match std::fs::read(&path) {
-            Ok(bytes) => {
-                serde_json::from_slice(&bytes).map_err(|source| HoldsError::Parse { path, source })
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
-            Err(source) => Err(HoldsError::Read { path, source }),
-        }
+    pub fn load(root: &Path) -> Result<Self, JsonFileError> {
+        Ok(json_file::read_if_exists(&path(root))?.unwrap_or_default())
     }
 
-    fn save(&self, root: &Path) -> Result<(), HoldsError> {
-        let path = path(root);
-        let json = serde_json::to_vec_pretty(self).map_err(|source| HoldsError::Parse {
-            path: path.clone(),
-            source,
-        })?;
-        bv_base::write_atomic(&path, &json).map_err(|source| HoldsError::Write { path, source })
+    fn save(&self, root: &Path) -> Result<(), JsonFileError> {
+        json_file::write(&path(root), self, None)
     }
 
     /// Loads the file, applies `change` and saves it when `change` says it changed anything,
@@ -94,7 +64,7 @@ impl Holds {
     pub fn update(
         root: &Path,
         change: impl FnOnce(&mut Holds) -> bool,
-    ) -> Result<(bool, Holds), HoldsError> {
+    ) -> Result<(bool, Holds), JsonFileError> {
         let _guard = FILE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         let mut holds = Self::load(root)?;
         let changed = change(&mut holds);

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use bv_base::json_file::{self, JsonFileError};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -12,28 +13,6 @@ use bv_node::node::state::NodeImage;
 pub const RECORD_FILE: &str = "auto_upgrade.json";
 
 /// Why a node's upgrade record could not be read or written.
-#[derive(Debug, thiserror::Error)]
-pub enum RecordError {
-    #[error("reading {}: {source}", path.display())]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{}: {source}", path.display())]
-    Parse {
-        path: PathBuf,
-        source: serde_json::Error,
-    },
-    #[error(transparent)]
-    Encode(serde_json::Error),
-    #[error("writing {}: {source}", path.display())]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-}
-
-/// A node's own policy; unset fields fall back to the host's `[upgrade]` config.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct NodePolicy {
@@ -83,21 +62,12 @@ fn path(node_dir: &Path) -> PathBuf {
 
 impl Record {
     /// The node's record; a missing file is an empty record.
-    pub fn load(node_dir: &Path) -> Result<Self, RecordError> {
-        let path = path(node_dir);
-        match std::fs::read(&path) {
-            Ok(bytes) => {
-                serde_json::from_slice(&bytes).map_err(|source| RecordError::Parse { path, source })
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
-            Err(source) => Err(RecordError::Read { path, source }),
-        }
+    pub fn load(node_dir: &Path) -> Result<Self, JsonFileError> {
+        Ok(json_file::read_if_exists(&path(node_dir))?.unwrap_or_default())
     }
 
-    pub fn save(&self, node_dir: &Path) -> Result<(), RecordError> {
-        let path = path(node_dir);
-        let json = serde_json::to_vec_pretty(self).map_err(RecordError::Encode)?;
-        bv_base::write_atomic(&path, &json).map_err(|source| RecordError::Write { path, source })
+    pub fn save(&self, node_dir: &Path) -> Result<(), JsonFileError> {
+        json_file::write(&path(node_dir), self, None)
     }
 }
 
@@ -123,7 +93,7 @@ mod tests {
         assert_eq!(Record::load(dir.path()).unwrap(), r);
         std::fs::write(dir.path().join(RECORD_FILE), "{\"bogus\": 1}").unwrap();
         let err = Record::load(dir.path()).unwrap_err();
-        assert!(matches!(err, RecordError::Parse { .. }), "{err}");
+        assert!(matches!(err, JsonFileError::Parse { .. }), "{err}");
         assert!(err.to_string().contains("bogus"), "{err}");
     }
 }

@@ -10,8 +10,9 @@ use tracing::{info, warn};
 
 use super::holds::{Hold, Holds};
 use super::policy::{Action, NodeView, Planner, effective};
-use super::record::{Record, RecordError};
+use super::record::Record;
 use crate::cloud::CloudError;
+use bv_base::json_file::JsonFileError;
 use bv_host::config::{Mode, UpgradeConfig};
 use bv_node::node::NodeError;
 use bv_node::node::state::{NodeImage, Status};
@@ -282,7 +283,7 @@ pub fn describe(host: &UpgradeConfig, node_dir: &std::path::Path) -> pb::AutoUpg
 pub fn set_policy(
     node_dir: &std::path::Path,
     policy: &pb::UpgradePolicy,
-) -> Result<(), RecordError> {
+) -> Result<(), JsonFileError> {
     let mut record = Record::load(node_dir)?;
     record.policy.mode = match pb::UpgradeMode::try_from(policy.mode) {
         Ok(pb::UpgradeMode::Manual) => Some(Mode::Manual),

@@ -7,6 +7,7 @@ use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 
 use babel_api::pb::api::v1 as pb;
+use bv_base::json_file::{self, JsonFileError};
 use serde::{Deserialize, Serialize};
 
 /// How many applied commands are remembered; a command is redelivered only until its result
@@ -31,13 +32,12 @@ impl Applied {
     /// Loads the record in `dir` (empty when missing; a corrupt one is reported and reset).
     pub fn load(dir: &Path) -> Self {
         let path = dir.join(FILE);
-        let entries = match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-                tracing::warn!(path = %path.display(), "applied command record unreadable, starting empty: {e}");
-                VecDeque::new()
-            }),
-            Err(_) => VecDeque::new(),
-        };
+        let entries = json_file::read_if_exists(&path)
+            .unwrap_or_else(|e| {
+                tracing::warn!("applied command record unreadable, starting empty: {e}");
+                None
+            })
+            .unwrap_or_default();
         Self { path, entries }
     }
 
@@ -63,7 +63,7 @@ impl Applied {
         command_id: &str,
         code: pb::CommandExitCode,
         message: Option<String>,
-    ) -> std::io::Result<()> {
+    ) -> Result<(), JsonFileError> {
         self.entries.push_back(Entry {
             command_id: command_id.to_string(),
             code: code.into(),
@@ -72,8 +72,7 @@ impl Applied {
         while self.entries.len() > KEEP {
             self.entries.pop_front();
         }
-        let bytes = serde_json::to_vec(&self.entries).map_err(std::io::Error::other)?;
-        bv_base::write_atomic(&self.path, &bytes)
+        json_file::write(&self.path, &self.entries, None)
     }
 }
 

@@ -35,7 +35,7 @@ pub enum ApiError {
     Image { uri: String, source: RootfsError },
     /// The node's automatic-upgrade record could not be written.
     #[error(transparent)]
-    UpgradePolicy(#[from] crate::autoupgrade::record::RecordError),
+    UpgradePolicy(bv_base::json_file::JsonFileError),
     /// No metrics observation of the node yet (its plugin has not answered).
     #[error("no metrics of this node yet; the plugin has not answered")]
     NoMetrics,
@@ -43,7 +43,7 @@ pub enum ApiError {
     #[error(transparent)]
     LogRead(std::io::Error),
     #[error(transparent)]
-    Holds(#[from] crate::autoupgrade::holds::HoldsError),
+    Holds(bv_base::json_file::JsonFileError),
     #[error("{protocol}/{variant} {version} is not held on this host")]
     NotHeld {
         protocol: String,
@@ -129,8 +129,7 @@ mod tests {
     use tonic::Code;
 
     use super::*;
-    use crate::autoupgrade::holds::HoldsError;
-    use crate::autoupgrade::record::RecordError;
+    use bv_base::json_file::JsonFileError;
 
     fn io() -> std::io::Error {
         std::io::Error::other("disk on fire")
@@ -216,7 +215,7 @@ mod tests {
                 Code::FailedPrecondition,
             ),
             (
-                ApiError::UpgradePolicy(RecordError::Write {
+                ApiError::UpgradePolicy(JsonFileError::Write {
                     path: "/r".into(),
                     source: io(),
                 }),
@@ -225,7 +224,7 @@ mod tests {
             (ApiError::NoMetrics, Code::Unavailable),
             (ApiError::LogRead(io()), Code::Internal),
             (
-                ApiError::Holds(HoldsError::Read {
+                ApiError::Holds(JsonFileError::Read {
                     path: "/h".into(),
                     source: io(),
                 }),

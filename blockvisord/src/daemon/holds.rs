@@ -24,7 +24,7 @@ fn to_pb(holds: Holds) -> pb::UpgradeHolds {
 }
 
 pub fn list(root: &Path) -> Result<pb::UpgradeHolds, ApiError> {
-    Ok(to_pb(Holds::load(root)?))
+    Ok(to_pb(Holds::load(root).map_err(ApiError::Holds)?))
 }
 
 /// Releases one hold; the holds left.
@@ -35,7 +35,8 @@ pub fn release(
     let now = chrono::Utc::now();
     let (released, left) = Holds::update(root, |h| {
         h.release(&req.protocol, &req.variant, &req.version, now)
-    })?;
+    })
+    .map_err(ApiError::Holds)?;
     if !released {
         return Err(ApiError::NotHeld {
             protocol: req.protocol,

@@ -313,7 +313,7 @@ impl Blockvisor for Service {
         let mut node = entry.lock().await;
         if let Some(policy) = &req.upgrade_policy {
             crate::autoupgrade::runner::set_policy(&node.paths.dir, policy)
-                .map_err(ApiError::from)?;
+                .map_err(ApiError::UpgradePolicy)?;
         }
         node.update(update).await.map_err(to_status)?;
         Ok(Response::new(self.describe(&node).await))

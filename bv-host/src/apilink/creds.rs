@@ -4,29 +4,17 @@
 
 use std::path::{Path, PathBuf};
 
+use bv_base::json_file::{self, JsonFileError};
 use serde::{Deserialize, Serialize};
 
 pub const CREDENTIALS_FILE: &str = "host.json";
 
 #[derive(Debug, thiserror::Error)]
 pub enum CredsError {
-    #[error("reading {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{path}: {source}")]
-    Parse {
-        path: PathBuf,
-        source: serde_json::Error,
-    },
+    #[error(transparent)]
+    File(#[from] JsonFileError),
     #[error("{path}: field `{field}` is empty")]
     Empty { path: PathBuf, field: &'static str },
-    #[error("writing {path}: {source}")]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
 }
 
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,15 +59,9 @@ impl HostCredentials {
     /// The registration under `root`, or None when the host is not registered.
     pub fn load(root: &Path) -> Result<Option<Self>, CredsError> {
         let path = path(root);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(CredsError::Read { path, source }),
+        let Some(creds) = json_file::read_if_exists::<Self>(&path)? else {
+            return Ok(None);
         };
-        let creds: Self = serde_json::from_str(&text).map_err(|source| CredsError::Parse {
-            path: path.clone(),
-            source,
-        })?;
         for (field, value) in [
             ("api_url", &creds.api_url),
             ("host_id", &creds.host_id),
@@ -95,13 +77,11 @@ impl HostCredentials {
     /// Writes the file with mode 0600 (temp file, fsync, rename).
     pub fn save(&self, root: &Path) -> Result<PathBuf, CredsError> {
         let path = path(root);
-        let err = |source| CredsError::Write {
+        std::fs::create_dir_all(root).map_err(|source| JsonFileError::Write {
             path: path.clone(),
             source,
-        };
-        std::fs::create_dir_all(root).map_err(err)?;
-        let text = serde_json::to_vec_pretty(self).map_err(|e| err(std::io::Error::other(e)))?;
-        bv_base::write_atomic_mode(&path, &text, 0o600).map_err(err)?;
+        })?;
+        json_file::write(&path, self, Some(0o600))?;
         Ok(path)
     }
 }

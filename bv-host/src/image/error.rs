@@ -34,6 +34,9 @@ pub enum ImageError {
         #[source]
         source: std::io::Error,
     },
+    /// A record of the store (index, refs, mount state) could not be read or written.
+    #[error(transparent)]
+    Record(#[from] bv_base::json_file::JsonFileError),
     #[error("mount error at `{}`: {message}", path.display())]
     Mount { path: PathBuf, message: String },
     #[error("image {digest} is in use by the mount at `{}`", mount.display())]

@@ -7,32 +7,12 @@
 //! Every JSON file is written atomically (temp file + fsync + rename + fsync of the dir).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use bv_base::json_file;
+use serde::{Deserialize, Serialize};
 
 use super::{Image, ImageError};
-
-/// Write `value` as JSON to `path` atomically.
-pub(crate) fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<(), ImageError> {
-    let bytes = serde_json::to_vec_pretty(value)
-        .map_err(|e| ImageError::io(path, std::io::Error::other(e)))?;
-    bv_base::write_atomic(path, &bytes).map_err(|e| ImageError::io(path, e))
-}
-
-/// Read JSON from `path`; `None` when the file does not exist.
-pub(crate) fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, ImageError> {
-    match std::fs::read(path) {
-        Ok(b) => serde_json::from_slice(&b).map(Some).map_err(|e| {
-            ImageError::io(
-                path,
-                std::io::Error::new(std::io::ErrorKind::InvalidData, e),
-            )
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(ImageError::io(path, e)),
-    }
-}
 
 /// A process-unique counter for temp names.
 pub(crate) fn unique() -> u64 {
@@ -100,16 +80,16 @@ impl Layout {
     }
 
     pub(crate) fn load_refs(&self) -> Result<BTreeMap<String, RefEntry>, ImageError> {
-        Ok(read_json(&self.refs())?.unwrap_or_default())
+        Ok(json_file::read_if_exists(&self.refs())?.unwrap_or_default())
     }
 
     pub(crate) fn save_refs(&self, refs: &BTreeMap<String, RefEntry>) -> Result<(), ImageError> {
-        write_json_atomic(&self.refs(), refs)
+        Ok(json_file::write(&self.refs(), refs, None)?)
     }
 
     /// The record of a fully unpacked image, if there is one and its rootfs exists.
     pub(crate) fn load_image(&self, digest: &str) -> Result<Option<Image>, ImageError> {
-        let img: Option<Image> = read_json(&self.record(digest))?;
+        let img: Option<Image> = json_file::read_if_exists(&self.record(digest))?;
         Ok(img.filter(|i| i.rootfs.is_dir()))
     }
 
@@ -128,31 +108,11 @@ impl Layout {
             if name.starts_with('.') || !name.ends_with(".json") {
                 continue;
             }
-            if let Some(img) = read_json::<Image>(&ent.path())? {
+            if let Some(img) = json_file::read_if_exists::<Image>(&ent.path())? {
                 out.push(img);
             }
         }
         out.sort_by(|a, b| a.digest.cmp(&b.digest));
         Ok(out)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn atomic_json_roundtrip_and_missing() {
-        let d = tempfile::tempdir().unwrap();
-        let p = d.path().join("x.json");
-        assert_eq!(read_json::<u32>(&p).unwrap(), None);
-        write_json_atomic(&p, &7u32).unwrap();
-        write_json_atomic(&p, &8u32).unwrap();
-        assert_eq!(read_json::<u32>(&p).unwrap(), Some(8));
-        // No temp files left behind.
-        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
-        std::fs::write(&p, b"{").unwrap();
-        let err = read_json::<u32>(&p).unwrap_err().to_string();
-        assert!(err.contains("x.json"), "{err}");
     }
 }

@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::index::{read_json, write_json_atomic};
 use super::mount_root::is_mount_root;
 use super::{Image, ImageError, NodeRootfs};
+use bv_base::json_file;
 
 /// Mount-related platform effects.
 pub trait Mounter: Send + Sync {
@@ -249,7 +249,7 @@ pub(crate) fn mount_node(
     allow_overlay: bool,
 ) -> Result<NodeRootfs, ImageError> {
     let p = node_paths(node_dir);
-    let state: Option<NodeState> = read_json(&p.state)?;
+    let state: Option<NodeState> = json_file::read_if_exists(&p.state)?;
     let done = |overlay| NodeRootfs {
         path: p.rootfs.clone(),
         overlay,
@@ -291,9 +291,9 @@ pub(crate) fn mount_node(
                     lower: image.rootfs.clone(),
                     mode: Mode::Overlay,
                 };
-                if let Err(e) = write_json_atomic(&p.state, &st) {
+                if let Err(e) = json_file::write(&p.state, &st, None) {
                     let _ = m.unmount(&p.rootfs);
-                    return Err(e);
+                    return Err(e.into());
                 }
                 return Ok(done(true));
             }
@@ -318,13 +318,14 @@ pub(crate) fn mount_node(
     }
     m.copy_tree(&image.rootfs, &p.rootfs)
         .map_err(|e| mount_err(&p.rootfs, format!("copying the image failed: {e}")))?;
-    write_json_atomic(
+    json_file::write(
         &p.state,
         &NodeState {
             digest: image.digest.clone(),
             lower: image.rootfs.clone(),
             mode: Mode::Copy,
         },
+        None,
     )?;
     Ok(done(false))
 }
@@ -345,7 +346,7 @@ pub(crate) fn is_mounted(m: &dyn Mounter, node_dir: &Path) -> bool {
         return true;
     }
     matches!(
-        read_json::<NodeState>(&p.state),
+        json_file::read_if_exists::<NodeState>(&p.state),
         Ok(Some(NodeState {
             mode: Mode::Copy,
             ..
@@ -375,7 +376,7 @@ pub(crate) fn backup_node(m: &dyn Mounter, node_dir: &Path) -> Result<(), ImageE
             "unmount the rootfs before backing it up",
         ));
     }
-    let state: Option<NodeState> = read_json(&p.state)?;
+    let state: Option<NodeState> = json_file::read_if_exists(&p.state)?;
     let (overlay, rootfs) = (node_dir.join("overlay"), node_dir.join("rootfs"));
     let (overlay_bak, rootfs_bak) = backup_paths(node_dir);
     remove_tree(&overlay_bak)?;

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::config::parse_config_blob;
-use super::index::{Layout, RefEntry, now_secs, write_json_atomic};
+use super::index::{Layout, RefEntry, now_secs};
 use super::mount::{self, Mounter, SystemMounter};
 use super::sources::{self, Fetched, Plan, Resolved, docker_daemon, oci_layout, registry};
 use super::unpack::{UnpackOptions, unpack_layers};
@@ -479,7 +479,7 @@ impl ImageStore {
                 rootfs: final_rootfs,
                 config: parsed.config,
             };
-            write_json_atomic(&layout.record(&digest), &img)?;
+            bv_base::json_file::write(&layout.record(&digest), &img, None)?;
             Ok(img)
         }
         .await;

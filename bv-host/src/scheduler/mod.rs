@@ -4,10 +4,11 @@
 //! daemon runs the plugin method under the node's lock, so a slow task never blocks others.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::str::FromStr;
 use std::sync::Mutex;
 
+use bv_base::json_file::{self, JsonFileError};
 use chrono::Utc;
 use croner::Cron;
 use serde::{Deserialize, Serialize};
@@ -42,11 +43,8 @@ pub enum SchedulerError {
     },
     #[error("task name is empty")]
     EmptyName,
-    #[error("saving {path}: {source}")]
-    Save {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error("saving the tasks: {0}")]
+    Save(#[from] JsonFileError),
 }
 
 struct Entry {
@@ -131,17 +129,15 @@ impl Scheduler {
 
     /// Re-registers a node's persisted tasks (daemon restart); bad entries are logged.
     pub fn load_node(&self, node_id: Uuid, node_dir: &Path) {
-        let path = node_dir.join(TASKS_FILE);
-        let Ok(text) = std::fs::read(&path) else {
-            return;
-        };
-        let tasks: BTreeMap<String, Task> = match serde_json::from_slice(&text) {
-            Ok(t) => t,
-            Err(e) => {
-                warn!("{}: {e}", path.display());
-                return;
-            }
-        };
+        let tasks: BTreeMap<String, Task> =
+            match json_file::read_if_exists(&node_dir.join(TASKS_FILE)) {
+                Ok(Some(t)) => t,
+                Ok(None) => return,
+                Err(e) => {
+                    warn!(node = %node_id, "scheduled tasks: {e}");
+                    return;
+                }
+            };
         for (name, task) in tasks {
             if let Err(e) = self.add(node_id, node_dir, &name, task) {
                 warn!(node = %node_id, "restoring task: {e}");
@@ -188,10 +184,8 @@ impl Scheduler {
 }
 
 fn save(node_dir: &Path, node: &BTreeMap<String, Entry>) -> Result<(), SchedulerError> {
-    let path = node_dir.join(TASKS_FILE);
     let tasks: BTreeMap<&String, &Task> = node.iter().map(|(k, e)| (k, &e.task)).collect();
-    let json = serde_json::to_vec_pretty(&tasks).unwrap_or_default();
-    bv_base::write_atomic(&path, &json).map_err(|source| SchedulerError::Save { path, source })
+    Ok(json_file::write(&node_dir.join(TASKS_FILE), &tasks, None)?)
 }
 
 #[cfg(test)]

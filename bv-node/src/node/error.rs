@@ -233,6 +233,7 @@ pub(crate) fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) 
 mod tests {
     use super::super::upgrade_errors::{GateError, PrepareError};
     use super::*;
+    use bv_base::json_file::JsonFileError;
 
     fn io() -> std::io::Error {
         std::io::Error::other("disk on fire")
@@ -279,10 +280,10 @@ mod tests {
                         path: "/s".into(),
                         found: 99,
                     },
-                    previous: state::StateError::Read {
+                    previous: state::StateError::File(JsonFileError::Read {
                         path: "/p".into(),
                         source: io(),
-                    },
+                    }),
                 })),
                 FailedPrecondition,
             ),

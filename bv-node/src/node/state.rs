@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use bv_base::json_file::{self, JsonFileError};
 use bv_base::write_atomic;
 use bv_host::net::firewall::Firewall;
 
@@ -139,23 +140,10 @@ pub struct NodeState {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("reading {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{path}: {source}")]
-    Parse {
-        path: PathBuf,
-        source: serde_json::Error,
-    },
+    #[error(transparent)]
+    File(#[from] JsonFileError),
     #[error("{path}: schema version {found} is newer than this blockvisord ({SCHEMA_VERSION})")]
     TooNew { path: PathBuf, found: u32 },
-    #[error("writing {path}: {source}")]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
 }
 
 pub const STATE_FILE: &str = "state.json";
@@ -230,43 +218,33 @@ impl NodeState {
     }
 
     fn load_file(path: &Path) -> Result<Self, StateError> {
-        let path = path.to_owned();
-        let text = std::fs::read(&path).map_err(|source| StateError::Read {
-            path: path.clone(),
-            source,
-        })?;
-        let raw: serde_json::Value =
-            serde_json::from_slice(&text).map_err(|source| StateError::Parse {
-                path: path.clone(),
-                source,
-            })?;
+        let raw: serde_json::Value = json_file::read(path)?;
         let found = raw
             .get("schema_version")
             .and_then(|v| v.as_u64())
             .and_then(|v| u32::try_from(v).ok())
             .unwrap_or(0);
         if found > SCHEMA_VERSION {
-            return Err(StateError::TooNew { path, found });
+            return Err(StateError::TooNew {
+                path: path.to_owned(),
+                found,
+            });
         }
-        serde_json::from_value(raw).map_err(|source| StateError::Parse { path, source })
+        Ok(json_file::from_value(path, raw)?)
     }
 
     pub fn save(&self, node_dir: &Path) -> Result<(), StateError> {
         let path = node_dir.join(STATE_FILE);
-        let json = serde_json::to_vec_pretty(self).map_err(|source| StateError::Parse {
-            path: path.clone(),
-            source,
-        })?;
         // Keep the current copy when it is good: a later torn or corrupt write falls back
         // to it.
         if let Ok(current) = std::fs::read(&path)
-            && serde_json::from_slice::<NodeState>(&current).is_ok()
+            && json_file::parse::<NodeState>(&path, &current).is_ok()
         {
             let prev = node_dir.join(PREV_STATE_FILE);
             write_atomic(&prev, &current)
-                .map_err(|source| StateError::Write { path: prev, source })?;
+                .map_err(|source| JsonFileError::Write { path: prev, source })?;
         }
-        write_atomic(&path, &json).map_err(|source| StateError::Write { path, source })
+        Ok(json_file::write(&path, self, None)?)
     }
 }
 

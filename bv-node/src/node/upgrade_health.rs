@@ -58,8 +58,9 @@ impl RollbackNote {
 
 /// The rollback note of a node dir, if its last upgrade was rolled back.
 pub fn rollback_note(node_dir: &Path) -> Option<RollbackNote> {
-    let bytes = std::fs::read(node_dir.join(ROLLBACK_NOTE_FILE)).ok()?;
-    serde_json::from_slice(&bytes).ok()
+    bv_base::json_file::read_if_exists(&node_dir.join(ROLLBACK_NOTE_FILE))
+        .ok()
+        .flatten()
 }
 
 /// The `upgrade_rolled_back` alert of a node dir, if any.
@@ -168,11 +169,8 @@ impl Node {
         };
         warn!(node = %self.state.id, "{}", note.message());
         let path = self.paths.dir.join(ROLLBACK_NOTE_FILE);
-        let written = serde_json::to_vec_pretty(&note)
-            .map_err(std::io::Error::other)
-            .and_then(|json| bv_base::write_atomic(&path, &json));
-        if let Err(e) = written {
-            warn!(node = %self.state.id, "saving {}: {e}", path.display());
+        if let Err(e) = bv_base::json_file::write(&path, &note, None) {
+            warn!(node = %self.state.id, "rollback note: {e}");
         }
     }
 
