@@ -24,7 +24,7 @@ use bv_host::config::Config;
 use bv_host::container::runc::Runc;
 use bv_node::node::Services;
 use bv_node::node::agent::BabelConnector;
-use bv_node::nodes::Registry;
+use bv_node::nodes::{NodeEntry, Registry};
 
 /// The static PID 1 of node containers, built from `init/bv-init.c`.
 pub const INIT_BINARY: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/bv-init"));
@@ -66,14 +66,36 @@ pub fn services(
     })
 }
 
-/// Reconnects to the agents of running nodes after a daemon (re)start.
-pub async fn attach(registry: &Registry) {
+/// Reconnects to the agents of running nodes after a daemon (re)start. Returns the running
+/// nodes whose state does not record init as done, for [`finish_inits`].
+pub async fn attach(registry: &Registry) -> Vec<Arc<NodeEntry>> {
     use futures::StreamExt;
     // Nodes are independent (each under its own lock) and each waits on processes (nft)
     // and its agent's socket, so a few go at once: a restart with many nodes answers sooner.
     futures::stream::iter(registry.list())
+        .map(|entry| async move { attach_node(&entry).await.then_some(entry) })
+        .buffer_unordered(ATTACH_CONCURRENCY)
+        .filter_map(|unfinished| async move { unfinished })
+        .collect()
+        .await
+}
+
+/// Runs init again on the nodes [`attach`] found without a recorded init, a few at once,
+/// each under its lock (listed Busy meanwhile). It runs once the daemon serves, so a slow or
+/// hung init does not hold up its socket, and before the recovery loop, which would
+/// otherwise start these nodes itself after its back-off.
+async fn finish_inits(nodes: Vec<Arc<NodeEntry>>) {
+    use futures::StreamExt;
+    futures::stream::iter(nodes)
         .for_each_concurrent(ATTACH_CONCURRENCY, |entry| async move {
-            attach_node(&entry).await;
+            let mut node = entry.lock().await;
+            // An operator's command may have come first (a stop, a delete).
+            if !node.init_unrecorded() {
+                return;
+            }
+            if let Err(e) = node.finish_init().await {
+                warn!(node = %node.state.id, "running init again: {e}");
+            }
         })
         .await;
 }
@@ -81,18 +103,19 @@ pub async fn attach(registry: &Registry) {
 /// Nodes attached at the same time on start-up.
 const ATTACH_CONCURRENCY: usize = 8;
 
-async fn attach_node(entry: &bv_node::nodes::NodeEntry) {
+/// Whether the node runs and its init must run again ([`finish_inits`]).
+async fn attach_node(entry: &NodeEntry) -> bool {
     let mut node = entry.lock().await;
     if node.broken.is_some() {
         // Its firewall and config are unknown: leave what runs alone until it is deleted.
-        return;
+        return false;
     }
     // Rules live in the node's namespace; loading them again makes them match the state.
     if let Err(e) = node.apply_firewall().await {
         warn!(node = %node.state.id, "firewall: {e}");
     }
     if !node.container_state().await.is_running() {
-        return;
+        return false;
     }
     match node
         .svc
@@ -106,8 +129,12 @@ async fn attach_node(entry: &bv_node::nodes::NodeEntry) {
                 warn!(node = %node.state.id, "reattach: {e}");
             }
             info!(node = %node.state.id, name = %node.state.name, "re-attached");
+            node.init_unrecorded()
         }
-        Err(e) => warn!(node = %node.state.id, "babel not reachable on attach: {e}"),
+        Err(e) => {
+            warn!(node = %node.state.id, "babel not reachable on attach: {e}");
+            false
+        }
     }
 }
 
@@ -234,14 +261,20 @@ pub async fn run(config: Config) -> eyre::Result<()> {
         "start-up recovery done"
     );
     registry.set_last_sweep(report);
-    attach(&registry).await;
+    let unfinished = attach(&registry).await;
     let fleet = spawn_fleet(registry.clone()).await?;
     crate::cloud::connect_if_registered(&registry)?;
 
     let listener = bv_base::uds::bind(&socket, 0o660)
         .wrap_err_with(|| format!("binding {}", socket.display()))?;
     info!(socket = %socket.display(), root = %svc.config.root.display(), "blockvisord listening");
-    let recovery = tokio::spawn(recovery_loop(registry.clone(), recovery_every));
+    let recovery = tokio::spawn({
+        let registry = registry.clone();
+        async move {
+            finish_inits(unfinished).await;
+            recovery_loop(registry, recovery_every).await
+        }
+    });
     let tasks = tokio::spawn(task_loop(registry.clone(), fired));
 
     let service = service::Service {

@@ -157,23 +157,28 @@ impl Node {
         collect_metrics(&plugin, self.agent.as_deref()).await
     }
 
-    /// After a daemon restart: reload the plugin and re-register scheduled tasks. A running
-    /// node whose state does not record init as done (the daemon died between init and
-    /// saving, or a torn `state.json` gave way to its previous copy) is started again,
-    /// which runs init once more: plugins' init already runs again after property changes
-    /// and upgrades, so a second run is within its contract.
+    /// After a daemon restart: reload the plugin and re-register scheduled tasks.
     pub async fn reattach(&mut self) -> NodeResult<()> {
         self.svc.scheduler.load_node(self.state.id, &self.paths.dir);
         self.serve_engine()?;
         self.load_plugin().await?;
-        if self.state.expected_status == super::state::Status::Running
+        Ok(())
+    }
+
+    /// The node should run but its state does not record init as done: the daemon died
+    /// between init and saving, or a torn `state.json` gave way to its previous copy.
+    pub fn init_unrecorded(&self) -> bool {
+        self.state.expected_status == super::state::Status::Running
             && self.state.upgrade.is_none()
             && !self.state.initialized
-        {
-            info!(node = %self.state.id, "init is not recorded as done; running it again");
-            self.start().await?;
-        }
-        Ok(())
+    }
+
+    /// Starts a node of [`Node::init_unrecorded`] again, which runs init once more: plugins'
+    /// init already runs again after property changes and upgrades, so a second run is within
+    /// its contract.
+    pub async fn finish_init(&mut self) -> NodeResult<()> {
+        info!(node = %self.state.id, "init is not recorded as done; running it again");
+        self.start().await
     }
 }
 
