@@ -1,6 +1,6 @@
 //! Crash safety end to end, with real runc and dockerd: kill -9 of blockvisord at racing
-//! moments of `bv node create` and `bv node delete`, a corrupt `state.json`, and a second
-//! daemon on the same root.
+//! moments of `bv node create` and `bv node delete`, a corrupt `state.json`, an init that
+//! must run again after a crash, and a second daemon on the same root.
 
 mod bv_support;
 
@@ -244,6 +244,69 @@ fn corrupt_state_falls_back_or_is_broken_and_deletable() {
     assert!(d.runc_list().trim().is_empty());
     assert!(!dir.exists());
     assert_clean(&d, "after deleting the Broken node");
+}
+
+/// `init` hangs while `/blockjoy/hang-init` exists: the data dir is shared with the host, so
+/// the test decides when.
+const HANG_ON_FLAG: &str = r#"
+fn init() {
+    if run_sh(`test -e /blockjoy/hang-init`).exit_code == 0 { loop { } }
+}
+fn protocol_status() { #{state: "broadcasting", health: "healthy"} }
+"#;
+
+#[test]
+fn init_run_again_after_a_crash_does_not_hold_up_the_daemon() {
+    let tag = format!("{}:1", unique("bv-reinit-"));
+    let _image = Image(tag.clone());
+    build_image(&tag, HANG_ON_FLAG);
+    let uri = format!("docker-daemon://{tag}");
+    let mut d = Daemon::start();
+    d.ok(&["node", "create", "--image", &uri, "--name", "slow"]);
+    d.ok(&["node", "start", "slow"]);
+    let node = d.node("slow");
+    let state_file = Path::new(node["node_dir"].as_str().unwrap()).join("state.json");
+    let hang_flag = Path::new(node["data_dir"].as_str().unwrap()).join("hang-init");
+
+    // The daemon dies between init and saving that init finished; the init it runs again
+    // hangs.
+    d.kill9();
+    let state = std::fs::read_to_string(&state_file).unwrap();
+    assert!(state.contains("\"initialized\": true"), "{state}");
+    std::fs::write(
+        &state_file,
+        state.replace("\"initialized\": true", "\"initialized\": false"),
+    )
+    .unwrap();
+    std::fs::write(&hang_flag, "").unwrap();
+    let logged = d.log().len();
+    d.spawn();
+    d.wait_for(
+        Duration::from_secs(20),
+        "init running again",
+        "slow",
+        || d.log()[logged..].contains("init is not recorded as done"),
+    );
+    // The daemon served before it ran init again, and answers while init hangs.
+    let log = d.log().split_off(logged);
+    let listening = log.find("blockvisord listening").expect("listening");
+    let reinit = log
+        .find("init is not recorded as done")
+        .expect("init again");
+    assert!(listening < reinit, "{log}");
+    let node = d.node("slow");
+    assert_ne!(node["status"], "Running", "{node}");
+
+    // Stop cancels the hung init; with the flag gone, a start runs init and the node runs.
+    d.ok(&["node", "stop", "slow"]);
+    assert_eq!(d.node("slow")["status"], "Stopped");
+    std::fs::remove_file(&hang_flag).unwrap();
+    d.ok(&["node", "start", "slow"]);
+    let node = d.node("slow");
+    assert_eq!(node["status"], "Running", "{node}\n{}", d.log());
+    assert_eq!(node["initialized"], true, "{node}");
+    d.ok(&["node", "delete", "slow", "--yes"]);
+    assert_clean(&d, "after deleting the re-initialized node");
 }
 
 #[test]
