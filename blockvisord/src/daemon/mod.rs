@@ -143,14 +143,12 @@ async fn recovery_loop(registry: Arc<Registry>, every: Duration) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        for entry in registry.list() {
-            // Busy nodes are skipped: their operation decides their fate.
-            if let Some(mut node) = entry.try_lock() {
-                node.recover().await;
-            }
-        }
+        registry.recover_all(RECOVERY_LOCK_WAIT).await;
     }
 }
+
+/// How long the recovery loop waits for a node held by another operation.
+const RECOVERY_LOCK_WAIT: Duration = Duration::from_secs(1);
 
 /// Runs due scheduled tasks: the plugin method, under the node's lock, only while it runs.
 async fn task_loop(

@@ -136,6 +136,43 @@ async fn crashed_node_is_failed_then_recovered() {
 }
 
 #[tokio::test]
+async fn recovery_waits_out_short_holds_and_skips_long_ones() {
+    let f = fixture();
+    let reg = Registry::load(f.svc.clone()).unwrap();
+    let entry = reg.create(state("img:1")).await.unwrap();
+    let id = {
+        let mut node = entry.lock().await;
+        node.start().await.unwrap();
+        node.container_id()
+    };
+    f.runtime.crash(&id);
+
+    // Held for longer than the pass waits: skipped, the node stays Failed.
+    let held = entry.lock().await;
+    reg.recover_all(Duration::from_millis(20)).await;
+    drop(held);
+    assert_eq!(entry.lock().await.status().await, Status::Failed);
+
+    // Held again and again, briefly, with no gap a `try_lock` could find (this runtime
+    // has one thread and the holder takes the lock again before it yields): the pass
+    // queues for the lock and recovers the node.
+    let busy = {
+        let entry = entry.clone();
+        tokio::spawn(async move {
+            loop {
+                let node = entry.lock().await;
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                drop(node);
+            }
+        })
+    };
+    tokio::task::yield_now().await;
+    reg.recover_all(Duration::from_secs(5)).await;
+    busy.abort();
+    assert_eq!(entry.lock().await.status().await, Status::Running);
+}
+
+#[tokio::test]
 async fn recovery_gives_up_after_max_tries() {
     let f = fixture();
     let mut node = Node::create(f.svc.clone(), state("img:1")).await.unwrap();

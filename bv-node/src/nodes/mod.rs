@@ -235,6 +235,19 @@ impl Registry {
         list
     }
 
+    /// One recovery pass ([`Node::recover`] of every node, one after the other). A node held
+    /// by another operation for longer than `lock_wait` is skipped: that operation decides
+    /// its fate. Short holds (a scheduled task's check, a status query) are waited for:
+    /// were they skipped, a task firing every second in phase with the passes would keep a
+    /// crashed node from ever being recovered.
+    pub async fn recover_all(&self, lock_wait: std::time::Duration) {
+        for entry in self.list() {
+            if let Ok(mut node) = tokio::time::timeout(lock_wait, entry.lock()).await {
+                node.recover().await;
+            }
+        }
+    }
+
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<Uuid, Arc<NodeEntry>>> {
         self.nodes.read().unwrap_or_else(|p| p.into_inner())
     }
