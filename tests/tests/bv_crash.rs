@@ -8,6 +8,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use serde_json::Value;
+
 use bv_support::{
     Daemon, OutputExt, bin, build_image, mounts_under, remove_image, unique, wait_for,
 };
@@ -26,6 +28,27 @@ impl Drop for Image {
     fn drop(&mut self) {
         remove_image(&self.0);
     }
+}
+
+/// A daemon with one node, `name`, started from an image of `plugin`; the node's listing.
+fn daemon_with_running_node(prefix: &str, plugin: &str, name: &str) -> (Image, Daemon, Value) {
+    let tag = format!("{}:1", unique(prefix));
+    let image = Image(tag.clone());
+    build_image(&tag, plugin);
+    let d = Daemon::start();
+    let uri = format!("docker-daemon://{tag}");
+    d.ok(&["node", "create", "--image", &uri, "--name", name]);
+    d.ok(&["node", "start", name]);
+    let node = d.node(name);
+    (image, d, node)
+}
+
+/// The node state in `state_file`, as if the daemon had died before it saved that init
+/// finished.
+fn before_init_finished(state_file: &Path) -> String {
+    let state = std::fs::read_to_string(state_file).expect("state.json");
+    assert!(state.contains("\"initialized\": true"), "{state}");
+    state.replace("\"initialized\": true", "\"initialized\": false")
 }
 
 fn ids_of(d: &Daemon) -> Vec<String> {
@@ -181,14 +204,8 @@ fn kill_9_during_create_and_delete_loses_and_leaks_nothing() {
 
 #[test]
 fn corrupt_state_falls_back_or_is_broken_and_deletable() {
-    let tag = format!("{}:1", unique("bv-corrupt-"));
-    let _image = Image(tag.clone());
-    build_image(&tag, PLUGIN);
-    let uri = format!("docker-daemon://{tag}");
-    let mut d = Daemon::start();
-    d.ok(&["node", "create", "--image", &uri, "--name", "victim"]);
-    d.ok(&["node", "start", "victim"]);
-    let node = d.node("victim");
+    let (image, mut d, node) = daemon_with_running_node("bv-corrupt-", PLUGIN, "victim");
+    let uri = format!("docker-daemon://{}", image.0);
     let dir = std::path::PathBuf::from(node["node_dir"].as_str().unwrap());
     let containers = d.runc_list();
     let truncate = |file: &str| {
@@ -201,9 +218,7 @@ fn corrupt_state_falls_back_or_is_broken_and_deletable() {
     // may predate the end of init (it does when the daemon died right after starting the
     // node): init runs again on re-attach, and the node is Running without a recovery pass.
     d.kill9();
-    let state = std::fs::read_to_string(dir.join("state.json")).unwrap();
-    assert!(state.contains("\"initialized\": true"), "{state}");
-    let before_init = state.replace("\"initialized\": true", "\"initialized\": false");
+    let before_init = before_init_finished(&dir.join("state.json"));
     std::fs::write(dir.join("state.json.prev"), before_init).unwrap();
     truncate("state.json");
     let logged = d.log().len();
@@ -257,27 +272,14 @@ fn protocol_status() { #{state: "broadcasting", health: "healthy"} }
 
 #[test]
 fn init_run_again_after_a_crash_does_not_hold_up_the_daemon() {
-    let tag = format!("{}:1", unique("bv-reinit-"));
-    let _image = Image(tag.clone());
-    build_image(&tag, HANG_ON_FLAG);
-    let uri = format!("docker-daemon://{tag}");
-    let mut d = Daemon::start();
-    d.ok(&["node", "create", "--image", &uri, "--name", "slow"]);
-    d.ok(&["node", "start", "slow"]);
-    let node = d.node("slow");
+    let (_image, mut d, node) = daemon_with_running_node("bv-reinit-", HANG_ON_FLAG, "slow");
     let state_file = Path::new(node["node_dir"].as_str().unwrap()).join("state.json");
     let hang_flag = Path::new(node["data_dir"].as_str().unwrap()).join("hang-init");
 
     // The daemon dies between init and saving that init finished; the init it runs again
     // hangs.
     d.kill9();
-    let state = std::fs::read_to_string(&state_file).unwrap();
-    assert!(state.contains("\"initialized\": true"), "{state}");
-    std::fs::write(
-        &state_file,
-        state.replace("\"initialized\": true", "\"initialized\": false"),
-    )
-    .unwrap();
+    std::fs::write(&state_file, before_init_finished(&state_file)).unwrap();
     std::fs::write(&hang_flag, "").unwrap();
     let logged = d.log().len();
     d.spawn();
